@@ -1,0 +1,1 @@
+"""Device drivers: one module per device kind (protocol codec, driver, simulator)."""

@@ -1,0 +1,1 @@
+"""Site configuration: YAML files, their schema and validator, and broker configuration."""

@@ -1,0 +1,1 @@
+"""The hall bus: its contract, its client, and the services that live only on the bus."""

@@ -1,0 +1,110 @@
+"""The `hall` command: one entry point, one subcommand per daemon or tool.
+
+Subcommand implementations are imported only when chosen, so `hall config validate` does not pay
+for the broker or the MQTT client.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+# subcommand -> "module:function"; each function takes the parsed arguments and returns an exit code.
+_HANDLERS = {
+    "demo": "hall_bus.demo.runner:run_demo_command",
+    "broker": "hall_bus.broker:run_broker_command",
+    "queue": "hall_bus.queue.service:run_queue_command",
+    "bus schema": "hall_bus.schema_doc:run_schema_command",
+    "bus docs": "hall_bus.schema_doc:run_docs_command",
+    "bus request": "hall_bus.request_tool:run_request_command",
+    "config validate": "firmware_config.loader:run_validate_command",
+}
+
+
+def _site_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--site",
+        type=Path,
+        default=None,
+        help="site YAML (default: the bundled demo hall, firmware_config/sites/demo.yaml)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hall", description="政务服务大厅控制器 / Service hall controller"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = commands.add_parser("demo", help="run a whole simulated hall on this machine")
+    _site_argument(demo)
+    demo.add_argument("--headless", action="store_true", help="no live screen; log only")
+    demo.add_argument("--seconds", type=float, default=None, help="stop after this many seconds")
+    demo.add_argument("--report", type=Path, default=None, help="write a JSON report here")
+    demo.add_argument(
+        "--speed", type=float, default=60.0, help="simulated seconds per real second (default 60)"
+    )
+    demo.add_argument("--data-dir", type=Path, default=None, help="state folder (default: temp)")
+    demo.add_argument("--seed", type=int, default=None, help="random seed for the traffic")
+
+    broker = commands.add_parser("broker", help="run the embedded MQTT broker")
+    _site_argument(broker)
+    broker.add_argument("--host", default=None, help="bind address (default from the site)")
+    broker.add_argument("--port", type=int, default=None, help="port (default from the site)")
+
+    queue = commands.add_parser("queue", help="run the queue engine daemon")
+    _site_argument(queue)
+    queue.add_argument("--db", type=Path, default=None, help="SQLite file (default in data_dir)")
+
+    bus = commands.add_parser("bus", help="the bus contract").add_subparsers(
+        dest="bus_command", required=True, metavar="BUS_COMMAND"
+    )
+    bus.add_parser("schema", help="print the JSON Schema of every payload")
+    docs = bus.add_parser("docs", help="print (or check) docs/bus.md from the registry")
+    docs.add_argument("--check", type=Path, default=None, help="fail if this file differs")
+    request = bus.add_parser("request", help="send one request to the queue engine")
+    _site_argument(request)
+    request.add_argument("action", help="queue action, e.g. take_ticket")
+    request.add_argument("fields", nargs="*", help="request fields as key=value")
+    request.add_argument("--timeout", type=float, default=5.0)
+
+    config = commands.add_parser("config", help="site configuration").add_subparsers(
+        dest="config_command", required=True, metavar="CONFIG_COMMAND"
+    )
+    validate = config.add_parser("validate", help="check a site YAML file")
+    validate.add_argument("file", type=Path)
+    return parser
+
+
+def _handler_for(args: argparse.Namespace) -> Callable[[argparse.Namespace], int]:
+    key = args.command
+    for nested in ("bus_command", "config_command"):
+        if getattr(args, nested, None):
+            key = f"{key} {getattr(args, nested)}"
+    module_name, function_name = _HANDLERS[key].split(":")
+    function: Callable[[argparse.Namespace], int] = getattr(
+        importlib.import_module(module_name), function_name
+    )
+    return function
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return _handler_for(args)(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

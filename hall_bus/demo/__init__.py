@@ -1,0 +1,1 @@
+"""The default run: a whole simulated hall on one machine."""

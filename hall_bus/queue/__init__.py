@@ -1,0 +1,1 @@
+"""The queue engine: the only writer of queue state."""

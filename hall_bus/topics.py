@@ -1,0 +1,110 @@
+"""Topic names of the hall bus.
+
+Every topic is `hall/<hall_id>/<node>[/<device>]/<kind>[/<action>]`; names are `[a-z0-9_-]`.
+This module is the only place that builds or parses topic strings.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+NAME_PATTERN = re.compile(r"^[a-z0-9_-]+$")
+ROOT_PREFIX = "hall"
+
+STATUS = "status"
+STATE = "state"
+EVENT = "event"
+SET = "set"
+REQUEST = "request"
+RESPONSE = "response"
+
+ONLINE = "online"
+OFFLINE = "offline"
+
+
+class TopicError(ValueError):
+    """A topic or a name inside it does not follow the bus naming rules."""
+
+
+def check_name(name: str, what: str = "name") -> str:
+    if not NAME_PATTERN.match(name):
+        raise TopicError(f"{what} {name!r} must match [a-z0-9_-]+")
+    return name
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A node, or a device on a node, somewhere on one hall's bus."""
+
+    hall_id: str
+    node: str
+    device: str | None = None
+
+    def __post_init__(self) -> None:
+        check_name(self.hall_id, "hall id")
+        check_name(self.node, "node")
+        if self.device is not None:
+            check_name(self.device, "device")
+
+    @property
+    def base(self) -> str:
+        parts = [ROOT_PREFIX, self.hall_id, self.node]
+        if self.device is not None:
+            parts.append(self.device)
+        return "/".join(parts)
+
+    @property
+    def status(self) -> str:
+        return f"{self.base}/{STATUS}"
+
+    @property
+    def state(self) -> str:
+        return f"{self.base}/{STATE}"
+
+    @property
+    def event(self) -> str:
+        return f"{self.base}/{EVENT}"
+
+    @property
+    def set(self) -> str:
+        return f"{self.base}/{SET}"
+
+    def request(self, action: str) -> str:
+        return f"{self.base}/{REQUEST}/{check_name(action, 'action')}"
+
+    def response(self, action: str) -> str:
+        return f"{self.base}/{RESPONSE}/{check_name(action, 'action')}"
+
+    @property
+    def any_request(self) -> str:
+        return f"{self.base}/{REQUEST}/+"
+
+    @property
+    def any_response(self) -> str:
+        return f"{self.base}/{RESPONSE}/+"
+
+
+def hall_root(hall_id: str) -> str:
+    return f"{ROOT_PREFIX}/{check_name(hall_id, 'hall id')}"
+
+
+def queue_endpoint(hall_id: str) -> Endpoint:
+    """The queue engine: node `queue`, no device below it."""
+    return Endpoint(hall_id, "queue")
+
+
+def action_of(topic: str) -> str:
+    """The action of a `.../request/<action>` or `.../response/<action>` topic."""
+    parts = topic.split("/")
+    if len(parts) < 2 or parts[-2] not in (REQUEST, RESPONSE):
+        raise TopicError(f"{topic!r} is not a request or response topic")
+    return check_name(parts[-1], "action")
+
+
+def response_topic_for(request_topic: str) -> str:
+    parts = request_topic.split("/")
+    if len(parts) < 2 or parts[-2] != REQUEST:
+        raise TopicError(f"{request_topic!r} is not a request topic")
+    parts[-2] = RESPONSE
+    return "/".join(parts)
