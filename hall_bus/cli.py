@@ -47,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seconds", type=float, default=None, help="stop after this many seconds")
     demo.add_argument("--report", type=Path, default=None, help="write a JSON report here")
     demo.add_argument(
-        "--speed", type=float, default=60.0, help="simulated seconds per real second (default 60)"
+        "--speed", type=float, default=None,
+        help="simulated seconds per real second (default 60, or the whole day in --seconds)",
     )
     demo.add_argument("--data-dir", type=Path, default=None, help="state folder (default: temp)")
     demo.add_argument("--seed", type=int, default=None, help="random seed for the traffic")
@@ -60,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     queue = commands.add_parser("queue", help="run the queue engine daemon")
     _site_argument(queue)
     queue.add_argument("--db", type=Path, default=None, help="SQLite file (default in data_dir)")
+    queue.add_argument(
+        "--sim-clock", default=None, metavar="START@ANCHORxSPEED",
+        help="run on a simulated, faster clock (used by `hall demo`)",
+    )
 
     bus = commands.add_parser("bus", help="the bus contract").add_subparsers(
         dest="bus_command", required=True, metavar="BUS_COMMAND"

@@ -1,0 +1,252 @@
+"""`hall demo`: a whole hall on one machine.
+
+Starts the embedded broker and the queue engine as their own processes (as systemd would in a
+hall), restarts them if they die, plays a simulated hall day against them over the bus, shows a
+live summary, and on exit can write the day's report as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import deque
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import FrameType
+
+import yaml
+
+from firmware_config.loader import ConfigError, load_site
+from firmware_config.site import SiteConfig
+from hall_bus.client import BusClient, BusConnectError
+from hall_bus.contract import (
+    ListTicketsRequest,
+    QueueEvent,
+    QueueSummaryState,
+    ResponseStatus,
+    TicketListData,
+)
+from hall_bus.demo.report import build_report
+from hall_bus.demo.screen import CLEAR, describe_event, render
+from hall_bus.demo.traffic import HallDay
+from hall_bus.netutil import free_port, port_is_free
+from hall_bus.simclock import ScaledClock
+from hall_bus.topics import queue_endpoint
+
+log = logging.getLogger("hall.demo")
+
+INTERACTIVE_SPEED = 60.0
+# Simulated minutes after closing time during which the last citizens are still served.
+AFTER_CLOSING_MIN = 30
+LOAD_FACTOR = 0.9
+
+
+class Daemon:
+    """A child process of the demo, restarted with a pause if it dies (as systemd would)."""
+
+    def __init__(self, name: str, argv: list[str], log_path: Path) -> None:
+        self.name = name
+        self.argv = argv
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+        self.restarts = 0
+
+    def start(self) -> None:
+        with self.log_path.open("ab") as log_file:
+            self.process = subprocess.Popen(self.argv, stdout=log_file, stderr=log_file)
+
+    def check(self) -> None:
+        if self.process is not None and self.process.poll() is not None:
+            log.warning("%s 已退出 (%s)，正在重启 / exited with %s, restarting",
+                        self.name, self.process.returncode, self.process.returncode)
+            self.restarts += 1
+            self.start()
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def _hall_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "hall_bus.cli", *args]
+
+
+def _prepare_site(site: SiteConfig, data_dir: Path) -> tuple[SiteConfig, Path]:
+    """The site as the demo runs it: its own data folder, and a free port if the usual is taken."""
+    port = site.broker.port
+    if not port_is_free(site.broker.host, port):
+        port = free_port(site.broker.host)
+        log.info("端口 %d 已被占用，改用 %d / port %d is taken, using %d",
+                 site.broker.port, port, site.broker.port, port)
+    runtime = site.model_copy(update={
+        "broker": site.broker.model_copy(update={"port": port}),
+        "data_dir": data_dir,
+    })
+    path = data_dir / "site.yaml"
+    path.write_text(yaml.safe_dump(runtime.model_dump(mode="json"), allow_unicode=True,
+                                   sort_keys=False), encoding="utf-8")
+    return runtime, path
+
+
+def _planned_tickets(site: SiteConfig) -> int:
+    """Tickets for a busy but workable day: most of what the open windows can serve."""
+    open_min = (datetime.combine(datetime.min, site.closing_time)
+                - datetime.combine(datetime.min, site.opening_time)).total_seconds() / 60 - 45
+    capacity = 0.0
+    for window in site.windows:
+        services = [site.service(entry.service) for entry in window.services]
+        mean = sum(s.expected_service_min for s in services if s) / len(services)
+        capacity += open_min / (mean + 1.0)
+    return max(10, round(capacity * LOAD_FACTOR))
+
+
+def run_demo_command(args: argparse.Namespace) -> int:
+    try:
+        site = load_site(args.site)
+    except ConfigError as exc:
+        log.error("%s", exc)
+        return 1
+    data_dir: Path = args.data_dir or Path(tempfile.mkdtemp(prefix="hall-demo-"))
+    data_dir.mkdir(parents=True, exist_ok=True)
+    site, site_path = _prepare_site(site, data_dir)
+
+    zone = site.zone
+    today = datetime.now(zone).date()
+    sim_start = datetime.combine(today, site.opening_time, tzinfo=zone) - timedelta(minutes=5)
+    sim_end = datetime.combine(today, site.closing_time, tzinfo=zone) + timedelta(
+        minutes=AFTER_CLOSING_MIN)
+    day_seconds = (sim_end - sim_start).total_seconds()
+    speed = args.speed if args.speed else (
+        day_seconds / args.seconds if args.seconds else INTERACTIVE_SPEED)
+    clock = ScaledClock(sim_start, speed)
+    real_seconds = args.seconds if args.seconds else day_seconds / speed
+
+    daemons = [
+        Daemon("broker", _hall_command("broker", "--site", str(site_path)),
+               data_dir / "broker.log"),
+        Daemon("queue", _hall_command("queue", "--site", str(site_path),
+                                      "--sim-clock", clock.describe()),
+               data_dir / "queue.log"),
+    ]
+    stop = threading.Event()
+
+    def _on_signal(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    print(f"大厅演示 / hall demo: {site.name_zh} ({site.name_en})\n"
+          f"  代理 broker  mqtt://{site.broker.host}:{site.broker.port}\n"
+          f"  数据 data    {data_dir}\n"
+          f"  速度 speed   ×{speed:g} ({real_seconds:.0f} s for the day)", flush=True)
+
+    for daemon in daemons:
+        daemon.start()
+    bus = BusClient(site.hall_id, "demo", site.broker)
+    events: list[QueueEvent] = []
+    recent: deque[QueueEvent] = deque(maxlen=20)
+    latest: list[QueueSummaryState] = []
+    endpoint = queue_endpoint(site.hall_id)
+    bus.subscribe_model(endpoint.event, QueueEvent,
+                        lambda _t, e: (events.append(e), recent.append(e)))
+    bus.subscribe_model(endpoint.state, QueueSummaryState, lambda _t, s: latest.append(s))
+    day: HallDay | None = None
+    exit_code = 0
+    try:
+        bus.start(wait=20)
+        _wait_for_engine(bus, site, daemons)
+        day = HallDay(site, bus, clock, _planned_tickets(site), seed=args.seed)
+        day.start()
+        deadline = time.monotonic() + real_seconds
+        interactive = not args.headless and sys.stdout.isatty()
+        next_line = 0.0
+        while not stop.is_set() and time.monotonic() < deadline:
+            for daemon in daemons:
+                daemon.check()
+            if interactive:
+                sys.stdout.write(CLEAR + render(latest[-1] if latest else None, recent, clock(),
+                                                site.name_zh) + "\n")
+                sys.stdout.flush()
+            elif time.monotonic() >= next_line:
+                next_line = time.monotonic() + 2
+                _log_progress(latest[-1] if latest else None, clock(), recent)
+            stop.wait(1.0)
+        day.stop()
+        if args.report:
+            report = _collect_report(bus, site, events, day, speed, real_seconds, daemons)
+            args.report.write_text(json.dumps(report, ensure_ascii=False, indent=2),
+                                   encoding="utf-8")
+            print(f"报告已写入 / report written to {args.report}")
+    except (BusConnectError, RuntimeError) as exc:
+        log.error("演示无法运行 / demo failed: %s (logs in %s)", exc, data_dir)
+        exit_code = 1
+    finally:
+        if day is not None:
+            day.stop()
+        bus.stop()
+        for daemon in reversed(daemons):
+            daemon.stop()
+    return exit_code
+
+
+def _wait_for_engine(bus: BusClient, site: SiteConfig, daemons: list[Daemon]) -> None:
+    from hall_bus.client import BusTimeout
+    from hall_bus.contract import DescribeRequest
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        for daemon in daemons:
+            daemon.check()
+        try:
+            response = bus.request(queue_endpoint(site.hall_id), "describe",
+                                   DescribeRequest(), timeout=2)
+        except BusTimeout:
+            continue
+        if response.status is ResponseStatus.OK:
+            return
+    raise RuntimeError("排队引擎未应答 / the queue engine did not answer within 30 s")
+
+
+def _log_progress(state: QueueSummaryState | None, sim_now: datetime,
+                  recent: deque[QueueEvent]) -> None:
+    if state is None:
+        log.info("%s 等待排队引擎 / waiting for the queue engine", f"{sim_now:%H:%M}")
+        return
+    open_windows = sum(1 for w in state.windows if w.mode.value != "closed")
+    last = describe_event(recent[-1]) if recent else "-"
+    log.info("%s issued=%d done=%d no_show=%d waiting=%d open_windows=%d last: %s",
+             f"{sim_now:%H:%M}", state.issued_today, state.done_today, state.no_show_today,
+             state.waiting, open_windows, last)
+
+
+def _collect_report(bus: BusClient, site: SiteConfig, events: list[QueueEvent], day: HallDay,
+                    speed: float, real_seconds: float, daemons: list[Daemon]) -> dict[str, object]:
+    response = bus.request(queue_endpoint(site.hall_id), "list_tickets",
+                           ListTicketsRequest(limit=5000), timeout=10)
+    if response.status is not ResponseStatus.OK:
+        raise RuntimeError(f"list_tickets failed: {response.code} {response.error}")
+    listing = TicketListData.model_validate(response.data)
+    return build_report(listing.tickets, list(events), {
+        "hall_id": site.hall_id,
+        "business_day": listing.business_day,
+        "speed": speed,
+        "real_seconds": round(real_seconds, 1),
+        "simulated_until": day.clock().astimezone(site.zone).strftime("%H:%M"),
+        "requests": day.counters["requests"],
+        "request_timeouts": day.counters["timeouts"],
+        "request_errors": {k[6:]: v for k, v in day.counters.items() if k.startswith("error:")},
+        "daemon_restarts": {d.name: d.restarts for d in daemons},
+    })

@@ -1,0 +1,174 @@
+"""The queue engine daemon: the bus face of the durable queue store.
+
+Requests arrive on `hall/<id>/queue/request/<action>` and are executed one at a time (the store is
+the only writer of queue state). The store commits each request together with its response and
+its events; only then is the response published. Events go through the store's outbox: they are
+published after the commit and removed from the outbox once the broker acknowledged them, so a
+crash or a broker outage delays events but never loses them. The retained summary state is
+republished after every change and after every reconnect.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from firmware_config.site import SiteConfig
+from hall_bus.client import BusClient
+from hall_bus.contract import QUEUE_ACTIONS, Request, Response, ResponseStatus
+from hall_bus.queue.store import QueueStore
+from hall_bus.simclock import Clock, ScaledClock, wall_clock
+from hall_bus.topics import queue_endpoint
+
+log = logging.getLogger("hall.queue")
+
+# Actions that only read; they never make the summary state stale.
+_READ_ONLY_ACTIONS = frozenset({"describe", "list_tickets"})
+SUMMARY_MIN_INTERVAL_S = 0.2
+
+
+class QueueEngine:
+    def __init__(self, site: SiteConfig, db_path: Path, clock: Clock = wall_clock) -> None:
+        self.site = site
+        self.endpoint = queue_endpoint(site.hall_id)
+        self.store = QueueStore(db_path, site, clock)
+        self.bus = BusClient(site.hall_id, "queue", site.broker)
+        # The store has one SQLite connection; the request worker and the maintenance thread
+        # take turns on it.
+        self._store_lock = threading.Lock()
+        self._summary_dirty = True
+        self._summary_sent_at = 0.0
+        self._in_flight: list[tuple[Any, int]] = []
+        self._last_sent_seq = 0
+        self._stopping = threading.Event()
+        self._maintenance = threading.Thread(
+            target=self._maintenance_loop, name="queue-maintenance", daemon=True
+        )
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def start(self, wait: float | None = None) -> None:
+        self.bus.on_connect_hooks.append(self._on_reconnect)
+        actions: dict[str, type[Request]] = {
+            name: action.request for name, action in QUEUE_ACTIONS.items()
+        }
+        self.bus.serve(self.endpoint, actions, self._handle)
+        self.bus.start(wait=wait)
+        self._maintenance.start()
+        log.info(
+            "排队引擎已启动 / queue engine running for hall %s on %s:%d",
+            self.site.hall_id, self.site.broker.host, self.site.broker.port,
+        )
+
+    def stop(self) -> None:
+        if self._stopping.is_set():
+            return
+        self._stopping.set()
+        if self._maintenance.is_alive():
+            self._maintenance.join(timeout=5)
+        with self._store_lock:
+            self._flush_outbox()
+        self.bus.stop()
+        with self._store_lock:
+            self.store.close()
+
+    # --- requests ----------------------------------------------------------------------------
+
+    def _handle(self, action: str, request: Request) -> Response:
+        with self._store_lock:
+            outcome = self.store.execute(action, request)
+            if outcome.duplicate:
+                log.info("重复请求 / duplicate request %s (%s): stored answer repeated",
+                         request.id, action)
+            elif outcome.response.status is ResponseStatus.OK and action not in _READ_ONLY_ACTIONS:
+                self._summary_dirty = True
+            self._flush_outbox()
+        return outcome.response
+
+    # --- events, state and periodic work ---------------------------------------------------------
+
+    def _flush_outbox(self) -> None:
+        """Publish pending events and forget the ones the broker has acknowledged."""
+        acknowledged = [seq for info, seq in self._in_flight if info.is_published()]
+        if acknowledged:
+            self.store.mark_published(acknowledged)
+            self._in_flight = [(i, s) for i, s in self._in_flight if not i.is_published()]
+        if not self.bus.connected:
+            return
+        # One connection delivers QoS 1 messages in order, so newer events need not wait for
+        # older acknowledgements; only those not yet sent on this connection go out.
+        for seq, event in self.store.pending_events():
+            if seq > self._last_sent_seq:
+                self._in_flight.append((self.bus.publish(self.endpoint.event, event), seq))
+                self._last_sent_seq = seq
+
+    def _publish_summary(self) -> None:
+        self._summary_dirty = False
+        self._summary_sent_at = time.monotonic()
+        self.bus.publish_state(self.endpoint.state, self.store.summary())
+
+    def _on_reconnect(self) -> None:
+        with self._store_lock:
+            # Messages in flight when the link dropped may never be acknowledged; the outbox
+            # still holds them, so send them again (readers de-duplicate by event id).
+            self._in_flight = []
+            self._last_sent_seq = 0
+            self._summary_dirty = True
+
+    def _maintenance_loop(self) -> None:
+        interval = self.site.thresholds.check_interval_s
+        next_check = 0.0
+        while not self._stopping.wait(0.05):
+            try:
+                with self._store_lock:
+                    now = time.monotonic()
+                    if now >= next_check:
+                        next_check = now + interval
+                        if self.store.check_supervision():
+                            self._summary_dirty = True
+                    self._flush_outbox()
+                    if (self._summary_dirty and self.bus.connected
+                            and now - self._summary_sent_at >= SUMMARY_MIN_INTERVAL_S):
+                        self._publish_summary()
+            except Exception:
+                # A failing check must not stop the engine from serving requests.
+                log.exception("排队引擎维护任务出错 / queue maintenance failed")
+                time.sleep(1)
+
+
+def _load_site(path: Path | None) -> SiteConfig:
+    from firmware_config.loader import load_site
+
+    return load_site(path)
+
+
+def run_queue_command(args: argparse.Namespace) -> int:
+    from firmware_config.loader import ConfigError
+
+    try:
+        site = _load_site(args.site)
+    except ConfigError as exc:
+        log.error("%s", exc)
+        return 1
+    db_path: Path = args.db or site.data_dir / "queue.sqlite3"
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    clock: Clock = ScaledClock.parse(args.sim_clock) if args.sim_clock else wall_clock
+    engine = QueueEngine(site, db_path, clock)
+    stop = threading.Event()
+
+    def _on_signal(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    engine.start(wait=None)
+    stop.wait()
+    log.info("排队引擎正在停止 / queue engine stopping")
+    engine.stop()
+    return 0
