@@ -1,0 +1,701 @@
+"""The hall bus client: one MQTT 3.1.1 connection per daemon, on top of paho-mqtt 2.x.
+
+It carries the bus contract so that daemons do not have to: availability (a retained last will
+`offline` on `hall/<hall>/<node>/status`, `online` on every connect, `offline` on a clean stop),
+retained state republished after every reconnect (a broker that lost everything is rebuilt by its
+clients), typed subscriptions that de-duplicate by `id`, and request/response with deadlines.
+
+Reconnecting is ours, not paho's: paho's `reconnect_on_failure` is off, so its network thread ends
+with the connection and a supervisor thread decides, at a paced and logged rhythm, when to try
+again (STYLE.md rule 4).
+
+Threads. paho's network thread runs every subscription handler, so handlers must be quick and must
+never call `request()`: the answer would have to arrive on the very thread that waits for it. The
+supervisor runs `on_connect_hooks`. `serve()` handlers run on a worker thread (one per client by
+default, so a server executes its requests one at a time, in arrival order).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import Enum
+from types import TracebackType
+from typing import Any, ParamSpec, TypeVar
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+from pydantic import ValidationError
+
+from firmware_config.site import BrokerConfig
+from hall_bus import topics
+from hall_bus.contract import Message, Request, Response
+from hall_bus.dedup import SeenIds
+from hall_bus.ids import new_id, rfc3339, utc_now
+from hall_bus.reconnect import Backoff
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=Message)
+P = ParamSpec("P")
+RawHandler = Callable[[str, bytes], None]
+RequestHandler = Callable[[str, Request], Response]
+Payload = Message | str | bytes
+
+# Bounded so that a long broker outage cannot eat the memory of a small controller; state is
+# republished from memory on reconnect anyway, so what overflows is old events.
+MAX_QUEUED_MESSAGES = 5000
+STOP_TIMEOUT_S = 2.0
+# A connection that lived this long was healthy: the next loss starts the backoff from the bottom.
+# Shorter lives keep climbing, so two daemons that share a client id cannot kick each other off
+# the broker at full speed forever.
+STABLE_AFTER_S = 10.0
+
+
+class BusError(Exception):
+    """Base of the errors the bus client raises."""
+
+
+class BusConnectError(BusError):
+    """The broker could not be reached (or refused us) within the time allowed."""
+
+
+class BusTimeout(BusError, TimeoutError):
+    """No response arrived before the request's timeout."""
+
+
+class _Event(Enum):
+    CONNECTED = "connected"
+    ENDED = "ended"
+    STOP = "stop"
+
+
+@dataclass
+class _Subscription:
+    topic_filter: str
+    handler: RawHandler
+
+
+@dataclass
+class _Pending:
+    done: threading.Event = field(default_factory=threading.Event)
+    response: Response | None = None
+
+
+def describe_error(exc: ValidationError) -> str:
+    """The first validation problem as `field.path: message`, short enough for a log line.
+
+    Input values are left out on purpose: they may carry personal data.
+    """
+    errors = exc.errors(include_url=False, include_input=False, include_context=False)
+    if not errors:
+        return str(exc)
+    first = errors[0]
+    where = ".".join(str(part) for part in first["loc"]) or "payload"
+    more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where}: {first['msg']}{more}"
+
+
+def _encode(payload: Payload) -> bytes:
+    if isinstance(payload, Message):
+        return payload.to_json()
+    if isinstance(payload, str):
+        return payload.encode()
+    return payload
+
+
+def _never_raise(callback: Callable[P, None]) -> Callable[P, None]:
+    # paho re-raises callback exceptions (suppress_exceptions is off), which would end its loop.
+    @functools.wraps(callback)
+    def guarded(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            callback(*args, **kwargs)
+        except Exception:
+            log.exception("bus callback %s failed", callback.__name__)
+
+    return guarded
+
+
+def _call_handler(handler: RawHandler, topic: str, payload: bytes) -> None:
+    try:
+        handler(topic, payload)
+    except Exception:
+        log.exception("handler for %s failed", topic)
+
+
+def _readable_id(payload: bytes) -> str:
+    """The payload's own id if one can be read, so an error answer still reaches its requester."""
+    try:
+        value = json.loads(payload).get("id")
+    except (ValueError, AttributeError):
+        return new_id()
+    return value if isinstance(value, str) and 0 < len(value) <= 64 else new_id()
+
+
+def _wait_published(info: mqtt.MQTTMessageInfo, timeout: float) -> bool:
+    """Wait up to `timeout` for the broker's PUBACK; False if it did not come or cannot come."""
+    try:
+        info.wait_for_publish(timeout)
+        return info.is_published()
+    except (RuntimeError, ValueError):
+        return False
+
+
+class BusClient:
+    """One daemon's connection to the hall bus. Start it, use it, stop it (or use `with`)."""
+
+    def __init__(
+        self,
+        hall_id: str,
+        node: str,
+        broker: BrokerConfig,
+        *,
+        client_id: str | None = None,
+        clean_session: bool = False,
+    ) -> None:
+        self.endpoint = topics.Endpoint(hall_id, node)
+        self.broker = broker
+        self.client_id = client_id or f"{hall_id}-{node}"
+        self.on_connect_hooks: list[Callable[[], None]] = []
+        """Run on the supervisor thread after every successful (re)connect."""
+
+        self._mqtt = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=self.client_id,
+            clean_session=clean_session,
+            protocol=mqtt.MQTTv311,
+            reconnect_on_failure=False,
+        )
+        self._mqtt.username_pw_set(broker.username, broker.password)
+        self._mqtt.will_set(self.endpoint.status, topics.OFFLINE, qos=1, retain=True)
+        self._mqtt.max_queued_messages_set(MAX_QUEUED_MESSAGES)
+        self._mqtt.enable_logger(logging.getLogger(f"{__name__}.paho"))
+        self._mqtt.on_connect = self._on_connect
+        self._mqtt.on_disconnect = self._on_disconnect
+        self._mqtt.on_message = self._on_message
+        self._mqtt.on_subscribe = self._on_subscribe
+
+        self._lock = threading.Lock()
+        self._state_lock = threading.Lock()  # keeps remembered state and its publish in one order
+        self._suback_lock = threading.Lock()  # a SUBACK may beat us to registering its waiter
+        self._response_lock = threading.Lock()
+        self._subscriptions: list[_Subscription] = []
+        self._states: dict[str, bytes] = {}
+        self._suback_waiters: dict[int, tuple[str, threading.Event | None]] = {}
+        self._response_subs: dict[str, threading.Event] = {}
+        self._pending: dict[str, _Pending] = {}
+        self._worker: ThreadPoolExecutor | None = None
+        self._inflight: set[Future[None]] = set()
+
+        self._events: queue.SimpleQueue[_Event] = queue.SimpleQueue()
+        self._connected = threading.Event()
+        self._stopping = threading.Event()
+        self._supervisor: threading.Thread | None = None
+        self._stopped = False
+        self._last_failure = "not tried yet"
+        self._queue_full_warned = False
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    def start(self, wait: float | None = 10.0) -> None:
+        """Connect in the background; with `wait`, return once connected or raise BusConnectError.
+
+        On failure the client is stopped, so no thread keeps knocking at the broker.
+        """
+        with self._lock:
+            if self._supervisor is not None or self._stopped:
+                raise RuntimeError("a BusClient can be started only once")
+            self._supervisor = threading.Thread(
+                target=self._supervise, name=f"bus-{self.client_id}", daemon=True
+            )
+        self._supervisor.start()
+        if wait is None:
+            return
+        if not self._connected.wait(wait):
+            reason = self._last_failure
+            self.stop()
+            raise BusConnectError(
+                f"no connection to the broker at {self.broker.host}:{self.broker.port} "
+                f"within {wait:g} s: {reason}"
+            )
+
+    def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
+        """Finish queued requests, say `offline`, disconnect. Each step waits at most `timeout`."""
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
+        self._stopping.set()
+        self._drain_workers(timeout)
+        if self._connected.is_set():
+            info = self._mqtt.publish(self.endpoint.status, topics.OFFLINE, qos=1, retain=True)
+            if not _wait_published(info, timeout):
+                log.warning("bus %s: `offline` not confirmed before disconnecting", self.client_id)
+        # Even before a CONNACK: a socket being set up must be closed, not left to linger.
+        self._mqtt.disconnect()
+        self._events.put(_Event.STOP)
+        if self._supervisor is not None and self._supervisor is not threading.current_thread():
+            self._supervisor.join(timeout)
+
+    def __enter__(self) -> BusClient:
+        if self._supervisor is None:
+            self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def wait_connected(self, timeout: float | None = None) -> bool:
+        return self._connected.wait(timeout)
+
+    # --- publishing -----------------------------------------------------------------------------
+
+    def publish(
+        self,
+        topic: str,
+        payload: Payload,
+        *,
+        retain: bool = False,
+        qos: int = 1,
+        wait: float | None = None,
+    ) -> bool:
+        """Publish; never raises for connectivity.
+
+        Returns True if the message was sent or queued for sending after reconnect and, when `wait`
+        is given, acknowledged by the broker within `wait` seconds.
+        """
+        info = self._hand_over(topic, _encode(payload), retain=retain, qos=qos)
+        return self._settle(info, wait)
+
+    def publish_state(self, topic: str, payload: Payload, *, wait: float | None = None) -> bool:
+        """Publish retained state and remember it: it is republished after every reconnect."""
+        data = _encode(payload)
+        with self._state_lock:
+            with self._lock:
+                self._states[topic] = data
+            info = self._hand_over(topic, data, retain=True, qos=1)
+        return self._settle(info, wait)
+
+    def clear_retained(self, topic: str, *, wait: float | None = None) -> bool:
+        """Remove the broker's retained message on `topic` and forget any state kept for it."""
+        with self._state_lock:
+            with self._lock:
+                self._states.pop(topic, None)
+            info = self._hand_over(topic, b"", retain=True, qos=1)
+        return self._settle(info, wait)
+
+    def _hand_over(
+        self, topic: str, data: bytes, *, retain: bool, qos: int
+    ) -> mqtt.MQTTMessageInfo | None:
+        """Give the message to paho; None if it will never be sent."""
+        if self._stopped:
+            log.warning("bus %s: publish to %s after stop() dropped", self.client_id, topic)
+            return None
+        info = self._mqtt.publish(topic, data, qos=qos, retain=retain)
+        if info.rc == MQTTErrorCode.MQTT_ERR_QUEUE_SIZE:
+            if not self._queue_full_warned:
+                self._queue_full_warned = True
+                log.warning(
+                    "bus %s: %d messages wait for the broker; dropping new ones (first: %s)",
+                    self.client_id, MAX_QUEUED_MESSAGES, topic,
+                )
+            return None
+        self._queue_full_warned = False
+        if info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN and qos > 0:
+            # paho keeps a QoS 1 message published offline and sends it after the reconnect, but
+            # flags it NO_CONN, which would make wait_for_publish raise instead of waiting for it.
+            info.rc = MQTTErrorCode.MQTT_ERR_SUCCESS
+        elif info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            log.debug("bus %s: publish to %s: %s", self.client_id, topic,
+                      mqtt.error_string(info.rc))
+            return None
+        return info
+
+    @staticmethod
+    def _settle(info: mqtt.MQTTMessageInfo | None, wait: float | None) -> bool:
+        if info is None:
+            return False
+        return True if wait is None else _wait_published(info, wait)
+
+    # --- subscribing ----------------------------------------------------------------------------
+
+    def subscribe(self, topic_filter: str, handler: RawHandler) -> None:
+        """Call `handler(topic, payload)` for every message matching `topic_filter` (QoS 1)."""
+        self._add_subscription(topic_filter, handler)
+
+    def subscribe_model(
+        self, topic_filter: str, model: type[M], handler: Callable[[str, M], None]
+    ) -> None:
+        """Like `subscribe`, with the payload parsed into `model`; duplicates by `id` dropped.
+
+        An invalid payload is logged with its topic and dropped; it never reaches `handler`.
+        """
+        seen = SeenIds()
+
+        def on_payload(topic: str, payload: bytes) -> None:
+            try:
+                message = model.model_validate_json(payload)
+            except ValidationError as exc:
+                log.warning("dropped invalid %s on %s: %s", model.__name__, topic,
+                            describe_error(exc))
+                return
+            if not seen.add(message.id):
+                log.debug("dropped duplicate %s on %s", message.id, topic)
+                return
+            handler(topic, message)
+
+        self._add_subscription(topic_filter, on_payload)
+
+    def _add_subscription(self, topic_filter: str, handler: RawHandler) -> threading.Event:
+        """Register a handler; the event is set once the broker has confirmed the filter."""
+        with self._lock:
+            known = any(s.topic_filter == topic_filter for s in self._subscriptions)
+            self._subscriptions.append(_Subscription(topic_filter, handler))
+        acked = threading.Event()
+        if known:
+            acked.set()
+        else:
+            self._send_subscribe(topic_filter, acked)
+        return acked
+
+    def _send_subscribe(self, topic_filter: str, acked: threading.Event | None) -> None:
+        with self._suback_lock:
+            rc, mid = self._mqtt.subscribe(topic_filter, qos=1)
+            if rc == MQTTErrorCode.MQTT_ERR_SUCCESS and mid is not None:
+                self._suback_waiters[mid] = (topic_filter, acked)
+                return
+        # Offline: the subscription is replayed on connect, ahead of anything published later.
+        if acked is not None:
+            acked.set()
+
+    # --- request / response: server -------------------------------------------------------------
+
+    def serve(
+        self,
+        endpoint: topics.Endpoint,
+        actions: dict[str, type[Request]],
+        handler: RequestHandler,
+        *,
+        executor: Executor | None = None,
+    ) -> None:
+        """Answer requests on `endpoint`: `handler(action, request)` returns the Response.
+
+        Requests run on `executor`, by default this client's single worker thread, so one client's
+        handlers never run concurrently. Unknown actions and invalid payloads are answered with an
+        error, a repeated request id is not executed again (the first answer stands), and a request
+        past its deadline is not executed but answered `deadline_expired`: the requester has
+        normally given up, but if its clock runs ahead of ours it learns why instead of timing out.
+        """
+        server = _RequestServer(self, endpoint, dict(actions), handler)
+        worker = executor or self._default_worker()
+
+        def enqueue(topic: str, payload: bytes) -> None:
+            if self._stopping.is_set():
+                return
+            future = worker.submit(_call_handler, server.handle, topic, payload)
+            with self._lock:
+                self._inflight.add(future)
+            future.add_done_callback(self._forget_future)
+
+        self._add_subscription(endpoint.any_request, enqueue)
+
+    def _default_worker(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._worker is None:
+                self._worker = ThreadPoolExecutor(
+                    max_workers=1, thread_name_prefix=f"bus-{self.client_id}-serve"
+                )
+            return self._worker
+
+    def _forget_future(self, future: Future[None]) -> None:
+        with self._lock:
+            self._inflight.discard(future)
+
+    def _drain_workers(self, timeout: float) -> None:
+        # Requests already accepted get their answers out before `offline`, within the timeout.
+        with self._lock:
+            inflight = set(self._inflight)
+            worker = self._worker
+        if inflight:
+            wait_futures(inflight, timeout=timeout)
+        if worker is not None:
+            worker.shutdown(wait=False, cancel_futures=True)
+
+    # --- request / response: client -------------------------------------------------------------
+
+    def request(
+        self, endpoint: topics.Endpoint, action: str, request: Request, timeout: float = 5.0
+    ) -> Response:
+        """Send `request` to `endpoint` and wait for its answer; raises BusTimeout.
+
+        A request whose deadline was left at its default gets `now + timeout`, so the responder
+        does not act on it after we have given up. Safe to call from several threads at once.
+        """
+        give_up = time.monotonic() + timeout
+        if "deadline" not in request.model_fields_set:
+            request = request.model_copy(
+                update={"deadline": utc_now() + timedelta(seconds=timeout)}
+            )
+        topic = endpoint.request(action)
+        self._response_subscription(endpoint).wait(timeout)
+        pending = _Pending()
+        with self._lock:
+            if request.id in self._pending:
+                raise ValueError(f"request {request.id} is already waiting for its answer")
+            self._pending[request.id] = pending
+        try:
+            self.publish(topic, request)
+            if not pending.done.wait(max(0.0, give_up - time.monotonic())):
+                raise BusTimeout(
+                    f"no answer to {action} {request.id} from {endpoint.base} "
+                    f"within {timeout:g} s"
+                )
+            assert pending.response is not None
+            return pending.response
+        finally:
+            with self._lock:
+                self._pending.pop(request.id, None)
+
+    def _response_subscription(self, endpoint: topics.Endpoint) -> threading.Event:
+        with self._response_lock:
+            acked = self._response_subs.get(endpoint.any_response)
+            if acked is None:
+                acked = self._add_subscription(endpoint.any_response, self._on_response)
+                self._response_subs[endpoint.any_response] = acked
+            return acked
+
+    def _on_response(self, topic: str, payload: bytes) -> None:
+        try:
+            response = Response.model_validate_json(payload)
+        except ValidationError as exc:
+            log.warning("dropped invalid response on %s: %s", topic, describe_error(exc))
+            return
+        with self._lock:
+            pending = self._pending.get(response.id)
+        if pending is not None and not pending.done.is_set():
+            pending.response = response
+            pending.done.set()
+
+    # --- connection supervisor ------------------------------------------------------------------
+
+    def _supervise(self) -> None:
+        backoff = Backoff(self.broker.reconnect_min_s,
+                          max(self.broker.reconnect_min_s, self.broker.reconnect_max_s))
+        failed_attempts = 0
+        while not self._stopping.is_set():
+            up_since = self._attempt(failed_attempts)
+            if self._stopping.is_set():
+                break
+            if up_since is None:
+                failed_attempts += 1
+                delay = backoff.next_delay()
+                log.warning("bus %s: cannot connect to %s:%d (%s); attempt %d, next in %.1f s",
+                            self.client_id, self.broker.host, self.broker.port,
+                            self._last_failure, failed_attempts, delay)
+            else:
+                failed_attempts = 0
+                if time.monotonic() - up_since >= STABLE_AFTER_S:
+                    backoff.reset()
+                delay = backoff.next_delay()
+                log.warning("bus %s: %s; reconnecting in %.1f s",
+                            self.client_id, self._last_failure, delay)
+            self._stopping.wait(delay)
+
+    def _attempt(self, failed_before: int) -> float | None:
+        """One connection from connect to its end; returns when it came up, None if it never did."""
+        while True:  # events of the previous connection mean nothing to this one
+            try:
+                self._events.get_nowait()
+            except queue.Empty:
+                break
+        try:
+            self._mqtt.connect(self.broker.host, self.broker.port, self.broker.keepalive_s)
+        except OSError as exc:
+            self._last_failure = str(exc) or type(exc).__name__
+            return None
+        if self._stopping.is_set():
+            self._mqtt.disconnect()
+            return None
+        self._mqtt.loop_start()
+        up_since: float | None = None
+        while (event := self._events.get()) is _Event.CONNECTED:
+            up_since = time.monotonic()
+            if failed_before:
+                log.info("bus %s: connected to %s:%d after %d failed attempts",
+                         self.client_id, self.broker.host, self.broker.port, failed_before)
+            for hook in list(self.on_connect_hooks):
+                try:
+                    hook()
+                except Exception:
+                    log.exception("bus %s: on-connect hook %r failed", self.client_id, hook)
+        log.debug("bus %s: connection ended (%s)", self.client_id, event.value)
+        self._mqtt.loop_stop()
+        self._connected.clear()
+        return up_since
+
+    # --- paho callbacks (network thread) --------------------------------------------------------
+
+    @_never_raise
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.ConnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if reason_code.is_failure:
+            self._last_failure = f"broker refused the connection: {reason_code}"
+            self._events.put(_Event.ENDED)
+            return
+        with self._lock:
+            filters = list(dict.fromkeys(s.topic_filter for s in self._subscriptions))
+            states = list(self._states.items())
+        # Replayed even when the broker kept our session: it may have restarted without it.
+        for topic_filter in filters:
+            self._send_subscribe(topic_filter, None)
+        self._mqtt.publish(self.endpoint.status, topics.ONLINE, qos=1, retain=True)
+        for topic, payload in states:
+            self._mqtt.publish(topic, payload, qos=1, retain=True)
+        with self._response_lock:
+            for acked in self._response_subs.values():
+                acked.set()
+        self._connected.set()
+        self._events.put(_Event.CONNECTED)
+
+    @_never_raise
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.DisconnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if self._connected.is_set():
+            self._last_failure = f"connection lost ({reason_code})"
+        self._connected.clear()
+        with self._suback_lock:
+            waiters = list(self._suback_waiters.values())
+            self._suback_waiters.clear()
+        # Unconfirmed subscriptions are replayed on the next connect, before later publishes.
+        for _, acked in waiters:
+            if acked is not None:
+                acked.set()
+        self._events.put(_Event.ENDED)
+
+    @_never_raise
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        topic = message.topic
+        with self._lock:
+            handlers = [s.handler for s in self._subscriptions
+                        if mqtt.topic_matches_sub(s.topic_filter, topic)]
+        for handler in handlers:
+            _call_handler(handler, topic, bytes(message.payload))
+
+    @_never_raise
+    def _on_subscribe(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        mid: int,
+        reason_codes: list[ReasonCode],
+        properties: Properties | None,
+    ) -> None:
+        with self._suback_lock:
+            topic_filter, acked = self._suback_waiters.pop(mid, ("?", None))
+        if any(code.is_failure for code in reason_codes):
+            log.warning("bus %s: broker refused the subscription to %s", self.client_id,
+                        topic_filter)
+        if acked is not None:
+            acked.set()
+
+
+class _RequestServer:
+    """Checks and executes the requests of one `serve()` call; runs on the worker thread."""
+
+    def __init__(
+        self,
+        bus: BusClient,
+        endpoint: topics.Endpoint,
+        actions: dict[str, type[Request]],
+        handler: RequestHandler,
+    ) -> None:
+        self.bus = bus
+        self.endpoint = endpoint
+        self.actions = actions
+        self.handler = handler
+        self.seen = SeenIds()
+
+    def handle(self, topic: str, payload: bytes) -> None:
+        try:
+            action = topics.action_of(topic)
+        except topics.TopicError:
+            log.warning("ignored request on %s: not a valid action name", topic)
+            return
+        model = self.actions.get(action)
+        if model is None:
+            known = ", ".join(sorted(self.actions))
+            self._answer(action, Response.fail(
+                _readable_id(payload), "unknown_action",
+                f"未知操作 / unknown action {action!r}; known: {known}",
+            ))
+            return
+        try:
+            request = model.model_validate_json(payload)
+        except ValidationError as exc:
+            reason = describe_error(exc)
+            log.warning("invalid %s request on %s: %s", action, topic, reason)
+            self._answer(action, Response.fail(
+                _readable_id(payload), "invalid_payload", f"请求无效 / invalid request: {reason}"
+            ))
+            return
+        # Before the deadline check: a late duplicate must not contradict the first answer.
+        if not self.seen.add(request.id):
+            log.debug("dropped duplicate request %s on %s", request.id, topic)
+            return
+        if request.expired():
+            log.info("dropped expired %s request %s (deadline %s)", action, request.id,
+                     rfc3339(request.deadline))
+            self._answer(action, Response.fail(
+                request.id, "deadline_expired",
+                f"请求已过期 / request arrived after its deadline {rfc3339(request.deadline)}",
+            ))
+            return
+        try:
+            response = self.handler(action, request)
+        except Exception as exc:
+            log.exception("handler of %s failed on request %s", topic, request.id)
+            response = Response.fail(
+                request.id, "internal_error",
+                f"内部错误 / internal error ({type(exc).__name__}); see the log of "
+                f"{self.endpoint.base}",
+            )
+        if response.id != request.id:
+            log.error("handler of %s answered %s with id %s; sent with the request's id",
+                      topic, request.id, response.id)
+            response = response.model_copy(update={"id": request.id})
+        self._answer(action, response)
+
+    def _answer(self, action: str, response: Response) -> None:
+        self.bus.publish(self.endpoint.response(action), response)
