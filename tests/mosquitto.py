@@ -130,7 +130,7 @@ class Mosquitto:
             process.wait()
 
     def restart(self, *, forget_state: bool = False) -> Mosquitto:
-        """Stop, then start on the same port; `forget_state` drops retained messages and sessions."""
+        """Stop, start on the same port; `forget_state` drops retained messages and sessions."""
         self.stop()
         if forget_state:
             shutil.rmtree(self.data_dir, ignore_errors=True)
