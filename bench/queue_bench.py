@@ -1,0 +1,157 @@
+"""Durable queue operations per second, and request round trips over a real broker.
+
+    python bench/queue_bench.py [--ops 2000] [--round-trips 2000] [--broker mosquitto|embedded]
+
+1. The store alone: take_ticket, and a full citizen cycle (take, call, start, finish, rate),
+   each committed to SQLite with synchronous=FULL before it returns.
+2. The daemon over the broker: `hall queue` in its own process, one client sending take_ticket
+   requests one after another (latency p50/p99), then 8 clients at once (throughput).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import yaml
+from common import bench_site, percentile
+
+from firmware_config.site import BrokerConfig, SiteConfig
+from hall_bus.broker import EmbeddedBroker
+from hall_bus.client import BusClient
+from hall_bus.contract import (
+    CallNextRequest,
+    DescribeRequest,
+    FinishRequest,
+    LoginRequest,
+    RateRequest,
+    RatingLevel,
+    StartServiceRequest,
+    TakeTicketRequest,
+)
+from hall_bus.queue.store import QueueStore
+from hall_bus.topics import queue_endpoint
+from tests.mosquitto import Mosquitto
+
+
+def bench_store(workdir: Path, ops: int) -> None:
+    site = bench_site()
+    store = QueueStore(workdir / "store.sqlite3", site)
+    services = [s.id for s in site.services]
+    started = time.perf_counter()
+    for index in range(ops):
+        store.execute("take_ticket", TakeTicketRequest(service_id=services[index % len(services)]))
+    elapsed = time.perf_counter() - started
+    print(f"store take_ticket        {ops / elapsed:8.0f} ops/s  ({elapsed / ops * 1000:.2f} ms each)")
+
+    window = site.windows[0]
+    store.execute("login", LoginRequest(window_id=window.id, staff_id=site.staff[0].id))
+    service = window.services[0].service
+    cycles = max(1, ops // 5)
+    started = time.perf_counter()
+    for _ in range(cycles):
+        issued = store.execute("take_ticket", TakeTicketRequest(service_id=service))
+        ticket_id = (issued.response.data or {})["ticket"]["ticket_id"]
+        store.execute("call_next", CallNextRequest(window_id=window.id))
+        store.execute("start_service", StartServiceRequest(window_id=window.id))
+        store.execute("finish", FinishRequest(window_id=window.id))
+        store.execute("rate", RateRequest(ticket_id=ticket_id, level=RatingLevel.SATISFIED))
+    elapsed = time.perf_counter() - started
+    print(f"store citizen cycle      {cycles * 5 / elapsed:8.0f} ops/s  "
+          f"({cycles / elapsed:.0f} citizens/s, 5 requests each)")
+    store.close()
+
+
+@contextmanager
+def running_engine(site: SiteConfig, workdir: Path) -> Iterator[None]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    site_path = workdir / "site.yaml"
+    site_path.write_text(yaml.safe_dump(site.model_dump(mode="json"), allow_unicode=True),
+                         encoding="utf-8")
+    with (workdir / "engine.log").open("ab") as log_file:
+        engine = subprocess.Popen(
+            [sys.executable, "-m", "hall_bus.cli", "queue", "--site", str(site_path),
+             "--db", str(workdir / "engine.sqlite3")], stdout=log_file, stderr=log_file)
+    try:
+        yield
+    finally:
+        engine.terminate()
+        engine.wait(timeout=10)
+
+
+def bench_round_trips(site: SiteConfig, workdir: Path, count: int) -> None:
+    endpoint = queue_endpoint(site.hall_id)
+    services = [s.id for s in site.services]
+    with running_engine(site, workdir), BusClient(site.hall_id, "bench", site.broker) as client:
+        client.start(wait=10)
+        deadline = time.monotonic() + 20
+        while client.request(endpoint, "describe", DescribeRequest(), timeout=20).status != "ok":
+            if time.monotonic() > deadline:
+                raise RuntimeError("engine did not answer")
+        latencies = []
+        for index in range(count):
+            request = TakeTicketRequest(service_id=services[index % len(services)])
+            started = time.perf_counter()
+            client.request(endpoint, "take_ticket", request, timeout=10)
+            latencies.append((time.perf_counter() - started) * 1000)
+        print(f"round trip take_ticket   p50 {percentile(latencies, 0.5):.2f} ms  "
+              f"p99 {percentile(latencies, 0.99):.2f} ms  max {max(latencies):.2f} ms  "
+              f"(n={count}, one client)")
+
+        per_thread = max(1, count // 8)
+        errors: list[str] = []
+
+        def worker(offset: int) -> None:
+            for index in range(per_thread):
+                request = TakeTicketRequest(service_id=services[(offset + index) % len(services)])
+                response = client.request(endpoint, "take_ticket", request, timeout=30)
+                if response.status != "ok":
+                    errors.append(str(response.code))
+
+        threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - started
+        print(f"throughput take_ticket   {per_thread * 8 / elapsed:8.0f} requests/s "
+              f"(8 concurrent requesters, {len(errors)} errors)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ops", type=int, default=2000)
+    parser.add_argument("--round-trips", type=int, default=2000)
+    parser.add_argument("--broker", choices=["mosquitto", "embedded", "both"], default="both")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="hall-bench-") as folder:
+        workdir = Path(folder)
+        bench_store(workdir, args.ops)
+        if args.broker in ("mosquitto", "both"):
+            print("-- Mosquitto")
+            broker = Mosquitto(workdir / "mosquitto").start()
+            try:
+                config = BrokerConfig(port=broker.port, username=broker.user,
+                                      password=broker.password)
+                bench_round_trips(bench_site(config), workdir / "m", args.round_trips)
+            finally:
+                broker.stop()
+        if args.broker in ("embedded", "both"):
+            print("-- embedded broker (amqtt)")
+            with EmbeddedBroker(port=0, users={"hall": "bench-secret"}) as embedded:
+                config = BrokerConfig(port=embedded.port, username="hall",
+                                      password="bench-secret")
+                bench_round_trips(bench_site(config), workdir / "e", args.round_trips)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
