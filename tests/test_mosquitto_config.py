@@ -1,0 +1,291 @@
+"""The rendered production Mosquitto configuration, run on the real /usr/sbin/mosquitto.
+
+Each test renders the configuration into its own folder with a free port and starts its own
+Mosquitto (never the system one on 1883), which is killed at teardown whatever happens.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
+
+from firmware_config.loader import load_site
+from firmware_config.mosquitto_config import (
+    ACL_NAME,
+    PASSWD_NAME,
+    hash_password,
+    render_mosquitto_config,
+)
+from firmware_config.site import SiteConfig
+from hall_bus.netutil import free_port, port_is_free
+
+MOSQUITTO = Path("/usr/sbin/mosquitto")
+pytestmark = pytest.mark.skipif(not MOSQUITTO.exists(), reason="Mosquitto is not installed")
+
+ACCOUNTS = {"queue": "queue-pw", "console": "console-pw", "kiosk-1": "kiosk-pw"}
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.01)
+
+
+class Peer:
+    """One paho-mqtt 2 client on MQTT 3.1.1 that records what it receives."""
+
+    def __init__(
+        self, port: int, client_id: str, username: str | None = None,
+        password: str | None = None, *, clean_session: bool = True,
+    ) -> None:
+        self.port = port
+        self.messages: list[mqtt.MQTTMessage] = []
+        self.reason: ReasonCode | None = None
+        self._answered = threading.Event()
+        self._granted: dict[int, list[ReasonCode]] = {}
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean_session,
+            protocol=mqtt.MQTTv311, reconnect_on_failure=False,
+        )
+        if username is not None:
+            self.client.username_pw_set(username, password)
+        self.client.on_connect = self._on_connect
+        self.client.on_message = lambda _c, _u, message: self.messages.append(message)
+        self.client.on_subscribe = self._on_subscribe
+
+    def _on_connect(self, _c: object, _u: object, _f: object, reason: ReasonCode,
+                    _p: object) -> None:
+        self.reason = reason
+        self._answered.set()
+
+    def _on_subscribe(self, _c: object, _u: object, mid: int, reasons: list[ReasonCode],
+                      _p: object) -> None:
+        self._granted[mid] = reasons
+
+    def connect(self) -> ReasonCode:
+        self.client.connect("127.0.0.1", self.port, keepalive=30)
+        self.client.loop_start()
+        assert self._answered.wait(5), "no CONNACK"
+        assert self.reason is not None
+        return self.reason
+
+    def subscribe(self, topic: str) -> None:
+        _, mid = self.client.subscribe(topic, qos=1)
+        assert mid is not None
+        wait_until(lambda: mid in self._granted, 5, f"SUBACK for {topic}")
+        assert not self._granted[mid][0].is_failure, self._granted[mid]
+
+    def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
+        self.client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)
+
+    def payloads(self, topic: str) -> list[bytes]:
+        return [bytes(m.payload) for m in list(self.messages) if m.topic == topic]
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+class Mosquitto:
+    def __init__(self, conf: Path, port: int, log: Path) -> None:
+        self.conf, self.port, self.log = conf, port, log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [str(MOSQUITTO), "-c", str(self.conf)], stdout=log, stderr=subprocess.STDOUT
+            )
+        process = self.process
+
+        def listening() -> bool:
+            if process.poll() is not None:
+                raise AssertionError(f"mosquitto exited:\n{self.log.read_text()}")
+            return not port_is_free("127.0.0.1", self.port)
+
+        wait_until(listening, 10, "mosquitto to listen")
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()  # SIGTERM: Mosquitto saves its database on the way out
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+
+@pytest.fixture(scope="module")
+def site() -> SiteConfig:
+    return load_site(None)
+
+
+@pytest.fixture
+def root(site: SiteConfig) -> str:
+    return f"hall/{site.hall_id}"
+
+
+@pytest.fixture
+def broker(site: SiteConfig, tmp_path: Path) -> Iterator[Mosquitto]:
+    port = free_port()
+    conf = render_mosquitto_config(
+        site, tmp_path / "conf", port=port, accounts=ACCOUNTS, data_dir=tmp_path / "data",
+        # As root Mosquitto would switch to its own user, who cannot write tmp_path.
+        run_user="root" if os.geteuid() == 0 else "mosquitto",
+    )
+    running = Mosquitto(conf, port, tmp_path / "mosquitto.log")
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def peers() -> Iterator[Callable[..., Peer]]:
+    made: list[Peer] = []
+
+    def make(*args: object, **kwargs: object) -> Peer:
+        peer = Peer(*args, **kwargs)  # type: ignore[arg-type]
+        made.append(peer)
+        return peer
+
+    yield make
+    for peer in made:
+        peer.close()
+
+
+def test_rendered_files_are_self_contained(site: SiteConfig, tmp_path: Path) -> None:
+    conf = render_mosquitto_config(site, tmp_path / "conf", port=18999, data_dir=tmp_path / "d")
+    text = conf.read_text()
+    assert not re.search(r"^\s*include", text, re.MULTILINE)
+    assert not re.search(r"[{}]", text), "a template placeholder was left unfilled"
+    assert "listener 18999 127.0.0.1" in text
+    assert "max_queued_messages 100000" in text
+    for key in ("password_file", "acl_file", "persistence_location"):
+        values = re.findall(rf"^{key} (\S+)", text, re.MULTILINE)
+        assert values and all(Path(v).is_absolute() for v in values), key
+    assert (tmp_path / "d").is_dir()
+    acl = (tmp_path / "conf" / ACL_NAME).read_text()
+    assert f"pattern readwrite hall/{site.hall_id}/%u/#" in acl
+    assert not re.search(r"[{}]", acl)
+    passwd = tmp_path / "conf" / PASSWD_NAME
+    assert passwd.stat().st_mode & 0o007 == 0, "password file must not be world-readable"
+    assert passwd.read_text().startswith(f"{site.broker.username}:$7$101$")
+
+
+def test_hash_matches_mosquitto_passwd(tmp_path: Path) -> None:
+    tool = shutil.which("mosquitto_passwd")
+    if tool is None:
+        pytest.skip("mosquitto_passwd is not installed")
+    file = tmp_path / "pw"
+    subprocess.run([tool, "-c", "-b", str(file), "someone", "s3cret-密码"], check=True)
+    stored = file.read_text().strip().split(":", 1)[1]
+    _, kind, iterations, salt, _digest = stored.split("$")
+    assert kind == "7"
+    ours = hash_password("s3cret-密码", salt=base64.b64decode(salt), iterations=int(iterations))
+    assert ours == stored
+
+
+def test_render_refuses_ambiguous_accounts(site: SiteConfig, tmp_path: Path) -> None:
+    clash = site.model_copy(update={"broker": site.broker.model_copy(update={"username": "queue"})})
+    with pytest.raises(ValueError, match="daemon's account"):
+        render_mosquitto_config(clash, tmp_path, data_dir=tmp_path / "d")
+    with pytest.raises(ValueError, match="node names"):
+        render_mosquitto_config(site, tmp_path, accounts={"Kiosk 1": "x"}, data_dir=tmp_path / "d")
+
+
+def test_only_known_users_connect(
+    broker: Mosquitto, site: SiteConfig, peers: Callable[..., Peer]
+) -> None:
+    assert peers(broker.port, "t-anon").connect().is_failure
+    assert peers(broker.port, "t-wrong", site.broker.username, "wrong").connect().is_failure
+    assert peers(broker.port, "t-nobody", "nobody", "x").connect().is_failure
+    assert not peers(
+        broker.port, "t-site", site.broker.username, site.broker.password
+    ).connect().is_failure
+    assert not peers(broker.port, "t-kiosk", "kiosk-1", ACCOUNTS["kiosk-1"]).connect().is_failure
+
+
+def test_acl_keeps_a_kiosk_to_its_role(
+    broker: Mosquitto, root: str, peers: Callable[..., Peer]
+) -> None:
+    console = peers(broker.port, "t-console", "console", ACCOUNTS["console"])
+    queue = peers(broker.port, "t-queue", "queue", ACCOUNTS["queue"])
+    kiosk = peers(broker.port, "t-kiosk", "kiosk-1", ACCOUNTS["kiosk-1"])
+    for peer in (console, queue, kiosk):
+        assert not peer.connect().is_failure
+    console.subscribe(f"{root}/#")
+    kiosk.subscribe(f"{root}/queue/state")
+    kiosk.subscribe(f"{root}/kiosk-2/#")
+
+    queue.publish(f"{root}/queue/state", b"real", retain=True)
+    queue.publish(f"{root}/kiosk-2/printer/set", b"for kiosk 2")
+    # Denied first, allowed after: one publisher's messages arrive in order, so once the allowed
+    # ones are in, the denied one would have been too.
+    kiosk.publish(f"{root}/queue/state", b"forged")
+    kiosk.publish(f"{root}/kiosk-1/status", b"online", retain=True)
+    kiosk.publish(f"{root}/queue/request/take_ticket", b"{}")
+
+    request = f"{root}/queue/request/take_ticket"
+    wait_until(lambda: bool(console.payloads(request)), 5, "the request")
+    assert console.payloads(f"{root}/queue/state") == [b"real"]
+    assert console.payloads(f"{root}/kiosk-1/status") == [b"online"]
+    wait_until(lambda: bool(kiosk.payloads(f"{root}/queue/state")), 5, "queue state at the kiosk")
+    assert kiosk.payloads(f"{root}/queue/state") == [b"real"]
+    assert kiosk.payloads(f"{root}/kiosk-2/printer/set") == [], "read another kiosk's topics"
+
+
+def test_retained_message_survives_restart(
+    broker: Mosquitto, root: str, peers: Callable[..., Peer]
+) -> None:
+    queue = peers(broker.port, "t-queue", "queue", ACCOUNTS["queue"])
+    assert not queue.connect().is_failure
+    queue.publish(f"{root}/queue/state", b'{"v":1}', retain=True)
+    queue.close()
+    broker.stop()
+    broker.start()
+    reader = peers(broker.port, "t-reader", "kiosk-1", ACCOUNTS["kiosk-1"])
+    assert not reader.connect().is_failure
+    reader.subscribe(f"{root}/queue/state")
+    wait_until(lambda: bool(reader.payloads(f"{root}/queue/state")), 5, "the retained state")
+    assert reader.messages[0].retain
+    assert reader.payloads(f"{root}/queue/state") == [b'{"v":1}']
+
+
+def test_offline_persistent_session_gets_a_5000_message_backlog(
+    broker: Mosquitto, root: str, peers: Callable[..., Peer]
+) -> None:
+    count = 5000  # five times Mosquitto's default max_queued_messages
+    topic = f"{root}/queue/event"
+    slow = peers(broker.port, "t-slow", "console", ACCOUNTS["console"], clean_session=False)
+    assert not slow.connect().is_failure
+    slow.subscribe(topic)
+    slow.close()
+
+    queue = peers(broker.port, "t-queue", "queue", ACCOUNTS["queue"])
+    assert not queue.connect().is_failure
+    infos = [queue.client.publish(topic, str(i).encode(), qos=1) for i in range(count)]
+    for info in infos:
+        info.wait_for_publish(10)
+
+    back = peers(broker.port, "t-slow", "console", ACCOUNTS["console"], clean_session=False)
+    assert not back.connect().is_failure
+    wait_until(lambda: len(back.messages) >= count, 10, f"{count} queued messages")
+    assert sorted(int(m.payload) for m in back.messages) == list(range(count))
