@@ -79,8 +79,10 @@ class Tx:
         from_service_id: str | None = None,
         detail: str | None = None,
     ) -> QueueEvent:
+        # `ts` stays the wall-clock send time (a transport time, see hall_bus/simclock.py);
+        # domain times travel inside the ticket, window and alert views.
         event = QueueEvent(
-            ts=self.now, type=kind, business_day=self.day, ticket=ticket, window=window,
+            type=kind, business_day=self.day, ticket=ticket, window=window,
             rating=rating, alert=alert, from_service_id=from_service_id, detail=detail,
             cause=self.cause,
         )

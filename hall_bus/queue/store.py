@@ -224,11 +224,14 @@ class QueueStore:
             tx = self._open(cause=request.id)
             response = self._run(tx, action, request)
             if action not in actions.READ_ONLY:
+                stored_json = response.model_dump_json()
                 self._conn.execute(
                     "INSERT INTO request_log (request_id, action, response, created_at)"
                     " VALUES (?, ?, ?, ?)",
-                    (request.id, action, response.model_dump_json(), to_db(tx.now)),
+                    (request.id, action, stored_json, to_db(tx.now)),
                 )
+                # Answer with exactly what a retry will get (JSON keeps milliseconds only).
+                response = Response.model_validate_json(stored_json)
             self._commit(tx)
         except BaseException:
             self._rollback()
@@ -239,15 +242,18 @@ class QueueStore:
         spec = QUEUE_ACTIONS.get(action)
         handler = actions.HANDLERS.get(action)
         if spec is None or handler is None:
-            return self._fail(tx, request, "unknown_action",
-                              f"未知操作：{action} / unknown action {action!r}")
+            return Response.fail(
+                request.id, "unknown_action", f"未知操作：{action} / unknown action {action!r}"
+            )
         typed: Request = request
         if not isinstance(request, spec.request):
             try:
                 typed = spec.request.model_validate(request.model_dump())
             except ValidationError as exc:
-                return self._fail(tx, request, "invalid_request",
-                                  f"请求格式错误 / invalid request: {exc.errors()[0]['msg']}")
+                return Response.fail(
+                    request.id, "invalid_payload",
+                    f"请求格式错误 / invalid request: {exc.errors()[0]['msg']}",
+                )
         kept = len(tx.events)
         self._conn.execute("SAVEPOINT action")
         try:
@@ -257,15 +263,11 @@ class QueueStore:
             self._conn.execute("ROLLBACK TO action")
             self._conn.execute("RELEASE action")
             del tx.events[kept:]
-            return self._fail(tx, request, exc.code, exc.message)
+            return Response.fail(request.id, exc.code, exc.message)
         self._conn.execute("RELEASE action")
         if not isinstance(data, spec.data):
             raise TypeError(f"{action} returned {type(data).__name__}, not {spec.data.__name__}")
-        return Response.ok(request.id, data).model_copy(update={"ts": tx.now})
-
-    @staticmethod
-    def _fail(tx: Tx, request: Request, code: str, message: str) -> Response:
-        return Response.fail(request.id, code, message).model_copy(update={"ts": tx.now})
+        return Response.ok(request.id, data)
 
     # --- state, supervision and outbox ------------------------------------------------------------
 
@@ -307,7 +309,6 @@ class QueueStore:
                 last_called=last["number"] if last else None,
             ))
         return QueueSummaryState(
-            ts=tx.now,
             hall_id=self.site.hall_id,
             business_day=tx.day,
             services=services,
