@@ -263,6 +263,7 @@ def summary_of(tx: Tx, window_id: str) -> WindowSummary:
 
 
 WindowMarker = tuple[WindowMode, str | None]
+_WINDOW_COLUMNS = frozenset({"staff_id", "current_ticket_id", "paused", "pause_reason"})
 
 
 def window_marker(tx: Tx, window_id: str) -> WindowMarker:
@@ -272,6 +273,9 @@ def window_marker(tx: Tx, window_id: str) -> WindowMarker:
 
 def update_window(tx: Tx, window_id: str, **changes: object) -> None:
     """Change a window row; `mode_since` moves to now when its mode or current ticket changes."""
+    unknown = set(changes) - _WINDOW_COLUMNS
+    if unknown:
+        raise ValueError(f"not updatable: {sorted(unknown)}")
     before = window_marker(tx, window_id)
     if changes:
         assignments = ", ".join(f"{name} = ?" for name in changes)
