@@ -39,7 +39,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from pydantic import ValidationError
 
 from firmware_config.site import BrokerConfig
-from hall_bus import topics
+from hall_bus import errors, topics
 from hall_bus.contract import Message, Request, Response
 from hall_bus.dedup import SeenIds
 from hall_bus.ids import new_id, rfc3339, utc_now
@@ -168,7 +168,7 @@ class BusClient:
         self.broker = broker
         self.client_id = client_id or f"{hall_id}-{node}"
         self.on_connect_hooks: list[Callable[[], None]] = []
-        """Run on the supervisor thread after every successful (re)connect."""
+        """Run on the supervisor thread after every (re)connect, once subscriptions are live."""
 
         self._mqtt = mqtt.Client(
             CallbackAPIVersion.VERSION2,
@@ -180,7 +180,6 @@ class BusClient:
         self._mqtt.username_pw_set(broker.username, broker.password)
         self._mqtt.will_set(self.endpoint.status, topics.OFFLINE, qos=1, retain=True)
         self._mqtt.max_queued_messages_set(MAX_QUEUED_MESSAGES)
-        self._mqtt.enable_logger(logging.getLogger(f"{__name__}.paho"))
         self._mqtt.on_connect = self._on_connect
         self._mqtt.on_disconnect = self._on_disconnect
         self._mqtt.on_message = self._on_message
@@ -193,6 +192,7 @@ class BusClient:
         self._subscriptions: list[_Subscription] = []
         self._states: dict[str, bytes] = {}
         self._suback_waiters: dict[int, tuple[str, threading.Event | None]] = {}
+        self._replay_mids: set[int] = set()
         self._response_subs: dict[str, threading.Event] = {}
         self._pending: dict[str, _Pending] = {}
         self._worker: ThreadPoolExecutor | None = None
@@ -378,15 +378,16 @@ class BusClient:
             self._send_subscribe(topic_filter, acked)
         return acked
 
-    def _send_subscribe(self, topic_filter: str, acked: threading.Event | None) -> None:
+    def _send_subscribe(self, topic_filter: str, acked: threading.Event | None) -> int | None:
         with self._suback_lock:
             rc, mid = self._mqtt.subscribe(topic_filter, qos=1)
             if rc == MQTTErrorCode.MQTT_ERR_SUCCESS and mid is not None:
                 self._suback_waiters[mid] = (topic_filter, acked)
-                return
-        # Offline: the subscription is replayed on connect, ahead of anything published later.
+                return mid
+        # Offline: the subscription is replayed on connect, before `connected` turns true.
         if acked is not None:
             acked.set()
+        return None
 
     # --- request / response: server -------------------------------------------------------------
 
@@ -572,11 +573,22 @@ class BusClient:
             filters = list(dict.fromkeys(s.topic_filter for s in self._subscriptions))
             states = list(self._states.items())
         # Replayed even when the broker kept our session: it may have restarted without it.
-        for topic_filter in filters:
-            self._send_subscribe(topic_filter, None)
+        replay = {mid for topic_filter in filters
+                  if (mid := self._send_subscribe(topic_filter, None)) is not None}
         self._mqtt.publish(self.endpoint.status, topics.ONLINE, qos=1, retain=True)
         for topic, payload in states:
             self._mqtt.publish(topic, payload, qos=1, retain=True)
+        if not replay:
+            self._mark_up()
+            return
+        # SUBACKs are handled on this same thread, so none can have slipped in before this.
+        with self._suback_lock:
+            self._replay_mids = replay
+        self._last_failure = "connected, but the broker did not confirm the subscriptions"
+
+    def _mark_up(self) -> None:
+        # `connected` promises live subscriptions: a server that says it is up must not miss
+        # the first request because its SUBSCRIBE was still on the way.
         with self._response_lock:
             for acked in self._response_subs.values():
                 acked.set()
@@ -598,6 +610,7 @@ class BusClient:
         with self._suback_lock:
             waiters = list(self._suback_waiters.values())
             self._suback_waiters.clear()
+            self._replay_mids.clear()
         # Unconfirmed subscriptions are replayed on the next connect, before later publishes.
         for _, acked in waiters:
             if acked is not None:
@@ -624,11 +637,16 @@ class BusClient:
     ) -> None:
         with self._suback_lock:
             topic_filter, acked = self._suback_waiters.pop(mid, ("?", None))
+            replayed = mid in self._replay_mids
+            self._replay_mids.discard(mid)
+            replay_done = replayed and not self._replay_mids
         if any(code.is_failure for code in reason_codes):
             log.warning("bus %s: broker refused the subscription to %s", self.client_id,
                         topic_filter)
         if acked is not None:
             acked.set()
+        if replay_done:
+            self._mark_up()
 
 
 class _RequestServer:
@@ -657,7 +675,7 @@ class _RequestServer:
         if model is None:
             known = ", ".join(sorted(self.actions))
             self._answer(action, Response.fail(
-                _readable_id(payload), "unknown_action",
+                _readable_id(payload), errors.UNKNOWN_ACTION,
                 f"未知操作 / unknown action {action!r}; known: {known}",
             ))
             return
@@ -667,7 +685,8 @@ class _RequestServer:
             reason = describe_error(exc)
             log.warning("invalid %s request on %s: %s", action, topic, reason)
             self._answer(action, Response.fail(
-                _readable_id(payload), "invalid_payload", f"请求无效 / invalid request: {reason}"
+                _readable_id(payload), errors.INVALID_PAYLOAD,
+                f"请求无效 / invalid request: {reason}",
             ))
             return
         # Before the deadline check: a late duplicate must not contradict the first answer.
@@ -678,7 +697,7 @@ class _RequestServer:
             log.info("dropped expired %s request %s (deadline %s)", action, request.id,
                      rfc3339(request.deadline))
             self._answer(action, Response.fail(
-                request.id, "deadline_expired",
+                request.id, errors.DEADLINE_EXPIRED,
                 f"请求已过期 / request arrived after its deadline {rfc3339(request.deadline)}",
             ))
             return
@@ -687,7 +706,7 @@ class _RequestServer:
         except Exception as exc:
             log.exception("handler of %s failed on request %s", topic, request.id)
             response = Response.fail(
-                request.id, "internal_error",
+                request.id, errors.INTERNAL_ERROR,
                 f"内部错误 / internal error ({type(exc).__name__}); see the log of "
                 f"{self.endpoint.base}",
             )
