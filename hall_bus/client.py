@@ -202,14 +202,16 @@ class BusClient:
         self._connected = threading.Event()
         self._stopping = threading.Event()
         self._supervisor: threading.Thread | None = None
-        self._stopped = False
+        self._stopped = False  # stop() was called
+        self._closed = False  # stop() has let the last answers out; publishing now is a mistake
         self._last_failure = "not tried yet"
         self._queue_full_warned = False
 
     # --- lifecycle ------------------------------------------------------------------------------
 
     def start(self, wait: float | None = 10.0) -> None:
-        """Connect in the background; with `wait`, return once connected or raise BusConnectError.
+        """Connect in the background; with `wait`, return once connected (subscriptions confirmed
+        by the broker) or raise BusConnectError.
 
         On failure the client is stopped, so no thread keeps knocking at the broker.
         """
@@ -238,6 +240,7 @@ class BusClient:
             self._stopped = True
         self._stopping.set()
         self._drain_workers(timeout)
+        self._closed = True
         if self._connected.is_set():
             info = self._mqtt.publish(self.endpoint.status, topics.OFFLINE, qos=1, retain=True)
             if not _wait_published(info, timeout):
@@ -308,7 +311,7 @@ class BusClient:
         self, topic: str, data: bytes, *, retain: bool, qos: int
     ) -> mqtt.MQTTMessageInfo | None:
         """Give the message to paho; None if it will never be sent."""
-        if self._stopped:
+        if self._closed:
             log.warning("bus %s: publish to %s after stop() dropped", self.client_id, topic)
             return None
         info = self._mqtt.publish(topic, data, qos=qos, retain=retain)
@@ -531,7 +534,7 @@ class BusClient:
                 break
         try:
             self._mqtt.connect(self.broker.host, self.broker.port, self.broker.keepalive_s)
-        except OSError as exc:
+        except Exception as exc:  # socket errors mostly; anything else must not end the retries
             self._last_failure = str(exc) or type(exc).__name__
             return None
         if self._stopping.is_set():

@@ -471,6 +471,26 @@ def test_concurrent_requests_from_eight_threads(
     assert len(service[1]) == 40
 
 
+def test_stop_lets_a_running_request_answer_before_offline(make_client: MakeClient) -> None:
+    started = threading.Event()
+
+    def slow(_action: str, request: Request) -> Response:
+        started.set()
+        time.sleep(0.3)
+        return Response.ok(request.id, {"done": True})
+
+    server = make_client("svc")
+    server.serve(SERVICE, {"slow": Request}, slow)
+    server.start(wait=5)
+    client = make_client("kiosk1")
+    client.start(wait=5)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        answer = pool.submit(client.request, SERVICE, "slow", Request(), 3)
+        assert started.wait(3)
+        server.stop()
+        assert answer.result().data == {"done": True}
+
+
 def test_request_timeout_raises(make_client: MakeClient) -> None:
     client = make_client("kiosk1")
     client.start(wait=5)
