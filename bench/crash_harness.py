@@ -58,8 +58,16 @@ class CrashResult:
 
 class EngineProcess:
     def __init__(self, site_path: Path, db_path: Path, log_path: Path) -> None:
-        self.argv = [sys.executable, "-m", "hall_bus.cli", "queue", "--site", str(site_path),
-                     "--db", str(db_path)]
+        self.argv = [
+            sys.executable,
+            "-m",
+            "hall_bus.cli",
+            "queue",
+            "--site",
+            str(site_path),
+            "--db",
+            str(db_path),
+        ]
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -110,8 +118,14 @@ class Requester(threading.Thread):
 
 
 class CrashHarness:
-    def __init__(self, site: SiteConfig, workdir: Path, seed: int = 1, requesters: int = 4,
-                 request_timeout_s: float = 0.5) -> None:
+    def __init__(
+        self,
+        site: SiteConfig,
+        workdir: Path,
+        seed: int = 1,
+        requesters: int = 4,
+        request_timeout_s: float = 0.5,
+    ) -> None:
         self.site = site.model_copy(update={"data_dir": workdir})
         self.workdir = workdir
         self.seed = seed
@@ -119,8 +133,9 @@ class CrashHarness:
         self.request_timeout_s = request_timeout_s
         self.endpoint = queue_endpoint(site.hall_id)
         site_path = workdir / "site.yaml"
-        site_path.write_text(yaml.safe_dump(self.site.model_dump(mode="json"),
-                                            allow_unicode=True), encoding="utf-8")
+        site_path.write_text(
+            yaml.safe_dump(self.site.model_dump(mode="json"), allow_unicode=True), encoding="utf-8"
+        )
         self.engine = EngineProcess(site_path, workdir / "queue.sqlite3", workdir / "queue.log")
         self.bus = BusClient(site.hall_id, "crash-test", site.broker)
         self.stopping = threading.Event()
@@ -134,14 +149,16 @@ class CrashHarness:
         first = True
         while not self.stopping.is_set():
             attempt = request.model_copy(
-                update={"deadline": utc_now() + timedelta(seconds=self.request_timeout_s)})
+                update={"deadline": utc_now() + timedelta(seconds=self.request_timeout_s)}
+            )
             with self.lock:
                 self.result.requests_sent += 1
                 self.result.retries += 0 if first else 1
             first = False
             try:
-                return self.bus.request(self.endpoint, action, attempt,
-                                        timeout=self.request_timeout_s)
+                return self.bus.request(
+                    self.endpoint, action, attempt, timeout=self.request_timeout_s
+                )
             except BusTimeout:
                 continue
         return None
@@ -167,16 +184,16 @@ class CrashHarness:
         started = time.monotonic()
         while time.monotonic() - started < ENGINE_READY_TIMEOUT_S:
             try:
-                response = self.bus.request(self.endpoint, "describe", DescribeRequest(),
-                                            timeout=0.5)
+                response = self.bus.request(
+                    self.endpoint, "describe", DescribeRequest(), timeout=0.5
+                )
             except BusTimeout:
                 continue
             if response.status is ResponseStatus.OK:
                 return time.monotonic() - started
         raise RuntimeError(f"engine did not start; see {self.engine.log_path}")
 
-    def run(self, kills: int, max_kill_delay_s: float = 0.4,
-            progress: bool = False) -> CrashResult:
+    def run(self, kills: int, max_kill_delay_s: float = 0.4, progress: bool = False) -> CrashResult:
         self.bus.start(wait=10)
         try:
             self.engine.start()
@@ -191,8 +208,11 @@ class CrashHarness:
                 self.engine.start()
                 self.result.restart_s.append(self.wait_engine_ready())
                 if progress and (number + 1) % 20 == 0:
-                    print(f"  {number + 1}/{kills} kills, "
-                          f"{self.result.tickets_acknowledged} tickets acknowledged", flush=True)
+                    print(
+                        f"  {number + 1}/{kills} kills, "
+                        f"{self.result.tickets_acknowledged} tickets acknowledged",
+                        flush=True,
+                    )
             time.sleep(0.5)
             self.stopping.set()
             for requester in self.requesters:
@@ -227,13 +247,16 @@ class CrashHarness:
                 self.result.problems.append(f"{ticket_id} is {ticket.number}, acked {number}")
         if len(tickets) != len(self.take_requests):
             self.result.problems.append(
-                f"{len(tickets)} tickets for {len(self.take_requests)} take_ticket requests")
+                f"{len(tickets)} tickets for {len(self.take_requests)} take_ticket requests"
+            )
         for service in self.site.services:
-            numbers = sorted(int(t.number[len(service.prefix):]) for t in tickets
-                             if t.service_id == service.id)
+            numbers = sorted(
+                int(t.number[len(service.prefix) :]) for t in tickets if t.service_id == service.id
+            )
             if numbers != list(range(1, len(numbers) + 1)):
                 self.result.problems.append(f"{service.id} numbers not 1..N: {numbers[:20]}…")
         current = [t.ticket_id for t in tickets if t.state.value in ("called", "serving")]
         if len(current) > len(self.site.windows):
-            self.result.problems.append(f"{len(current)} tickets current at "
-                                        f"{len(self.site.windows)} windows")
+            self.result.problems.append(
+                f"{len(current)} tickets current at {len(self.site.windows)} windows"
+            )

@@ -32,11 +32,17 @@ def main() -> int:
         workdir = Path(folder)
         broker = Mosquitto(workdir / "mosquitto").start()
         try:
-            config = BrokerConfig(host="127.0.0.1", port=broker.port, username=broker.user,
-                                  password=broker.password, reconnect_min_s=0.05,
-                                  reconnect_max_s=0.5)
-            harness = CrashHarness(bench_site(config), workdir, seed=args.seed,
-                                   requesters=args.requesters)
+            config = BrokerConfig(
+                host="127.0.0.1",
+                port=broker.port,
+                username=broker.user,
+                password=broker.password,
+                reconnect_min_s=0.05,
+                reconnect_max_s=0.5,
+            )
+            harness = CrashHarness(
+                bench_site(config), workdir, seed=args.seed, requesters=args.requesters
+            )
             started = time.monotonic()
             result = harness.run(args.kills, progress=True)
             elapsed = time.monotonic() - started
@@ -44,13 +50,17 @@ def main() -> int:
             broker.stop()
     print(f"kills                  {result.kills}")
     print(f"run time               {elapsed:.1f} s")
-    print(f"requests sent          {result.requests_sent} ({result.retries} re-sent after no answer)")
+    print(
+        f"requests sent          {result.requests_sent} ({result.retries} re-sent after no answer)"
+    )
     print(f"tickets acknowledged   {result.tickets_acknowledged}")
     print(f"tickets found          {result.tickets_found}")
     print(f"calls acknowledged     {result.calls_acknowledged}")
     if result.restart_s:
-        print(f"restart to first answer  median {statistics.median(result.restart_s):.3f} s, "
-              f"p95 {percentile(result.restart_s, 0.95):.3f} s")
+        print(
+            f"restart to first answer  median {statistics.median(result.restart_s):.3f} s, "
+            f"p95 {percentile(result.restart_s, 0.95):.3f} s"
+        )
     print(f"problems               {len(result.problems)}")
     for problem in result.problems[:20]:
         print(f"  - {problem}")

@@ -49,7 +49,9 @@ def bench_store(workdir: Path, ops: int) -> None:
     for index in range(ops):
         store.execute("take_ticket", TakeTicketRequest(service_id=services[index % len(services)]))
     elapsed = time.perf_counter() - started
-    print(f"store take_ticket        {ops / elapsed:8.0f} ops/s  ({elapsed / ops * 1000:.2f} ms each)")
+    print(
+        f"store take_ticket        {ops / elapsed:8.0f} ops/s  ({elapsed / ops * 1000:.2f} ms each)"
+    )
 
     window = site.windows[0]
     store.execute("login", LoginRequest(window_id=window.id, staff_id=site.staff[0].id))
@@ -64,8 +66,10 @@ def bench_store(workdir: Path, ops: int) -> None:
         store.execute("finish", FinishRequest(window_id=window.id))
         store.execute("rate", RateRequest(ticket_id=ticket_id, level=RatingLevel.SATISFIED))
     elapsed = time.perf_counter() - started
-    print(f"store citizen cycle      {cycles * 5 / elapsed:8.0f} ops/s  "
-          f"({cycles / elapsed:.0f} citizens/s, 5 requests each)")
+    print(
+        f"store citizen cycle      {cycles * 5 / elapsed:8.0f} ops/s  "
+        f"({cycles / elapsed:.0f} citizens/s, 5 requests each)"
+    )
     store.close()
 
 
@@ -73,12 +77,24 @@ def bench_store(workdir: Path, ops: int) -> None:
 def running_engine(site: SiteConfig, workdir: Path) -> Iterator[None]:
     workdir.mkdir(parents=True, exist_ok=True)
     site_path = workdir / "site.yaml"
-    site_path.write_text(yaml.safe_dump(site.model_dump(mode="json"), allow_unicode=True),
-                         encoding="utf-8")
+    site_path.write_text(
+        yaml.safe_dump(site.model_dump(mode="json"), allow_unicode=True), encoding="utf-8"
+    )
     with (workdir / "engine.log").open("ab") as log_file:
         engine = subprocess.Popen(
-            [sys.executable, "-m", "hall_bus.cli", "queue", "--site", str(site_path),
-             "--db", str(workdir / "engine.sqlite3")], stdout=log_file, stderr=log_file)
+            [
+                sys.executable,
+                "-m",
+                "hall_bus.cli",
+                "queue",
+                "--site",
+                str(site_path),
+                "--db",
+                str(workdir / "engine.sqlite3"),
+            ],
+            stdout=log_file,
+            stderr=log_file,
+        )
     try:
         yield
     finally:
@@ -101,9 +117,11 @@ def bench_round_trips(site: SiteConfig, workdir: Path, count: int) -> None:
             started = time.perf_counter()
             client.request(endpoint, "take_ticket", request, timeout=10)
             latencies.append((time.perf_counter() - started) * 1000)
-        print(f"round trip take_ticket   p50 {percentile(latencies, 0.5):.2f} ms  "
-              f"p99 {percentile(latencies, 0.99):.2f} ms  max {max(latencies):.2f} ms  "
-              f"(n={count}, one client)")
+        print(
+            f"round trip take_ticket   p50 {percentile(latencies, 0.5):.2f} ms  "
+            f"p99 {percentile(latencies, 0.99):.2f} ms  max {max(latencies):.2f} ms  "
+            f"(n={count}, one client)"
+        )
 
         per_thread = max(1, count // 8)
         errors: list[str] = []
@@ -122,8 +140,10 @@ def bench_round_trips(site: SiteConfig, workdir: Path, count: int) -> None:
         for thread in threads:
             thread.join()
         elapsed = time.perf_counter() - started
-        print(f"throughput take_ticket   {per_thread * 8 / elapsed:8.0f} requests/s "
-              f"(8 concurrent requesters, {len(errors)} errors)")
+        print(
+            f"throughput take_ticket   {per_thread * 8 / elapsed:8.0f} requests/s "
+            f"(8 concurrent requesters, {len(errors)} errors)"
+        )
 
 
 def main() -> int:
@@ -139,16 +159,16 @@ def main() -> int:
             print("-- Mosquitto")
             broker = Mosquitto(workdir / "mosquitto").start()
             try:
-                config = BrokerConfig(port=broker.port, username=broker.user,
-                                      password=broker.password)
+                config = BrokerConfig(
+                    port=broker.port, username=broker.user, password=broker.password
+                )
                 bench_round_trips(bench_site(config), workdir / "m", args.round_trips)
             finally:
                 broker.stop()
         if args.broker in ("embedded", "both"):
             print("-- embedded broker (amqtt)")
             with EmbeddedBroker(port=0, users={"hall": "bench-secret"}) as embedded:
-                config = BrokerConfig(port=embedded.port, username="hall",
-                                      password="bench-secret")
+                config = BrokerConfig(port=embedded.port, username="hall", password="bench-secret")
                 bench_round_trips(bench_site(config), workdir / "e", args.round_trips)
     return 0
 

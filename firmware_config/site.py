@@ -37,7 +37,9 @@ class BrokerConfig(StrictModel):
     password: str = Field(default="hall-demo", min_length=1, description="MQTT password.")
     keepalive_s: int = Field(default=30, ge=5, le=600, description="MQTT keepalive.")
     reconnect_min_s: float = Field(default=0.5, gt=0, le=60, description="First reconnect delay.")
-    reconnect_max_s: float = Field(default=30.0, gt=0, le=600, description="Longest reconnect delay.")
+    reconnect_max_s: float = Field(
+        default=30.0, gt=0, le=600, description="Longest reconnect delay."
+    )
 
 
 class ServiceConfig(StrictModel):
@@ -46,7 +48,9 @@ class ServiceConfig(StrictModel):
     name_zh: str = Field(min_length=1, max_length=40)
     name_en: str = Field(min_length=1, max_length=80)
     expected_service_min: float = Field(
-        default=10.0, gt=0, le=240,
+        default=10.0,
+        gt=0,
+        le=240,
         description="Service time used for wait estimates until the day has its own figures.",
     )
     daily_limit: int = Field(default=999, ge=1, le=9999, description="Tickets per business day.")
@@ -55,7 +59,9 @@ class ServiceConfig(StrictModel):
 class WindowServiceConfig(StrictModel):
     service: Name
     priority: int = Field(
-        default=1, ge=1, le=9,
+        default=1,
+        ge=1,
+        le=9,
         description="1 = the window's main service; higher numbers are served after it.",
     )
 
@@ -94,7 +100,9 @@ class PriorityPolicy(StrictModel):
     elderly_disabled_bonus_s: int = Field(default=900, ge=0, le=86400)
     green_channel_bonus_s: int = Field(default=3600, ge=0, le=86400)
     window_priority_step_s: int = Field(
-        default=600, ge=0, le=86400,
+        default=600,
+        ge=0,
+        le=86400,
         description="Penalty per priority step below a window's main service.",
     )
 

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-# subcommand -> "module:function"; each function takes the parsed arguments and returns an exit code.
+# subcommand -> "module:function"; each function takes the parsed arguments, returns an exit code.
 _HANDLERS = {
     "demo": "hall_bus.demo.runner:run_demo_command",
     "broker": "hall_bus.broker:run_broker_command",
@@ -47,7 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seconds", type=float, default=None, help="stop after this many seconds")
     demo.add_argument("--report", type=Path, default=None, help="write a JSON report here")
     demo.add_argument(
-        "--speed", type=float, default=None,
+        "--speed",
+        type=float,
+        default=None,
         help="simulated seconds per real second (default 60, or the whole day in --seconds)",
     )
     demo.add_argument("--data-dir", type=Path, default=None, help="state folder (default: temp)")
@@ -62,7 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     _site_argument(queue)
     queue.add_argument("--db", type=Path, default=None, help="SQLite file (default in data_dir)")
     queue.add_argument(
-        "--sim-clock", default=None, metavar="START@ANCHORxSPEED",
+        "--sim-clock",
+        default=None,
+        metavar="START@ANCHORxSPEED",
         help="run on a simulated, faster clock (used by `hall demo`)",
     )
 

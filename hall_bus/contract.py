@@ -404,34 +404,72 @@ class Action:
 QUEUE_ACTIONS: dict[str, Action] = {
     action.name: action
     for action in (
-        Action("describe", DescribeRequest, DescribeData, "Services, windows and actions of the hall."),
-        Action("take_ticket", TakeTicketRequest, TicketIssuedData,
-               "Issue a ticket; committed to disk before the answer."),
-        Action("call_next", CallNextRequest, WindowActionData,
-               "Finish the window's current ticket (if any) and call the next by policy; "
-               "`ticket` is null when nobody waits."),
+        Action(
+            "describe", DescribeRequest, DescribeData, "Services, windows and actions of the hall."
+        ),
+        Action(
+            "take_ticket",
+            TakeTicketRequest,
+            TicketIssuedData,
+            "Issue a ticket; committed to disk before the answer.",
+        ),
+        Action(
+            "call_next",
+            CallNextRequest,
+            WindowActionData,
+            "Finish the window's current ticket (if any) and call the next by policy; "
+            "`ticket` is null when nobody waits.",
+        ),
         Action("recall", RecallRequest, WindowActionData, "Call the current ticket again."),
-        Action("skip", SkipRequest, WindowActionData,
-               "Mark the current ticket a no-show (it can be re-activated once)."),
-        Action("start_service", StartServiceRequest, WindowActionData,
-               "The called citizen arrived: the ticket is being served."),
+        Action(
+            "skip",
+            SkipRequest,
+            WindowActionData,
+            "Mark the current ticket a no-show (it can be re-activated once).",
+        ),
+        Action(
+            "start_service",
+            StartServiceRequest,
+            WindowActionData,
+            "The called citizen arrived: the ticket is being served.",
+        ),
         Action("finish", FinishRequest, WindowActionData, "Finish the current ticket."),
-        Action("transfer", TransferRequest, WindowActionData,
-               "Send the current ticket to another service's queue, keeping its place in time."),
+        Action(
+            "transfer",
+            TransferRequest,
+            WindowActionData,
+            "Send the current ticket to another service's queue, keeping its place in time.",
+        ),
         Action("pause", PauseRequest, WindowActionData, "Pause the window; it calls nobody."),
         Action("resume", ResumeRequest, WindowActionData, "Resume a paused window."),
         Action("login", LoginRequest, WindowActionData, "Staff logs in at a window."),
         Action("logout", LogoutRequest, WindowActionData, "Staff logs out; the window closes."),
-        Action("check_in", CheckInRequest, TicketIssuedData,
-               "Check in an appointment and issue its ticket."),
-        Action("rate", RateRequest, RatingData,
-               "Rate a served ticket once; the bottom two levels need a reason."),
+        Action(
+            "check_in",
+            CheckInRequest,
+            TicketIssuedData,
+            "Check in an appointment and issue its ticket.",
+        ),
+        Action(
+            "rate",
+            RateRequest,
+            RatingData,
+            "Rate a served ticket once; the bottom two levels need a reason.",
+        ),
         Action("list_tickets", ListTicketsRequest, TicketListData, "Tickets of a business day."),
-        Action("reactivate", ReactivateRequest, TicketData,
-               "A no-show citizen returned: back to waiting, once."),
+        Action(
+            "reactivate",
+            ReactivateRequest,
+            TicketData,
+            "A no-show citizen returned: back to waiting, once.",
+        ),
         Action("cancel", CancelRequest, TicketData, "Cancel a waiting or no-show ticket."),
-        Action("load_appointments", LoadAppointmentsRequest, AppointmentsLoadedData,
-               "Replace or add the appointments the hall knows."),
+        Action(
+            "load_appointments",
+            LoadAppointmentsRequest,
+            AppointmentsLoadedData,
+            "Replace or add the appointments the hall knows.",
+        ),
     )
 }
 
@@ -460,7 +498,7 @@ class QueueEventType(StrEnum):
 
 
 class QueueEvent(Message):
-    """Something that happened in the queue; published on `hall/<id>/queue/event`, never retained."""
+    """Something that happened in the queue, on `hall/<id>/queue/event`; never retained."""
 
     type: QueueEventType
     business_day: str

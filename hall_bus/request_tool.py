@@ -1,4 +1,4 @@
-"""`hall bus request ACTION key=value ...`: send one request to the queue engine and print the answer.
+"""`hall bus request ACTION key=value ...`: send one request to the queue engine, print the answer.
 
 Meant for staff and installers poking a running hall from a shell; values are parsed as JSON
 where they can be (numbers, lists, true/false) and taken as text otherwise.
@@ -38,8 +38,10 @@ def run_request_command(args: argparse.Namespace) -> int:
 
     action = QUEUE_ACTIONS.get(args.action)
     if action is None:
-        print(f"未知操作 / unknown action {args.action!r}; known: {', '.join(QUEUE_ACTIONS)}",
-              file=sys.stderr)
+        print(
+            f"未知操作 / unknown action {args.action!r}; known: {', '.join(QUEUE_ACTIONS)}",
+            file=sys.stderr,
+        )
         return 2
     try:
         site = load_site(args.site)
@@ -50,17 +52,22 @@ def run_request_command(args: argparse.Namespace) -> int:
     except (ConfigError, ValueError, ValidationError) as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    client = BusClient(site.hall_id, f"cli-{request.id[-8:].lower()}", site.broker,
-                       clean_session=True)
+    client = BusClient(
+        site.hall_id, f"cli-{request.id[-8:].lower()}", site.broker, clean_session=True
+    )
     try:
         client.start(wait=args.timeout)
-        response = client.request(queue_endpoint(site.hall_id), args.action, request,
-                                  timeout=args.timeout)
+        response = client.request(
+            queue_endpoint(site.hall_id), args.action, request, timeout=args.timeout
+        )
     except (BusConnectError, BusTimeout) as exc:
         print(f"无应答 / no answer: {exc}", file=sys.stderr)
         return 1
     finally:
         client.stop()
-    print(json.dumps(response.model_dump(mode="json", exclude_none=True), ensure_ascii=False,
-                     indent=2))
+    print(
+        json.dumps(
+            response.model_dump(mode="json", exclude_none=True), ensure_ascii=False, indent=2
+        )
+    )
     return 0 if response.status is ResponseStatus.OK else 1

@@ -25,8 +25,9 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[rank - 1]
 
 
-def build_report(tickets: list[TicketView], events: list[QueueEvent],
-                 extra: dict[str, Any]) -> dict[str, Any]:
+def build_report(
+    tickets: list[TicketView], events: list[QueueEvent], extra: dict[str, Any]
+) -> dict[str, Any]:
     states = Counter(ticket.state for ticket in tickets)
     waits_min = [
         (ticket.called_at - ticket.issued_at).total_seconds() / 60

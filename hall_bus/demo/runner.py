@@ -64,8 +64,12 @@ class Daemon:
 
     def check(self) -> None:
         if self.process is not None and self.process.poll() is not None:
-            log.warning("%s 已退出 (%s)，正在重启 / exited with %s, restarting",
-                        self.name, self.process.returncode, self.process.returncode)
+            log.warning(
+                "%s 已退出 (%s)，正在重启 / exited with %s, restarting",
+                self.name,
+                self.process.returncode,
+                self.process.returncode,
+            )
             self.restarts += 1
             self.start()
 
@@ -89,22 +93,33 @@ def _prepare_site(site: SiteConfig, data_dir: Path) -> tuple[SiteConfig, Path]:
     port = site.broker.port
     if not port_is_free(site.broker.host, port):
         port = free_port(site.broker.host)
-        log.info("端口 %d 已被占用，改用 %d / port %d is taken, using %d",
-                 site.broker.port, port, site.broker.port, port)
-    runtime = site.model_copy(update={
-        "broker": site.broker.model_copy(update={"port": port}),
-        "data_dir": data_dir,
-    })
+        log.info(
+            "端口 %d 已被占用，改用 %d / port %d is taken, using %d",
+            site.broker.port,
+            port,
+            site.broker.port,
+            port,
+        )
+    runtime = site.model_copy(
+        update={
+            "broker": site.broker.model_copy(update={"port": port}),
+            "data_dir": data_dir,
+        }
+    )
     path = data_dir / "site.yaml"
-    path.write_text(yaml.safe_dump(runtime.model_dump(mode="json"), allow_unicode=True,
-                                   sort_keys=False), encoding="utf-8")
+    path.write_text(
+        yaml.safe_dump(runtime.model_dump(mode="json"), allow_unicode=True, sort_keys=False),
+        encoding="utf-8",
+    )
     return runtime, path
 
 
 def _planned_tickets(site: SiteConfig) -> int:
     """Tickets for a busy but workable day: most of what the open windows can serve."""
-    open_min = (datetime.combine(datetime.min, site.closing_time)
-                - datetime.combine(datetime.min, site.opening_time)).total_seconds() / 60 - 45
+    open_min = (
+        datetime.combine(datetime.min, site.closing_time)
+        - datetime.combine(datetime.min, site.opening_time)
+    ).total_seconds() / 60 - 45
     capacity = 0.0
     for window in site.windows:
         services = [site.service(entry.service) for entry in window.services]
@@ -127,19 +142,26 @@ def run_demo_command(args: argparse.Namespace) -> int:
     today = datetime.now(zone).date()
     sim_start = datetime.combine(today, site.opening_time, tzinfo=zone) - timedelta(minutes=5)
     sim_end = datetime.combine(today, site.closing_time, tzinfo=zone) + timedelta(
-        minutes=AFTER_CLOSING_MIN)
+        minutes=AFTER_CLOSING_MIN
+    )
     day_seconds = (sim_end - sim_start).total_seconds()
-    speed = args.speed if args.speed else (
-        day_seconds / args.seconds if args.seconds else INTERACTIVE_SPEED)
+    speed = (
+        args.speed
+        if args.speed
+        else (day_seconds / args.seconds if args.seconds else INTERACTIVE_SPEED)
+    )
     clock = ScaledClock(sim_start, speed)
     real_seconds = args.seconds if args.seconds else day_seconds / speed
 
     daemons = [
-        Daemon("broker", _hall_command("broker", "--site", str(site_path)),
-               data_dir / "broker.log"),
-        Daemon("queue", _hall_command("queue", "--site", str(site_path),
-                                      "--sim-clock", clock.describe()),
-               data_dir / "queue.log"),
+        Daemon(
+            "broker", _hall_command("broker", "--site", str(site_path)), data_dir / "broker.log"
+        ),
+        Daemon(
+            "queue",
+            _hall_command("queue", "--site", str(site_path), "--sim-clock", clock.describe()),
+            data_dir / "queue.log",
+        ),
     ]
     stop = threading.Event()
 
@@ -148,10 +170,13 @@ def run_demo_command(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
-    print(f"大厅演示 / hall demo: {site.name_zh} ({site.name_en})\n"
-          f"  代理 broker  mqtt://{site.broker.host}:{site.broker.port}\n"
-          f"  数据 data    {data_dir}\n"
-          f"  速度 speed   ×{speed:g} ({real_seconds:.0f} s for the day)", flush=True)
+    print(
+        f"大厅演示 / hall demo: {site.name_zh} ({site.name_en})\n"
+        f"  代理 broker  mqtt://{site.broker.host}:{site.broker.port}\n"
+        f"  数据 data    {data_dir}\n"
+        f"  速度 speed   ×{speed:g} ({real_seconds:.0f} s for the day)",
+        flush=True,
+    )
 
     for daemon in daemons:
         daemon.start()
@@ -160,8 +185,12 @@ def run_demo_command(args: argparse.Namespace) -> int:
     recent: deque[QueueEvent] = deque(maxlen=20)
     latest: list[QueueSummaryState] = []
     endpoint = queue_endpoint(site.hall_id)
-    bus.subscribe_model(endpoint.event, QueueEvent,
-                        lambda _t, e: (events.append(e), recent.append(e)))
+
+    def _on_event(_topic: str, event: QueueEvent) -> None:
+        events.append(event)
+        recent.append(event)
+
+    bus.subscribe_model(endpoint.event, QueueEvent, _on_event)
     bus.subscribe_model(endpoint.state, QueueSummaryState, lambda _t, s: latest.append(s))
     day: HallDay | None = None
     exit_code = 0
@@ -177,8 +206,11 @@ def run_demo_command(args: argparse.Namespace) -> int:
             for daemon in daemons:
                 daemon.check()
             if interactive:
-                sys.stdout.write(CLEAR + render(latest[-1] if latest else None, recent, clock(),
-                                                site.name_zh) + "\n")
+                sys.stdout.write(
+                    CLEAR
+                    + render(latest[-1] if latest else None, recent, clock(), site.name_zh)
+                    + "\n"
+                )
                 sys.stdout.flush()
             elif time.monotonic() >= next_line:
                 next_line = time.monotonic() + 2
@@ -187,8 +219,9 @@ def run_demo_command(args: argparse.Namespace) -> int:
         day.stop()
         if args.report:
             report = _collect_report(bus, site, events, day, speed, real_seconds, daemons)
-            args.report.write_text(json.dumps(report, ensure_ascii=False, indent=2),
-                                   encoding="utf-8")
+            args.report.write_text(
+                json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8"
+            )
             print(f"报告已写入 / report written to {args.report}")
     except (BusConnectError, RuntimeError) as exc:
         log.error("演示无法运行 / demo failed: %s (logs in %s)", exc, data_dir)
@@ -211,8 +244,9 @@ def _wait_for_engine(bus: BusClient, site: SiteConfig, daemons: list[Daemon]) ->
         for daemon in daemons:
             daemon.check()
         try:
-            response = bus.request(queue_endpoint(site.hall_id), "describe",
-                                   DescribeRequest(), timeout=2)
+            response = bus.request(
+                queue_endpoint(site.hall_id), "describe", DescribeRequest(), timeout=2
+            )
         except BusTimeout:
             continue
         if response.status is ResponseStatus.OK:
@@ -220,33 +254,53 @@ def _wait_for_engine(bus: BusClient, site: SiteConfig, daemons: list[Daemon]) ->
     raise RuntimeError("排队引擎未应答 / the queue engine did not answer within 30 s")
 
 
-def _log_progress(state: QueueSummaryState | None, sim_now: datetime,
-                  recent: deque[QueueEvent]) -> None:
+def _log_progress(
+    state: QueueSummaryState | None, sim_now: datetime, recent: deque[QueueEvent]
+) -> None:
     if state is None:
         log.info("%s 等待排队引擎 / waiting for the queue engine", f"{sim_now:%H:%M}")
         return
     open_windows = sum(1 for w in state.windows if w.mode.value != "closed")
     last = describe_event(recent[-1]) if recent else "-"
-    log.info("%s issued=%d done=%d no_show=%d waiting=%d open_windows=%d last: %s",
-             f"{sim_now:%H:%M}", state.issued_today, state.done_today, state.no_show_today,
-             state.waiting, open_windows, last)
+    log.info(
+        "%s issued=%d done=%d no_show=%d waiting=%d open_windows=%d last: %s",
+        f"{sim_now:%H:%M}",
+        state.issued_today,
+        state.done_today,
+        state.no_show_today,
+        state.waiting,
+        open_windows,
+        last,
+    )
 
 
-def _collect_report(bus: BusClient, site: SiteConfig, events: list[QueueEvent], day: HallDay,
-                    speed: float, real_seconds: float, daemons: list[Daemon]) -> dict[str, object]:
-    response = bus.request(queue_endpoint(site.hall_id), "list_tickets",
-                           ListTicketsRequest(limit=5000), timeout=10)
+def _collect_report(
+    bus: BusClient,
+    site: SiteConfig,
+    events: list[QueueEvent],
+    day: HallDay,
+    speed: float,
+    real_seconds: float,
+    daemons: list[Daemon],
+) -> dict[str, object]:
+    response = bus.request(
+        queue_endpoint(site.hall_id), "list_tickets", ListTicketsRequest(limit=5000), timeout=10
+    )
     if response.status is not ResponseStatus.OK:
         raise RuntimeError(f"list_tickets failed: {response.code} {response.error}")
     listing = TicketListData.model_validate(response.data)
-    return build_report(listing.tickets, list(events), {
-        "hall_id": site.hall_id,
-        "business_day": listing.business_day,
-        "speed": speed,
-        "real_seconds": round(real_seconds, 1),
-        "simulated_until": day.clock().astimezone(site.zone).strftime("%H:%M"),
-        "requests": day.counters["requests"],
-        "request_timeouts": day.counters["timeouts"],
-        "request_errors": {k[6:]: v for k, v in day.counters.items() if k.startswith("error:")},
-        "daemon_restarts": {d.name: d.restarts for d in daemons},
-    })
+    return build_report(
+        listing.tickets,
+        list(events),
+        {
+            "hall_id": site.hall_id,
+            "business_day": listing.business_day,
+            "speed": speed,
+            "real_seconds": round(real_seconds, 1),
+            "simulated_until": day.clock().astimezone(site.zone).strftime("%H:%M"),
+            "requests": day.counters["requests"],
+            "request_timeouts": day.counters["timeouts"],
+            "request_errors": {k[6:]: v for k, v in day.counters.items() if k.startswith("error:")},
+            "daemon_restarts": {d.name: d.restarts for d in daemons},
+        },
+    )

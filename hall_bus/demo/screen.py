@@ -28,8 +28,9 @@ def _fit(text: str, width: int) -> str:
     return out + " " * (width - used)
 
 
-def render(state: QueueSummaryState | None, recent: deque[QueueEvent], sim_now: datetime,
-           title: str) -> str:
+def render(
+    state: QueueSummaryState | None, recent: deque[QueueEvent], sim_now: datetime, title: str
+) -> str:
     lines = [f"{title}    模拟时间 / simulated time {sim_now:%H:%M}", ""]
     if state is None:
         return "\n".join([*lines, "等待排队引擎… / waiting for the queue engine…"])
@@ -47,11 +48,14 @@ def render(state: QueueSummaryState | None, recent: deque[QueueEvent], sim_now: 
         )
     lines.append("")
     cells = [
-        _fit(f"{w.number:>2} {_MODE_LABELS[w.mode]} {w.current_ticket or ''} {w.staff_name or ''}", 24)
+        _fit(
+            f"{w.number:>2} {_MODE_LABELS[w.mode]} {w.current_ticket or ''} {w.staff_name or ''}",
+            24,
+        )
         for w in state.windows
     ]
     for row in range(0, len(cells), 4):
-        lines.append(" ".join(cells[row:row + 4]))
+        lines.append(" ".join(cells[row : row + 4]))
     lines.append("")
     for event in list(recent)[-6:]:
         lines.append(describe_event(event))

@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from firmware_config.site import SiteConfig, StaffConfig, WindowConfig
@@ -35,15 +36,35 @@ from hall_bus.topics import queue_endpoint
 log = logging.getLogger("hall.demo.traffic")
 
 # Share of arrivals per hour of the day; halls are busiest mid-morning and early afternoon.
-HOURLY_ARRIVAL_SHARE = {8: 0.07, 9: 0.15, 10: 0.16, 11: 0.12, 12: 0.05, 13: 0.08, 14: 0.14,
-                        15: 0.13, 16: 0.08, 17: 0.02}
-PRIORITY_MIX = [(PriorityClass.NORMAL, 0.88), (PriorityClass.ELDERLY_DISABLED, 0.09),
-                (PriorityClass.GREEN_CHANNEL, 0.03)]
-RATING_MIX = [(RatingLevel.VERY_SATISFIED, 0.80), (RatingLevel.SATISFIED, 0.12),
-              (RatingLevel.BASICALLY_SATISFIED, 0.05), (RatingLevel.DISSATISFIED, 0.02),
-              (RatingLevel.VERY_DISSATISFIED, 0.01)]
-BAD_RATING_REASONS = ["等候时间太长 / waited too long", "材料要求解释不清 / requirements unclear",
-                      "窗口人员态度不好 / unfriendly staff"]
+HOURLY_ARRIVAL_SHARE = {
+    8: 0.07,
+    9: 0.15,
+    10: 0.16,
+    11: 0.12,
+    12: 0.05,
+    13: 0.08,
+    14: 0.14,
+    15: 0.13,
+    16: 0.08,
+    17: 0.02,
+}
+PRIORITY_MIX = [
+    (PriorityClass.NORMAL, 0.88),
+    (PriorityClass.ELDERLY_DISABLED, 0.09),
+    (PriorityClass.GREEN_CHANNEL, 0.03),
+]
+RATING_MIX = [
+    (RatingLevel.VERY_SATISFIED, 0.80),
+    (RatingLevel.SATISFIED, 0.12),
+    (RatingLevel.BASICALLY_SATISFIED, 0.05),
+    (RatingLevel.DISSATISFIED, 0.02),
+    (RatingLevel.VERY_DISSATISFIED, 0.01),
+]
+BAD_RATING_REASONS = [
+    "等候时间太长 / waited too long",
+    "材料要求解释不清 / requirements unclear",
+    "窗口人员态度不好 / unfriendly staff",
+]
 NO_SHOW_SHARE = 0.05
 NO_SHOW_RETURNS_SHARE = 0.3
 TRANSFER_SHARE = 0.03
@@ -58,8 +79,15 @@ def _pick(rng: random.Random, mix: list[tuple[Any, float]]) -> Any:
 class HallDay:
     """Runs the simulated citizens and staff until `stop()`."""
 
-    def __init__(self, site: SiteConfig, bus: BusClient, clock: ScaledClock,
-                 tickets_per_day: int, seed: int | None = None, workers: int = 12) -> None:
+    def __init__(
+        self,
+        site: SiteConfig,
+        bus: BusClient,
+        clock: ScaledClock,
+        tickets_per_day: int,
+        seed: int | None = None,
+        workers: int = 12,
+    ) -> None:
         self.site = site
         self.bus = bus
         self.clock = clock
@@ -73,8 +101,9 @@ class HallDay:
         self._wakeup = threading.Event()
         self._stopping = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="demo-agent")
-        self._dispatcher = threading.Thread(target=self._dispatch, name="demo-dispatch",
-                                            daemon=True)
+        self._dispatcher = threading.Thread(
+            target=self._dispatch, name="demo-dispatch", daemon=True
+        )
         self._zone = site.zone
         # Windows whose staff will pause once the current citizen is done, and for how long.
         self._breaks_due: dict[str, float] = {}
@@ -133,7 +162,7 @@ class HallDay:
         rosters = self._assign_staff()
         for window, person in rosters:
             delay = self.rng.uniform(0, 240)
-            self.after(delay, lambda w=window, p=person: self._window_opens(w, p))
+            self.after(delay, partial(self._window_opens, window, person))
         self._schedule_arrivals()
         self._dispatcher.start()
 
@@ -164,7 +193,7 @@ class HallDay:
                 if self.rng.random() < APPOINTMENT_SHARE:
                     continue  # appointments arrive through check-in instead
                 priority = _pick(self.rng, PRIORITY_MIX)
-                self.at(moment, lambda s=service.id, p=priority: self._arrive(s, p))
+                self.at(moment, partial(self._arrive, service.id, priority))
 
     def _load_appointments(self) -> None:
         appointments = []
@@ -172,21 +201,26 @@ class HallDay:
             service = self.rng.choice(self.site.services)
             slot = self.local(9) + timedelta(minutes=30 * self.rng.randrange(0, 15))
             code = f"YY{number + 1:05d}"
-            appointments.append(Appointment(
-                code=code, service_id=service.id, slot_start=slot,
-                slot_end=slot + timedelta(minutes=30),
-                citizen_masked_name=self.rng.choice(["张*", "李*", "王**", "刘*"]),
-            ))
+            appointments.append(
+                Appointment(
+                    code=code,
+                    service_id=service.id,
+                    slot_start=slot,
+                    slot_end=slot + timedelta(minutes=30),
+                    citizen_masked_name=self.rng.choice(["张*", "李*", "王**", "刘*"]),
+                )
+            )
             arrival = slot - timedelta(minutes=self.rng.uniform(-10, 20))
-            self.at(arrival, lambda c=code: self._check_in(c))
+            self.at(arrival, partial(self._check_in, code))
         if appointments:
             self.request("load_appointments", appointments=appointments)
 
     # --- citizens ------------------------------------------------------------------------------
 
     def _arrive(self, service_id: str, priority: PriorityClass) -> None:
-        response = self.request("take_ticket", service_id=service_id, priority_class=priority,
-                                source="kiosk-1")
+        response = self.request(
+            "take_ticket", service_id=service_id, priority_class=priority, source="kiosk-1"
+        )
         if response is not None and response.status is ResponseStatus.OK:
             self.counters["tickets"] += 1
 
@@ -197,8 +231,10 @@ class HallDay:
 
     def _maybe_return(self, ticket_id: str) -> None:
         if self.rng.random() < NO_SHOW_RETURNS_SHARE:
-            self.after(self.rng.uniform(120, 1200),
-                       lambda: self.request("reactivate", ticket_id=ticket_id) and None)
+            self.after(self.rng.uniform(120, 1200), partial(self._reactivate, ticket_id))
+
+    def _reactivate(self, ticket_id: str) -> None:
+        self.request("reactivate", ticket_id=ticket_id)
 
     # --- staff -------------------------------------------------------------------------------
 
@@ -215,7 +251,9 @@ class HallDay:
         self._call_next(window)
 
     def _window_is_closing(self) -> bool:
-        return self.clock() >= self.local(self.site.closing_time.hour, self.site.closing_time.minute)
+        return self.clock() >= self.local(
+            self.site.closing_time.hour, self.site.closing_time.minute
+        )
 
     def _take_break(self, window: WindowConfig, minutes: float) -> None:
         self._breaks_due[window.id] = minutes
@@ -225,17 +263,18 @@ class HallDay:
             self.request("logout", window_id=window.id)
             return
         minutes = self._breaks_due.pop(window.id, None)
-        if minutes is not None:
-            if self._ok(self.request("pause", window_id=window.id, reason="休息 / break")):
-                self.after(minutes * 60, lambda: self._resume(window))
-                return
+        if minutes is not None and self._ok(
+            self.request("pause", window_id=window.id, reason="休息 / break")
+        ):
+            self.after(minutes * 60, lambda: self._resume(window))
+            return
         response = self.request("call_next", window_id=window.id)
-        ticket = (response.data or {}).get("ticket") if self._ok(response) else None
+        ticket = (response.data or {}).get("ticket") if response and self._ok(response) else None
         if ticket is None:
             self.after(self.rng.uniform(20, 60), lambda: self._call_next(window))
             return
         if self.rng.random() < NO_SHOW_SHARE:
-            self.after(90, lambda: self._recall_or_skip(window, ticket["ticket_id"], recalled=False))
+            self.after(90, partial(self._recall_or_skip, window, ticket["ticket_id"], False))
             return
         self.after(self.rng.uniform(20, 90), lambda: self._serve(window, ticket))
 

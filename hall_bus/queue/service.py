@@ -63,7 +63,9 @@ class QueueEngine:
         self._maintenance.start()
         log.info(
             "排队引擎已启动 / queue engine running for hall %s on %s:%d",
-            self.site.hall_id, self.site.broker.host, self.site.broker.port,
+            self.site.hall_id,
+            self.site.broker.host,
+            self.site.broker.port,
         )
 
     def stop(self) -> None:
@@ -84,8 +86,11 @@ class QueueEngine:
         with self._store_lock:
             outcome = self.store.execute(action, request)
             if outcome.duplicate:
-                log.info("重复请求 / duplicate request %s (%s): stored answer repeated",
-                         request.id, action)
+                log.info(
+                    "重复请求 / duplicate request %s (%s): stored answer repeated",
+                    request.id,
+                    action,
+                )
             elif outcome.response.status is ResponseStatus.OK and action not in _READ_ONLY_ACTIONS:
                 self._summary_dirty = True
             self._flush_outbox()
@@ -133,8 +138,11 @@ class QueueEngine:
                         if self.store.check_supervision():
                             self._summary_dirty = True
                     self._flush_outbox()
-                    if (self._summary_dirty and self.bus.connected
-                            and now - self._summary_sent_at >= SUMMARY_MIN_INTERVAL_S):
+                    if (
+                        self._summary_dirty
+                        and self.bus.connected
+                        and now - self._summary_sent_at >= SUMMARY_MIN_INTERVAL_S
+                    ):
                         self._publish_summary()
             except Exception:
                 # A failing check must not stop the engine from serving requests.
