@@ -25,7 +25,6 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import Enum
@@ -143,13 +142,43 @@ def _readable_id(payload: bytes) -> str:
     return value if isinstance(value, str) and 0 < len(value) <= 64 else new_id()
 
 
-def _wait_published(info: mqtt.MQTTMessageInfo, timeout: float) -> bool:
-    """Wait up to `timeout` for the broker's PUBACK; False if it did not come or cannot come."""
-    try:
-        info.wait_for_publish(timeout)
-        return info.is_published()
-    except (RuntimeError, ValueError):
-        return False
+class Delivery:
+    """What became of one publish.
+
+    Truthy if the message was accepted (sent, or queued until the reconnect) and, when the publish
+    was asked to wait, acknowledged by the broker in time. `is_published()` can be polled later,
+    e.g. by an outbox that forgets a message only once the broker has it.
+    """
+
+    __slots__ = ("_info", "_ok")
+
+    def __init__(self, info: mqtt.MQTTMessageInfo | None, ok: bool) -> None:
+        self._info = info
+        self._ok = ok
+
+    def __bool__(self) -> bool:
+        return self._ok
+
+    @property
+    def accepted(self) -> bool:
+        return self._info is not None
+
+    def is_published(self) -> bool:
+        """True once the broker acknowledged it (QoS 1) or it left the socket (QoS 0)."""
+        try:
+            return self._info is not None and self._info.is_published()
+        except (RuntimeError, ValueError):
+            return False
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to `timeout` for the acknowledgement; False if it did not come or cannot."""
+        if self._info is None:
+            return False
+        try:
+            self._info.wait_for_publish(timeout)
+        except (RuntimeError, ValueError):
+            return False
+        return self.is_published()
 
 
 class BusClient:
@@ -196,7 +225,8 @@ class BusClient:
         self._response_subs: dict[str, threading.Event] = {}
         self._pending: dict[str, _Pending] = {}
         self._worker: ThreadPoolExecutor | None = None
-        self._inflight: set[Future[None]] = set()
+        self._busy = 0  # requests accepted by serve() and not yet finished
+        self._idle = threading.Condition()
 
         self._events: queue.SimpleQueue[_Event] = queue.SimpleQueue()
         self._connected = threading.Event()
@@ -243,7 +273,7 @@ class BusClient:
         self._closed = True
         if self._connected.is_set():
             info = self._mqtt.publish(self.endpoint.status, topics.OFFLINE, qos=1, retain=True)
-            if not _wait_published(info, timeout):
+            if not Delivery(info, True).wait(timeout):
                 log.warning("bus %s: `offline` not confirmed before disconnecting", self.client_id)
         # Even before a CONNACK: a socket being set up must be closed, not left to linger.
         self._mqtt.disconnect()
@@ -281,16 +311,18 @@ class BusClient:
         retain: bool = False,
         qos: int = 1,
         wait: float | None = None,
-    ) -> bool:
-        """Publish; never raises for connectivity.
+    ) -> Delivery:
+        """Publish; never raises for connectivity. With `wait`, wait that long for the PUBACK.
 
-        Returns True if the message was sent or queued for sending after reconnect and, when `wait`
-        is given, acknowledged by the broker within `wait` seconds.
+        The result is truthy if the message was sent or queued for sending after the reconnect
+        and, when `wait` is given, acknowledged by the broker within `wait` seconds.
         """
         info = self._hand_over(topic, _encode(payload), retain=retain, qos=qos)
         return self._settle(info, wait)
 
-    def publish_state(self, topic: str, payload: Payload, *, wait: float | None = None) -> bool:
+    def publish_state(
+        self, topic: str, payload: Payload, *, wait: float | None = None
+    ) -> Delivery:
         """Publish retained state and remember it: it is republished after every reconnect."""
         data = _encode(payload)
         with self._state_lock:
@@ -299,7 +331,7 @@ class BusClient:
             info = self._hand_over(topic, data, retain=True, qos=1)
         return self._settle(info, wait)
 
-    def clear_retained(self, topic: str, *, wait: float | None = None) -> bool:
+    def clear_retained(self, topic: str, *, wait: float | None = None) -> Delivery:
         """Remove the broker's retained message on `topic` and forget any state kept for it."""
         with self._state_lock:
             with self._lock:
@@ -335,10 +367,11 @@ class BusClient:
         return info
 
     @staticmethod
-    def _settle(info: mqtt.MQTTMessageInfo | None, wait: float | None) -> bool:
-        if info is None:
-            return False
-        return True if wait is None else _wait_published(info, wait)
+    def _settle(info: mqtt.MQTTMessageInfo | None, wait: float | None) -> Delivery:
+        delivery = Delivery(info, info is not None)
+        if info is not None and wait is not None:
+            delivery = Delivery(info, delivery.wait(wait))
+        return delivery
 
     # --- subscribing ----------------------------------------------------------------------------
 
@@ -416,10 +449,15 @@ class BusClient:
         def enqueue(topic: str, payload: bytes) -> None:
             if self._stopping.is_set():
                 return
-            future = worker.submit(_call_handler, server.handle, topic, payload)
-            with self._lock:
-                self._inflight.add(future)
-            future.add_done_callback(self._forget_future)
+            # Counted before it is submitted: a worker may finish it before submit() returns.
+            with self._idle:
+                self._busy += 1
+            try:
+                future = worker.submit(_call_handler, server.handle, topic, payload)
+            except BaseException:
+                self._task_done()
+                raise
+            future.add_done_callback(self._task_done)
 
         self._add_subscription(endpoint.any_request, enqueue)
 
@@ -431,17 +469,17 @@ class BusClient:
                 )
             return self._worker
 
-    def _forget_future(self, future: Future[None]) -> None:
-        with self._lock:
-            self._inflight.discard(future)
+    def _task_done(self, _future: Future[None] | None = None) -> None:
+        with self._idle:
+            self._busy -= 1
+            self._idle.notify_all()
 
     def _drain_workers(self, timeout: float) -> None:
         # Requests already accepted get their answers out before `offline`, within the timeout.
+        with self._idle:
+            self._idle.wait_for(lambda: self._busy == 0, timeout)
         with self._lock:
-            inflight = set(self._inflight)
             worker = self._worker
-        if inflight:
-            wait_futures(inflight, timeout=timeout)
         if worker is not None:
             worker.shutdown(wait=False, cancel_futures=True)
 
