@@ -9,6 +9,9 @@ Reconnecting is ours, not paho's: paho's `reconnect_on_failure` is off, so its n
 with the connection and a supervisor thread decides, at a paced and logged rhythm, when to try
 again (STYLE.md rule 4).
 
+`connected` (and `start()`) mean more than an accepted CONNECT: the broker has also confirmed every
+subscription, so a server that reports itself up cannot miss its first request.
+
 Threads. paho's network thread runs every subscription handler, so handlers must be quick and must
 never call `request()`: the answer would have to arrive on the very thread that waits for it. The
 supervisor runs `on_connect_hooks`. `serve()` handlers run on a worker thread (one per client by
@@ -97,12 +100,12 @@ def describe_error(exc: ValidationError) -> str:
 
     Input values are left out on purpose: they may carry personal data.
     """
-    errors = exc.errors(include_url=False, include_input=False, include_context=False)
-    if not errors:
+    problems = exc.errors(include_url=False, include_input=False, include_context=False)
+    if not problems:
         return str(exc)
-    first = errors[0]
+    first = problems[0]
     where = ".".join(str(part) for part in first["loc"]) or "payload"
-    more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+    more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
     return f"{where}: {first['msg']}{more}"
 
 
@@ -271,7 +274,9 @@ class BusClient:
         self._stopping.set()
         self._drain_workers(timeout)
         self._closed = True
-        if self._connected.is_set():
+        # paho's own view, not `connected`: a clean DISCONNECT cancels the last will, so `offline`
+        # must be said whenever the broker has accepted us, even with SUBACKs still on the way.
+        if self._mqtt.is_connected():
             info = self._mqtt.publish(self.endpoint.status, topics.OFFLINE, qos=1, retain=True)
             if not Delivery(info, True).wait(timeout):
                 log.warning("bus %s: `offline` not confirmed before disconnecting", self.client_id)
@@ -441,7 +446,7 @@ class BusClient:
         handlers never run concurrently. Unknown actions and invalid payloads are answered with an
         error, a repeated request id is not executed again (the first answer stands), and a request
         past its deadline is not executed but answered `deadline_expired`: the requester has
-        normally given up, but if its clock runs ahead of ours it learns why instead of timing out.
+        normally given up, but if its clock runs behind ours it learns why instead of timing out.
         """
         server = _RequestServer(self, endpoint, dict(actions), handler)
         worker = executor or self._default_worker()
