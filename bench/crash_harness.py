@@ -103,7 +103,7 @@ class Requester(threading.Thread):
         harness = self.harness
         windows = [w.id for w in harness.site.windows]
         services = [s.id for s in harness.site.services]
-        while not harness.stopping.is_set():
+        while not harness.requesters_stop.is_set():
             request: Request
             if self.rng.random() < 0.75:
                 request = TakeTicketRequest(service_id=self.rng.choice(services))
@@ -138,6 +138,7 @@ class CrashHarness:
         )
         self.engine = EngineProcess(site_path, workdir / "queue.sqlite3", workdir / "queue.log")
         self.bus = BusClient(site.hall_id, "crash-test", site.broker)
+        self.requesters_stop = threading.Event()
         self.stopping = threading.Event()
         self.lock = threading.Lock()
         self.result = CrashResult()
@@ -146,6 +147,7 @@ class CrashHarness:
         self.requesters = [Requester(self, i) for i in range(requesters)]
 
     def send_until_answered(self, action: str, request: Request) -> Response | None:
+        """Send, and send again with the same id, until answered; None once stopping."""
         first = True
         while not self.stopping.is_set():
             attempt = request.model_copy(
@@ -214,7 +216,7 @@ class CrashHarness:
                         flush=True,
                     )
             time.sleep(0.5)
-            self.stopping.set()
+            self.requesters_stop.set()
             for requester in self.requesters:
                 requester.join(timeout=10)
             self._verify()
@@ -225,7 +227,12 @@ class CrashHarness:
         return self.result
 
     def _login_everywhere(self) -> None:
-        for window, person in zip(self.site.windows, self.site.staff, strict=False):
+        free = list(self.site.staff)
+        for window in self.site.windows:
+            person = next((p for p in free if not p.windows or window.id in p.windows), None)
+            if person is None:
+                continue
+            free.remove(person)
             request = LoginRequest(window_id=window.id, staff_id=person.id)
             response = self.send_until_answered("login", request)
             if response is None or response.status is not ResponseStatus.OK:

@@ -45,7 +45,9 @@ log = logging.getLogger("hall.demo")
 INTERACTIVE_SPEED = 60.0
 # Simulated minutes after closing time during which the last citizens are still served.
 AFTER_CLOSING_MIN = 30
-LOAD_FACTOR = 0.9
+LOAD_FACTOR = 0.65
+# Minutes a window spends per citizen besides the service itself: calling, walking, rating.
+PER_CITIZEN_OVERHEAD_MIN = 2.5
 
 
 class Daemon:
@@ -124,7 +126,7 @@ def _planned_tickets(site: SiteConfig) -> int:
     for window in site.windows:
         services = [site.service(entry.service) for entry in window.services]
         mean = sum(s.expected_service_min for s in services if s) / len(services)
-        capacity += open_min / (mean + 1.0)
+        capacity += open_min / (mean + PER_CITIZEN_OVERHEAD_MIN)
     return max(10, round(capacity * LOAD_FACTOR))
 
 

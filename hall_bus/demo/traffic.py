@@ -184,11 +184,14 @@ class HallDay:
 
     def _schedule_arrivals(self) -> None:
         service_weights = [1.0 / s.expected_service_min for s in self.site.services]
+        closing = self.local(self.site.closing_time.hour, self.site.closing_time.minute)
         for hour, share in HOURLY_ARRIVAL_SHARE.items():
             count = round(self.tickets_per_day * share)
             start = self.local(hour)
             for _ in range(count):
                 moment = start + timedelta(seconds=self.rng.uniform(0, 3600))
+                if moment >= closing:
+                    continue  # kiosks stop issuing tickets at closing time
                 service = self.rng.choices(self.site.services, weights=service_weights)[0]
                 if self.rng.random() < APPOINTMENT_SHARE:
                     continue  # appointments arrive through check-in instead
@@ -259,9 +262,6 @@ class HallDay:
         self._breaks_due[window.id] = minutes
 
     def _call_next(self, window: WindowConfig) -> None:
-        if self._window_is_closing():
-            self.request("logout", window_id=window.id)
-            return
         minutes = self._breaks_due.pop(window.id, None)
         if minutes is not None and self._ok(
             self.request("pause", window_id=window.id, reason="休息 / break")
@@ -271,7 +271,11 @@ class HallDay:
         response = self.request("call_next", window_id=window.id)
         ticket = (response.data or {}).get("ticket") if response and self._ok(response) else None
         if ticket is None:
-            self.after(self.rng.uniform(20, 60), lambda: self._call_next(window))
+            # Citizens who took a ticket before closing are still served; then the window closes.
+            if self._window_is_closing():
+                self.request("logout", window_id=window.id)
+            else:
+                self.after(self.rng.uniform(20, 60), lambda: self._call_next(window))
             return
         if self.rng.random() < NO_SHOW_SHARE:
             self.after(90, partial(self._recall_or_skip, window, ticket["ticket_id"], False))
