@@ -9,11 +9,13 @@ the Mosquitto tools on the machine that renders the configuration.
 
 from __future__ import annotations
 
+import argparse
 import base64
 import hashlib
 import os
 import re
 import secrets
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -120,3 +122,19 @@ def render_mosquitto_config(
     _write_atomically(acl_path, _render(ACL_NAME, values), 0o644)
     _write_atomically(conf_path, _render(CONF_NAME, values), 0o644)
     return conf_path
+
+
+def run_render_command(args: argparse.Namespace) -> int:
+    """`hall config mosquitto --out DIR`: write the hall's production broker configuration."""
+    from firmware_config.loader import ConfigError, load_site
+
+    try:
+        site = load_site(args.site)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    conf = render_mosquitto_config(
+        site, args.out, listener_host=args.listen, port=args.port, run_user=args.run_user
+    )
+    print(f"已生成 / written: {conf}\n  mosquitto -c {conf}")
+    return 0

@@ -22,6 +22,7 @@ _HANDLERS = {
     "bus docs": "hall_bus.schema_doc:run_docs_command",
     "bus request": "hall_bus.request_tool:run_request_command",
     "config validate": "firmware_config.loader:run_validate_command",
+    "config mosquitto": "firmware_config.mosquitto_config:run_render_command",
 }
 
 
@@ -87,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     validate = config.add_parser("validate", help="check a site YAML file")
     validate.add_argument("file", type=Path)
+    mosquitto = config.add_parser("mosquitto", help="write the production Mosquitto config")
+    _site_argument(mosquitto)
+    mosquitto.add_argument("--out", type=Path, required=True, help="folder for the files")
+    mosquitto.add_argument("--listen", default=None, help="listener address (default loopback)")
+    mosquitto.add_argument("--port", type=int, default=None, help="port (default from the site)")
+    mosquitto.add_argument("--run-user", default="mosquitto", help="user the broker runs as")
     return parser
 
 

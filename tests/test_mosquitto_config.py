@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -289,3 +290,18 @@ def test_offline_persistent_session_gets_a_5000_message_backlog(
     assert not back.connect().is_failure
     wait_until(lambda: len(back.messages) >= count, 10, f"{count} queued messages")
     assert sorted(int(m.payload) for m in back.messages) == list(range(count))
+
+
+def test_hall_config_mosquitto_command_writes_a_config_for_the_site(tmp_path: Path) -> None:
+    out = tmp_path / "broker"
+    done = subprocess.run(
+        [sys.executable, "-m", "hall_bus.cli", "config", "mosquitto", "--out", str(out),
+         "--port", "28830"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    conf = (out / "hall.conf").read_text(encoding="utf-8")
+    assert "listener 28830 127.0.0.1" in conf
+    assert f"password_file {out / 'hall.passwd'}" in conf
+    assert "hall/demo-county/" in (out / "hall.acl").read_text(encoding="utf-8")
+    assert (out / "hall.passwd").read_text(encoding="utf-8").startswith("hall:$7$")

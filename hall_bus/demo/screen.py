@@ -62,6 +62,24 @@ def render(
     return "\n".join(lines)
 
 
+_EVENT_LABELS = {
+    QueueEventType.TICKET_ISSUED: "取号 / ticket issued",
+    QueueEventType.TICKET_RECALLED: "重呼 / recalled",
+    QueueEventType.SERVICE_STARTED: "开始办理 / service started",
+    QueueEventType.TICKET_FINISHED: "办结 / finished",
+    QueueEventType.TICKET_SKIPPED: "过号 / no-show",
+    QueueEventType.TICKET_TRANSFERRED: "转移 / transferred",
+    QueueEventType.TICKET_REACTIVATED: "过号重排 / back in the queue",
+    QueueEventType.TICKET_CANCELLED: "取消 / cancelled",
+    QueueEventType.APPOINTMENT_CHECKED_IN: "预约签到 / appointment check-in",
+    QueueEventType.WINDOW_PAUSED: "窗口暂停 / window paused",
+    QueueEventType.WINDOW_RESUMED: "窗口恢复 / window resumed",
+    QueueEventType.STAFF_LOGIN: "登录 / staff logged in",
+    QueueEventType.STAFF_LOGOUT: "退出 / staff logged out",
+    QueueEventType.BUSINESS_DAY_STARTED: "新的营业日 / business day started",
+}
+
+
 def describe_event(event: QueueEvent) -> str:
     if event.type is QueueEventType.TICKET_CALLED and event.ticket and event.window:
         return f"请 {event.ticket.number} 号到 {event.window.number} 号窗口 / calling"
@@ -69,4 +87,8 @@ def describe_event(event: QueueEvent) -> str:
         return f"⚠ {event.alert.message}"
     if event.type is QueueEventType.RATING_GIVEN and event.rating:
         return f"评价 rating {event.rating.number}: {event.rating.level_zh}"
-    return event.type.value
+    label = _EVENT_LABELS.get(event.type, event.type.value)
+    subject = event.ticket.number if event.ticket else ""
+    if event.window is not None:
+        subject = f"{subject} {event.window.number} 号窗口".strip()
+    return f"{label} {subject}".rstrip()
