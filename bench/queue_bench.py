@@ -25,7 +25,7 @@ from common import bench_site, percentile
 
 from firmware_config.site import BrokerConfig, SiteConfig
 from hall_bus.broker import EmbeddedBroker
-from hall_bus.client import BusClient
+from hall_bus.client import BusClient, BusTimeout
 from hall_bus.contract import (
     CallNextRequest,
     DescribeRequest,
@@ -37,7 +37,7 @@ from hall_bus.contract import (
     TakeTicketRequest,
 )
 from hall_bus.queue.store import QueueStore
-from hall_bus.topics import queue_endpoint
+from hall_bus.topics import Endpoint, queue_endpoint
 from tests.mosquitto import Mosquitto
 
 
@@ -102,15 +102,22 @@ def running_engine(site: SiteConfig, workdir: Path) -> Iterator[None]:
         engine.wait(timeout=10)
 
 
+def wait_for_engine(client: BusClient, endpoint: Endpoint) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            if client.request(endpoint, "describe", DescribeRequest(), timeout=0.5).status == "ok":
+                return
+        except BusTimeout:
+            continue
+    raise RuntimeError("engine did not answer")
+
+
 def bench_round_trips(site: SiteConfig, workdir: Path, count: int) -> None:
     endpoint = queue_endpoint(site.hall_id)
     services = [s.id for s in site.services]
     with running_engine(site, workdir), BusClient(site.hall_id, "bench", site.broker) as client:
-        client.start(wait=10)
-        deadline = time.monotonic() + 20
-        while client.request(endpoint, "describe", DescribeRequest(), timeout=20).status != "ok":
-            if time.monotonic() > deadline:
-                raise RuntimeError("engine did not answer")
+        wait_for_engine(client, endpoint)
         latencies = []
         for index in range(count):
             request = TakeTicketRequest(service_id=services[index % len(services)])

@@ -89,6 +89,9 @@ class Mosquitto:
             f"persistence_location {self.data_dir}/",
             f"log_dest file {self.log_file}",
             "log_type all",
+            # As in the shipped hall.conf: without it, Nagle's algorithm meets delayed ACKs and
+            # every request/response round trip costs tens of milliseconds.
+            "set_tcp_nodelay true",
         ]
         if os.geteuid() == 0:
             lines.append("user root")  # otherwise it drops to `mosquitto`, who cannot read workdir
