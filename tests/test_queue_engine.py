@@ -322,3 +322,20 @@ def test_daemon_state_survives_sigkill_and_repeats_stored_answers(
         if daemon.process is not None and daemon.process.poll() is None:
             daemon.process.kill()
         hall.bus.stop()
+
+
+def test_full_id_number_is_refused_and_never_echoed(
+    hall: Hall, caplog: pytest.LogCaptureFixture
+) -> None:
+    full_id = "11010519491231002X"
+    caplog.set_level("DEBUG")
+    payload = {"id": "pi-check-1", "service_id": "tax", "citizen_masked_id": full_id}
+    hall.bus.publish(hall.endpoint.request("take_ticket"), json.dumps(payload).encode())
+    answer = hall.raw_responses.wait_for(lambda r: r.get("id") == "pi-check-1")
+    assert answer["code"] == "invalid_payload"
+    assert "citizen_masked_id" in answer["error"]
+    assert full_id not in json.dumps(answer)
+    assert full_id not in caplog.text
+    assert hall.tickets() == []
+    masked = hall.ok("take_ticket", service_id="tax", citizen_masked_id="110105********002X")
+    assert masked["ticket"]["citizen_masked_id"] == "110105********002X"

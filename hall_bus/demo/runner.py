@@ -11,7 +11,6 @@ import argparse
 import json
 import logging
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -33,6 +32,7 @@ from hall_bus.contract import (
     ResponseStatus,
     TicketListData,
 )
+from hall_bus.demo.daemons import Daemon, DemoContext, demo_daemons
 from hall_bus.demo.report import build_report
 from hall_bus.demo.screen import CLEAR, describe_event, render
 from hall_bus.demo.traffic import HallDay
@@ -48,46 +48,6 @@ AFTER_CLOSING_MIN = 30
 LOAD_FACTOR = 0.65
 # Minutes a window spends per citizen besides the service itself: calling, walking, rating.
 PER_CITIZEN_OVERHEAD_MIN = 2.5
-
-
-class Daemon:
-    """A child process of the demo, restarted with a pause if it dies (as systemd would)."""
-
-    def __init__(self, name: str, argv: list[str], log_path: Path) -> None:
-        self.name = name
-        self.argv = argv
-        self.log_path = log_path
-        self.process: subprocess.Popen[bytes] | None = None
-        self.restarts = 0
-
-    def start(self) -> None:
-        with self.log_path.open("ab") as log_file:
-            self.process = subprocess.Popen(self.argv, stdout=log_file, stderr=log_file)
-
-    def check(self) -> None:
-        if self.process is not None and self.process.poll() is not None:
-            log.warning(
-                "%s 已退出 (%s)，正在重启 / exited with %s, restarting",
-                self.name,
-                self.process.returncode,
-                self.process.returncode,
-            )
-            self.restarts += 1
-            self.start()
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
-def _hall_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "hall_bus.cli", *args]
 
 
 def _prepare_site(site: SiteConfig, data_dir: Path) -> tuple[SiteConfig, Path]:
@@ -155,16 +115,7 @@ def run_demo_command(args: argparse.Namespace) -> int:
     clock = ScaledClock(sim_start, speed)
     real_seconds = args.seconds if args.seconds else day_seconds / speed
 
-    daemons = [
-        Daemon(
-            "broker", _hall_command("broker", "--site", str(site_path)), data_dir / "broker.log"
-        ),
-        Daemon(
-            "queue",
-            _hall_command("queue", "--site", str(site_path), "--sim-clock", clock.describe()),
-            data_dir / "queue.log",
-        ),
-    ]
+    daemons = demo_daemons(DemoContext(site, site_path, data_dir, clock))
     stop = threading.Event()
 
     def _on_signal(signum: int, _frame: FrameType | None) -> None:

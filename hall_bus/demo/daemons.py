@@ -1,0 +1,80 @@
+"""The processes of the default run, one per daemon, as systemd would start them in a hall.
+
+Every daemon of the hall that has a simulated mode adds itself to `demo_daemons`; the runner
+starts them in this order, restarts any that dies, and stops them in reverse order.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from firmware_config.site import SiteConfig
+from hall_bus.simclock import ScaledClock
+
+log = logging.getLogger("hall.demo")
+
+
+@dataclass(frozen=True)
+class DemoContext:
+    site: SiteConfig
+    site_path: Path
+    data_dir: Path
+    clock: ScaledClock
+
+
+def hall_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "hall_bus.cli", *args]
+
+
+class Daemon:
+    """A child process of the demo, restarted with a pause if it dies (as systemd would)."""
+
+    def __init__(self, name: str, argv: list[str], log_path: Path) -> None:
+        self.name = name
+        self.argv = argv
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+        self.restarts = 0
+
+    def start(self) -> None:
+        with self.log_path.open("ab") as log_file:
+            self.process = subprocess.Popen(self.argv, stdout=log_file, stderr=log_file)
+
+    def check(self) -> None:
+        if self.process is not None and self.process.poll() is not None:
+            log.warning(
+                "%s 已退出 (%s)，正在重启 / exited with %s, restarting",
+                self.name,
+                self.process.returncode,
+                self.process.returncode,
+            )
+            self.restarts += 1
+            self.start()
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def demo_daemons(context: DemoContext) -> list[Daemon]:
+    site_arg = ("--site", str(context.site_path))
+    logs = context.data_dir
+    return [
+        Daemon("broker", hall_command("broker", *site_arg), logs / "broker.log"),
+        Daemon(
+            "queue",
+            hall_command("queue", *site_arg, "--sim-clock", context.clock.describe()),
+            logs / "queue.log",
+        ),
+    ]
