@@ -16,19 +16,21 @@ Threads. paho's network thread runs every subscription handler, so handlers must
 never call `request()`: the answer would have to arrive on the very thread that waits for it. The
 supervisor runs `on_connect_hooks`. `serve()` handlers run on a worker thread (one per client by
 default, so a server executes its requests one at a time, in arrival order).
+
+Request/response lives in two helper modules: request_server.py checks and executes served
+requests, responses.py matches answers to the `request()` calls waiting for them.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import queue
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from concurrent.futures import Executor
+from dataclasses import dataclass
 from datetime import timedelta
 from enum import Enum
 from types import TracebackType
@@ -41,18 +43,21 @@ from paho.mqtt.reasoncodes import ReasonCode
 from pydantic import ValidationError
 
 from firmware_config.site import BrokerConfig
-from hall_bus import errors, topics
+from hall_bus import topics
 from hall_bus.contract import Message, Request, Response
 from hall_bus.dedup import SeenIds
-from hall_bus.ids import new_id, rfc3339, utc_now
+from hall_bus.ids import utc_now
 from hall_bus.reconnect import Backoff
+from hall_bus.request_server import RawHandler as RawHandler
+from hall_bus.request_server import RequestHandler as RequestHandler
+from hall_bus.request_server import RequestServer, ServeWorkers, call_handler
+from hall_bus.request_server import describe_error as describe_error
+from hall_bus.responses import PendingResponses
 
 log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=Message)
 P = ParamSpec("P")
-RawHandler = Callable[[str, bytes], None]
-RequestHandler = Callable[[str, Request], Response]
 Payload = Message | str | bytes
 
 # Bounded so that a long broker outage cannot eat the memory of a small controller; state is
@@ -89,26 +94,6 @@ class _Subscription:
     handler: RawHandler
 
 
-@dataclass
-class _Pending:
-    done: threading.Event = field(default_factory=threading.Event)
-    response: Response | None = None
-
-
-def describe_error(exc: ValidationError) -> str:
-    """The first validation problem as `field.path: message`, short enough for a log line.
-
-    Input values are left out on purpose: they may carry personal data.
-    """
-    problems = exc.errors(include_url=False, include_input=False, include_context=False)
-    if not problems:
-        return str(exc)
-    first = problems[0]
-    where = ".".join(str(part) for part in first["loc"]) or "payload"
-    more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
-    return f"{where}: {first['msg']}{more}"
-
-
 def _encode(payload: Payload) -> bytes:
     if isinstance(payload, Message):
         return payload.to_json()
@@ -127,22 +112,6 @@ def _never_raise(callback: Callable[P, None]) -> Callable[P, None]:
             log.exception("bus callback %s failed", callback.__name__)
 
     return guarded
-
-
-def _call_handler(handler: RawHandler, topic: str, payload: bytes) -> None:
-    try:
-        handler(topic, payload)
-    except Exception:
-        log.exception("handler for %s failed", topic)
-
-
-def _readable_id(payload: bytes) -> str:
-    """The payload's own id if one can be read, so an error answer still reaches its requester."""
-    try:
-        value = json.loads(payload).get("id")
-    except (ValueError, AttributeError):
-        return new_id()
-    return value if isinstance(value, str) and 0 < len(value) <= 64 else new_id()
 
 
 class Delivery:
@@ -226,10 +195,8 @@ class BusClient:
         self._suback_waiters: dict[int, tuple[str, threading.Event | None]] = {}
         self._replay_mids: set[int] = set()
         self._response_subs: dict[str, threading.Event] = {}
-        self._pending: dict[str, _Pending] = {}
-        self._worker: ThreadPoolExecutor | None = None
-        self._busy = 0  # requests accepted by serve() and not yet finished
-        self._idle = threading.Condition()
+        self._responses = PendingResponses()
+        self._serving = ServeWorkers(thread_name_prefix=f"bus-{self.client_id}-serve")
 
         self._events: queue.SimpleQueue[_Event] = queue.SimpleQueue()
         self._connected = threading.Event()
@@ -272,7 +239,7 @@ class BusClient:
                 return
             self._stopped = True
         self._stopping.set()
-        self._drain_workers(timeout)
+        self._serving.drain(timeout)
         self._closed = True
         # paho's own view, not `connected`: a clean DISCONNECT cancels the last will, so `offline`
         # must be said whenever the broker has accepted us, even with SUBACKs still on the way.
@@ -448,45 +415,15 @@ class BusClient:
         past its deadline is not executed but answered `deadline_expired`: the requester has
         normally given up, but if its clock runs behind ours it learns why instead of timing out.
         """
-        server = _RequestServer(self, endpoint, dict(actions), handler)
-        worker = executor or self._default_worker()
+        server = RequestServer(self.publish, endpoint, dict(actions), handler)
+        worker = executor or self._serving.default()
 
         def enqueue(topic: str, payload: bytes) -> None:
             if self._stopping.is_set():
                 return
-            # Counted before it is submitted: a worker may finish it before submit() returns.
-            with self._idle:
-                self._busy += 1
-            try:
-                future = worker.submit(_call_handler, server.handle, topic, payload)
-            except BaseException:
-                self._task_done()
-                raise
-            future.add_done_callback(self._task_done)
+            self._serving.submit(worker, server.handle, topic, payload)
 
         self._add_subscription(endpoint.any_request, enqueue)
-
-    def _default_worker(self) -> ThreadPoolExecutor:
-        with self._lock:
-            if self._worker is None:
-                self._worker = ThreadPoolExecutor(
-                    max_workers=1, thread_name_prefix=f"bus-{self.client_id}-serve"
-                )
-            return self._worker
-
-    def _task_done(self, _future: Future[None] | None = None) -> None:
-        with self._idle:
-            self._busy -= 1
-            self._idle.notify_all()
-
-    def _drain_workers(self, timeout: float) -> None:
-        # Requests already accepted get their answers out before `offline`, within the timeout.
-        with self._idle:
-            self._idle.wait_for(lambda: self._busy == 0, timeout)
-        with self._lock:
-            worker = self._worker
-        if worker is not None:
-            worker.shutdown(wait=False, cancel_futures=True)
 
     # --- request / response: client -------------------------------------------------------------
 
@@ -505,43 +442,23 @@ class BusClient:
             )
         topic = endpoint.request(action)
         self._response_subscription(endpoint).wait(timeout)
-        pending = _Pending()
-        with self._lock:
-            if request.id in self._pending:
-                raise ValueError(f"request {request.id} is already waiting for its answer")
-            self._pending[request.id] = pending
-        try:
+        with self._responses.expect(request.id) as waiter:
             self.publish(topic, request)
-            if not pending.done.wait(max(0.0, give_up - time.monotonic())):
+            response = waiter.wait(max(0.0, give_up - time.monotonic()))
+            if response is None:
                 raise BusTimeout(
                     f"no answer to {action} {request.id} from {endpoint.base} "
                     f"within {timeout:g} s"
                 )
-            assert pending.response is not None
-            return pending.response
-        finally:
-            with self._lock:
-                self._pending.pop(request.id, None)
+            return response
 
     def _response_subscription(self, endpoint: topics.Endpoint) -> threading.Event:
         with self._response_lock:
             acked = self._response_subs.get(endpoint.any_response)
             if acked is None:
-                acked = self._add_subscription(endpoint.any_response, self._on_response)
+                acked = self._add_subscription(endpoint.any_response, self._responses.on_response)
                 self._response_subs[endpoint.any_response] = acked
             return acked
-
-    def _on_response(self, topic: str, payload: bytes) -> None:
-        try:
-            response = Response.model_validate_json(payload)
-        except ValidationError as exc:
-            log.warning("dropped invalid response on %s: %s", topic, describe_error(exc))
-            return
-        with self._lock:
-            pending = self._pending.get(response.id)
-        if pending is not None and not pending.done.is_set():
-            pending.response = response
-            pending.done.set()
 
     # --- connection supervisor ------------------------------------------------------------------
 
@@ -670,7 +587,7 @@ class BusClient:
             handlers = [s.handler for s in self._subscriptions
                         if mqtt.topic_matches_sub(s.topic_filter, topic)]
         for handler in handlers:
-            _call_handler(handler, topic, bytes(message.payload))
+            call_handler(handler, topic, bytes(message.payload))
 
     @_never_raise
     def _on_subscribe(
@@ -693,74 +610,3 @@ class BusClient:
             acked.set()
         if replay_done:
             self._mark_up()
-
-
-class _RequestServer:
-    """Checks and executes the requests of one `serve()` call; runs on the worker thread."""
-
-    def __init__(
-        self,
-        bus: BusClient,
-        endpoint: topics.Endpoint,
-        actions: dict[str, type[Request]],
-        handler: RequestHandler,
-    ) -> None:
-        self.bus = bus
-        self.endpoint = endpoint
-        self.actions = actions
-        self.handler = handler
-        self.seen = SeenIds()
-
-    def handle(self, topic: str, payload: bytes) -> None:
-        try:
-            action = topics.action_of(topic)
-        except topics.TopicError:
-            log.warning("ignored request on %s: not a valid action name", topic)
-            return
-        model = self.actions.get(action)
-        if model is None:
-            known = ", ".join(sorted(self.actions))
-            self._answer(action, Response.fail(
-                _readable_id(payload), errors.UNKNOWN_ACTION,
-                f"未知操作 / unknown action {action!r}; known: {known}",
-            ))
-            return
-        try:
-            request = model.model_validate_json(payload)
-        except ValidationError as exc:
-            reason = describe_error(exc)
-            log.warning("invalid %s request on %s: %s", action, topic, reason)
-            self._answer(action, Response.fail(
-                _readable_id(payload), errors.INVALID_PAYLOAD,
-                f"请求无效 / invalid request: {reason}",
-            ))
-            return
-        # Before the deadline check: a late duplicate must not contradict the first answer.
-        if not self.seen.add(request.id):
-            log.debug("dropped duplicate request %s on %s", request.id, topic)
-            return
-        if request.expired():
-            log.info("dropped expired %s request %s (deadline %s)", action, request.id,
-                     rfc3339(request.deadline))
-            self._answer(action, Response.fail(
-                request.id, errors.DEADLINE_EXPIRED,
-                f"请求已过期 / request arrived after its deadline {rfc3339(request.deadline)}",
-            ))
-            return
-        try:
-            response = self.handler(action, request)
-        except Exception as exc:
-            log.exception("handler of %s failed on request %s", topic, request.id)
-            response = Response.fail(
-                request.id, errors.INTERNAL_ERROR,
-                f"内部错误 / internal error ({type(exc).__name__}); see the log of "
-                f"{self.endpoint.base}",
-            )
-        if response.id != request.id:
-            log.error("handler of %s answered %s with id %s; sent with the request's id",
-                      topic, request.id, response.id)
-            response = response.model_copy(update={"id": request.id})
-        self._answer(action, response)
-
-    def _answer(self, action: str, response: Response) -> None:
-        self.bus.publish(self.endpoint.response(action), response)

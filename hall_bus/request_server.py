@@ -1,0 +1,182 @@
+"""The server side of request/response on the hall bus, behind `BusClient.serve()`.
+
+A request on `.../request/<action>` is checked before its handler sees it: an unknown action or an
+invalid payload is answered with an error (under the payload's own id when one can be read, so the
+answer still reaches its requester), a repeated request id is not executed again (the first answer
+stands), and a request past its deadline is answered `deadline_expired` without running.
+
+Handlers run on an executor, by default one worker thread per client (`ServeWorkers.default`), so a
+server executes its requests one at a time, in arrival order. `ServeWorkers` also counts accepted
+requests, so that stopping the client lets the answers already owed go out before `offline`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+
+from pydantic import ValidationError
+
+from hall_bus import errors, topics
+from hall_bus.contract import Request, Response
+from hall_bus.dedup import SeenIds
+from hall_bus.ids import new_id, rfc3339
+
+# Part of the bus client: its log lines keep the client's logger name.
+log = logging.getLogger("hall_bus.client")
+
+RawHandler = Callable[[str, bytes], None]
+RequestHandler = Callable[[str, Request], Response]
+Publish = Callable[[str, Response], object]
+
+
+def describe_error(exc: ValidationError) -> str:
+    """The first validation problem as `field.path: message`, short enough for a log line.
+
+    Input values are left out on purpose: they may carry personal data.
+    """
+    problems = exc.errors(include_url=False, include_input=False, include_context=False)
+    if not problems:
+        return str(exc)
+    first = problems[0]
+    where = ".".join(str(part) for part in first["loc"]) or "payload"
+    more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+    return f"{where}: {first['msg']}{more}"
+
+
+def call_handler(handler: RawHandler, topic: str, payload: bytes) -> None:
+    """Run a handler; its exception is logged, never passed on to the thread that called it."""
+    try:
+        handler(topic, payload)
+    except Exception:
+        log.exception("handler for %s failed", topic)
+
+
+def readable_id(payload: bytes) -> str:
+    """The payload's own id if one can be read, so an error answer still reaches its requester."""
+    try:
+        value = json.loads(payload).get("id")
+    except (ValueError, AttributeError):
+        return new_id()
+    return value if isinstance(value, str) and 0 < len(value) <= 64 else new_id()
+
+
+class RequestServer:
+    """Checks and executes the requests of one `serve()` call; runs on the worker thread."""
+
+    def __init__(
+        self,
+        publish: Publish,
+        endpoint: topics.Endpoint,
+        actions: dict[str, type[Request]],
+        handler: RequestHandler,
+    ) -> None:
+        self.publish = publish
+        self.endpoint = endpoint
+        self.actions = actions
+        self.handler = handler
+        self.seen = SeenIds()
+
+    def handle(self, topic: str, payload: bytes) -> None:
+        try:
+            action = topics.action_of(topic)
+        except topics.TopicError:
+            log.warning("ignored request on %s: not a valid action name", topic)
+            return
+        model = self.actions.get(action)
+        if model is None:
+            known = ", ".join(sorted(self.actions))
+            self._answer(action, Response.fail(
+                readable_id(payload), errors.UNKNOWN_ACTION,
+                f"未知操作 / unknown action {action!r}; known: {known}",
+            ))
+            return
+        try:
+            request = model.model_validate_json(payload)
+        except ValidationError as exc:
+            reason = describe_error(exc)
+            log.warning("invalid %s request on %s: %s", action, topic, reason)
+            self._answer(action, Response.fail(
+                readable_id(payload), errors.INVALID_PAYLOAD,
+                f"请求无效 / invalid request: {reason}",
+            ))
+            return
+        # Before the deadline check: a late duplicate must not contradict the first answer.
+        if not self.seen.add(request.id):
+            log.debug("dropped duplicate request %s on %s", request.id, topic)
+            return
+        if request.expired():
+            log.info("dropped expired %s request %s (deadline %s)", action, request.id,
+                     rfc3339(request.deadline))
+            self._answer(action, Response.fail(
+                request.id, errors.DEADLINE_EXPIRED,
+                f"请求已过期 / request arrived after its deadline {rfc3339(request.deadline)}",
+            ))
+            return
+        try:
+            response = self.handler(action, request)
+        except Exception as exc:
+            log.exception("handler of %s failed on request %s", topic, request.id)
+            response = Response.fail(
+                request.id, errors.INTERNAL_ERROR,
+                f"内部错误 / internal error ({type(exc).__name__}); see the log of "
+                f"{self.endpoint.base}",
+            )
+        if response.id != request.id:
+            log.error("handler of %s answered %s with id %s; sent with the request's id",
+                      topic, request.id, response.id)
+            response = response.model_copy(update={"id": request.id})
+        self._answer(action, response)
+
+    def _answer(self, action: str, response: Response) -> None:
+        self.publish(self.endpoint.response(action), response)
+
+
+class ServeWorkers:
+    """One client's default request worker and the count of requests it still owes answers to."""
+
+    def __init__(self, thread_name_prefix: str) -> None:
+        self._thread_name_prefix = thread_name_prefix
+        self._lock = threading.Lock()
+        self._worker: ThreadPoolExecutor | None = None
+        self._busy = 0  # requests accepted by serve() and not yet finished
+        self._idle = threading.Condition()
+
+    def default(self) -> ThreadPoolExecutor:
+        """The single worker thread, created on first use."""
+        with self._lock:
+            if self._worker is None:
+                self._worker = ThreadPoolExecutor(
+                    max_workers=1, thread_name_prefix=self._thread_name_prefix
+                )
+            return self._worker
+
+    def submit(self, worker: Executor, handle: RawHandler, topic: str, payload: bytes) -> None:
+        """Run `handle(topic, payload)` on `worker`, counted until it is done."""
+        # Counted before it is submitted: a worker may finish it before submit() returns.
+        with self._idle:
+            self._busy += 1
+        try:
+            future = worker.submit(call_handler, handle, topic, payload)
+        except BaseException:
+            self._task_done()
+            raise
+        future.add_done_callback(self._task_done)
+
+    def _task_done(self, _future: Future[None] | None = None) -> None:
+        with self._idle:
+            self._busy -= 1
+            self._idle.notify_all()
+
+    def drain(self, timeout: float) -> None:
+        """Wait up to `timeout` for accepted requests to finish, then drop any still queued."""
+        # Requests already accepted get their answers out before `offline`, within the timeout.
+        with self._idle:
+            self._idle.wait_for(lambda: self._busy == 0, timeout)
+        with self._lock:
+            worker = self._worker
+        if worker is not None:
+            worker.shutdown(wait=False, cancel_futures=True)
