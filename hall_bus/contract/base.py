@@ -1,0 +1,108 @@
+"""The envelope every bus payload shares, and the request/response conventions.
+
+Every JSON payload is a `Message`: an integer schema version `v`, a unique sortable `id` and a UTC
+`ts`. Readers ignore unknown keys so that newer senders do not break older readers. Commands are
+`Request`s with a `deadline`; a responder answers on the matching `response/<action>` topic with a
+`Response` whose `id` is the request's id.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+)
+
+from hall_bus.ids import new_id, rfc3339, utc_now
+
+SCHEMA_VERSION = 1
+
+Name = Annotated[str, Field(pattern=r"^[a-z0-9_-]+$", min_length=1, max_length=64)]
+Timestamp = Annotated[AwareDatetime, PlainSerializer(rfc3339, return_type=str, when_used="json")]
+
+_FULL_ID_NUMBER = re.compile(r"\d{17}[\dXx]")
+
+
+def _refuse_full_id_number(value: str) -> str:
+    # A mainland resident ID is 17 digits plus a digit or X; only masked forms may travel.
+    if _FULL_ID_NUMBER.search(value):
+        raise ValueError("a full ID-card number may not be sent on the bus; send a masked form")
+    return value
+
+
+MaskedText = Annotated[str, AfterValidator(_refuse_full_id_number), Field(max_length=64)]
+
+
+class Message(BaseModel):
+    """Base of every JSON payload on the bus."""
+
+    model_config = ConfigDict(extra="ignore", use_enum_values=False)
+
+    v: int = Field(default=SCHEMA_VERSION, ge=1, description="Payload schema version.")
+    id: str = Field(
+        default_factory=new_id,
+        min_length=1,
+        max_length=64,
+        description="Unique, sortable id; handlers de-duplicate on it.",
+    )
+    ts: Timestamp = Field(default_factory=utc_now, description="When it was sent (UTC, RFC 3339).")
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json(exclude_none=True).encode()
+
+
+class Request(Message):
+    """A command. Requests past their deadline are dropped, never executed."""
+
+    deadline: Timestamp = Field(
+        default_factory=lambda: utc_now() + timedelta(seconds=10),
+        description="After this instant the request must not be executed.",
+    )
+
+    def expired(self, now: datetime | None = None) -> bool:
+        return (now or utc_now()) > self.deadline
+
+
+class ResponseStatus(StrEnum):
+    OK = "ok"
+    ERROR = "error"
+
+
+class Response(Message):
+    """Answer to a request; `id` repeats the request's id."""
+
+    status: ResponseStatus = Field(description="Whether the action was done.")
+    code: str | None = Field(default=None, description="Machine-readable error code.")
+    error: str | None = Field(default=None, description="Human-readable error (Chinese / English).")
+    data: dict[str, Any] | None = Field(
+        default=None,
+        description="When `status` is `ok`: the action's result model (see each action); "
+        "absent on error.",
+    )
+
+    @classmethod
+    def ok(cls, request_id: str, data: BaseModel | dict[str, Any] | None = None) -> Response:
+        payload = data.model_dump(mode="json") if isinstance(data, BaseModel) else data
+        return cls(id=request_id, status=ResponseStatus.OK, data=payload)
+
+    @classmethod
+    def fail(cls, request_id: str, code: str, error: str) -> Response:
+        return cls(id=request_id, status=ResponseStatus.ERROR, code=code, error=error)
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    request: type[Request]
+    data: type[BaseModel]
+    summary: str

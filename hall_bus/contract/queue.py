@@ -1,0 +1,594 @@
+"""The queue engine's payloads: its requests and their answers, its events and its state.
+
+`QUEUE_ACTIONS` lists every action with its request model and the model of its response `data`.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hall_bus.contract.base import (
+    Action,
+    MaskedText,
+    Message,
+    Name,
+    Request,
+    Timestamp,
+)
+
+# --- queue domain vocabulary ------------------------------------------------------------------
+
+
+class PriorityClass(StrEnum):
+    NORMAL = "normal"
+    APPOINTMENT = "appointment"
+    ELDERLY_DISABLED = "elderly_disabled"
+    GREEN_CHANNEL = "green_channel"
+
+
+class TicketState(StrEnum):
+    WAITING = "waiting"
+    CALLED = "called"
+    SERVING = "serving"
+    DONE = "done"
+    NO_SHOW = "no_show"
+    CANCELLED = "cancelled"
+
+
+class RatingLevel(StrEnum):
+    """The five national levels of 国办发〔2019〕51号, best first."""
+
+    VERY_SATISFIED = "very_satisfied"
+    SATISFIED = "satisfied"
+    BASICALLY_SATISFIED = "basically_satisfied"
+    DISSATISFIED = "dissatisfied"
+    VERY_DISSATISFIED = "very_dissatisfied"
+
+    @property
+    def label_zh(self) -> str:
+        return RATING_LABELS_ZH[self]
+
+    @property
+    def is_bad(self) -> bool:
+        """The bottom two levels are bad reviews: a reason is required and they are followed up."""
+        return self in (RatingLevel.DISSATISFIED, RatingLevel.VERY_DISSATISFIED)
+
+
+RATING_LABELS_ZH = {
+    RatingLevel.VERY_SATISFIED: "非常满意",
+    RatingLevel.SATISFIED: "满意",
+    RatingLevel.BASICALLY_SATISFIED: "基本满意",
+    RatingLevel.DISSATISFIED: "不满意",
+    RatingLevel.VERY_DISSATISFIED: "非常不满意",
+}
+
+
+class WindowMode(StrEnum):
+    CLOSED = "closed"  # nobody logged in
+    IDLE = "idle"  # logged in, no current ticket
+    CALLING = "calling"  # current ticket called, citizen not yet at the window
+    SERVING = "serving"
+    PAUSED = "paused"
+
+
+class SupervisionKind(StrEnum):
+    LONG_WAIT = "long_wait"
+    LONG_SERVICE = "long_service"
+    WINDOW_IDLE = "window_idle"
+    STAFF_ABSENT = "staff_absent"
+
+
+# --- shared views -----------------------------------------------------------------------------
+
+
+class TicketView(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    ticket_id: str = Field(description="Unique across days: `<business day>-<number>`.")
+    number: str = Field(description="What the citizen sees, e.g. A023.")
+    business_day: str = Field(
+        description="`YYYY-MM-DD` of the business day it was issued in; a business day begins at "
+        "the hall's opening time, not at midnight."
+    )
+    service_id: Name = Field(
+        description="Service whose queue it is in; a transfer changes it (the number stays)."
+    )
+    service_name: str = Field(description="Chinese name of `service_id`.")
+    priority_class: PriorityClass = Field(
+        description="Set when issued; its bonus moves the ticket ahead in calling order."
+    )
+    state: TicketState = Field(description="Where it is in its life.")
+    issued_at: Timestamp = Field(description="When it was issued.")
+    queued_at: Timestamp = Field(
+        description="The time its place in the queue is ordered by: the issue time, kept "
+        "through transfers and re-activation, so the citizen keeps their place in time."
+    )
+    called_at: Timestamp | None = Field(
+        default=None,
+        description="When a window last called it (a recall does not change it); cleared when "
+        "it goes back to waiting.",
+    )
+    service_started_at: Timestamp | None = Field(
+        default=None,
+        description="When the citizen arrived at the window (`start_service`); null if it was "
+        "finished straight from called, and cleared when it goes back to waiting.",
+    )
+    finished_at: Timestamp | None = Field(
+        default=None, description="When it was finished (state `done`); otherwise null."
+    )
+    window_id: Name | None = Field(
+        default=None,
+        description="Window that called it; null until called and again after a transfer or "
+        "re-activation.",
+    )
+    window_name: str | None = Field(default=None, description="Chinese name of `window_id`.")
+    staff_id: str | None = Field(
+        default=None, description="Staff member logged in at `window_id` when it was called."
+    )
+    recalls: int = Field(default=0, description="How many times its window called it again.")
+    transfers: int = Field(default=0, description="How many times it moved to another service.")
+    reactivated: bool = Field(
+        default=False,
+        description="It was a no-show and came back; a ticket is re-activated at most once.",
+    )
+    appointment_code: str | None = Field(
+        default=None, description="The appointment it was checked in for; null for walk-ins."
+    )
+    citizen_masked_id: MaskedText | None = Field(
+        default=None,
+        description="Masked ID-card number given at the kiosk or with the appointment.",
+    )
+    rating: RatingLevel | None = Field(
+        default=None, description="The citizen's rating; null until rated."
+    )
+
+
+class ServiceSummary(BaseModel):
+    service_id: Name = Field(description="The service.")
+    name: str = Field(description="Chinese name of the service.")
+    prefix: str = Field(description="Prefix of its ticket numbers, e.g. A.")
+    waiting: int = Field(description="Its tickets waiting now.")
+    estimated_wait_s: int = Field(
+        description="Estimated wait in whole seconds for a normal ticket taken now, with all "
+        "`waiting` ahead of it (computed as in `take_ticket`); 0 when nobody waits."
+    )
+    last_called: str | None = Field(
+        default=None,
+        description="Number of its ticket called most recently today, e.g. A023; null if none.",
+    )
+
+
+class WindowSummary(BaseModel):
+    window_id: Name = Field(description="The window.")
+    number: int = Field(description="The number on the sign above the window.")
+    name: str = Field(description="Chinese name of the window.")
+    mode: WindowMode = Field(description="What the window is doing.")
+    staff_id: str | None = Field(
+        default=None, description="Staff member logged in; null when closed."
+    )
+    staff_name: str | None = Field(default=None, description="That staff member's name.")
+    current_ticket: str | None = Field(
+        default=None, description="Number of the ticket called or being served here, e.g. A023."
+    )
+    current_ticket_id: str | None = Field(default=None, description="`ticket_id` of that ticket.")
+    current_service_id: Name | None = Field(default=None, description="Service of that ticket.")
+    since: Timestamp | None = Field(default=None, description="When the current mode began.")
+
+
+class RatingView(BaseModel):
+    ticket_id: str = Field(description="The ticket rated.")
+    number: str = Field(description="Its number, e.g. A023.")
+    service_id: Name = Field(description="Service it was served in.")
+    window_id: Name | None = Field(description="Window that served it.")
+    staff_id: str | None = Field(description="Staff member who served it.")
+    level: RatingLevel = Field(description="The rating.")
+    level_zh: str = Field(description="Chinese label of `level`, e.g. 满意.")
+    reason: str | None = Field(
+        default=None, description="The citizen's reason, trimmed; required for a bad rating."
+    )
+    rated_at: Timestamp = Field(description="When the rating was given.")
+    follow_up: Literal["none", "pending", "resolved"] = Field(
+        default="none",
+        description="A bad rating (bottom two levels) starts `pending` until followed up "
+        "(`resolved`); others are `none`.",
+    )
+
+
+class SupervisionAlert(BaseModel):
+    kind: SupervisionKind = Field(
+        description="What was exceeded. `long_wait` is measured from the ticket's last entry "
+        "into waiting (a transfer restarts it), `long_service` from its call, `window_idle` from "
+        "when the window went idle or its earliest waiting ticket started waiting, whichever is "
+        "later."
+    )
+    subject: str = Field(description="Ticket id, or window id, the alert is about.")
+    window_id: Name | None = Field(
+        default=None, description="Window concerned (`long_service`, `window_idle`)."
+    )
+    service_id: Name | None = Field(
+        default=None, description="Service concerned (`long_wait`, `long_service`)."
+    )
+    staff_id: str | None = Field(default=None, description="Staff member at that window, if any.")
+    value_s: int = Field(description="Measured duration in seconds.")
+    threshold_s: int = Field(
+        description="The configured limit in seconds; the alert is raised when `value_s` "
+        "exceeds it, once per occurrence."
+    )
+    message: str = Field(description="Chinese first, then English.")
+
+
+# --- queue engine requests ----------------------------------------------------------------------
+
+
+class DescribeRequest(Request):
+    pass
+
+
+class TakeTicketRequest(Request):
+    service_id: Name = Field(description="Service to queue for.")
+    priority_class: PriorityClass = Field(
+        default=PriorityClass.NORMAL,
+        description="Chosen at the kiosk or console; booked citizens use `check_in` instead.",
+    )
+    source: Name | None = Field(default=None, description="Kiosk or console that issued it.")
+    citizen_masked_id: MaskedText | None = Field(
+        default=None,
+        description="Masked ID-card number, e.g. 3301**********1234; a full number is refused.",
+    )
+
+
+class WindowRequest(Request):
+    window_id: Name = Field(description="The window the action is for.")
+
+
+class CallNextRequest(WindowRequest):
+    pass
+
+
+class RecallRequest(WindowRequest):
+    pass
+
+
+class SkipRequest(WindowRequest):
+    pass
+
+
+class StartServiceRequest(WindowRequest):
+    pass
+
+
+class FinishRequest(WindowRequest):
+    pass
+
+
+class TransferRequest(WindowRequest):
+    to_service_id: Name = Field(
+        description="Service whose queue the current ticket moves to; not its own service."
+    )
+
+
+class PauseRequest(WindowRequest):
+    reason: str | None = Field(
+        default=None, max_length=200, description="Why; sent as the event's `detail`."
+    )
+
+
+class ResumeRequest(WindowRequest):
+    pass
+
+
+class LoginRequest(WindowRequest):
+    staff_id: str = Field(
+        min_length=1,
+        max_length=32,
+        description="Staff (work) number from the site config; the person must be allowed at "
+        "the window and not logged in elsewhere.",
+    )
+
+
+class LogoutRequest(WindowRequest):
+    pass
+
+
+class CheckInRequest(Request):
+    appointment_code: str = Field(
+        min_length=1,
+        max_length=64,
+        description="Code of an appointment loaded with `load_appointments`; its slot must be "
+        "today and it can be checked in once.",
+    )
+    source: Name | None = Field(default=None, description="Kiosk or console that checked it in.")
+
+
+class RateRequest(Request):
+    ticket_id: str = Field(
+        min_length=1,
+        max_length=64,
+        description="Ticket to rate: served or being served, not yet rated, and finished no "
+        "longer ago than the site's rating time limit.",
+    )
+    level: RatingLevel = Field(description="The rating.")
+    reason: str | None = Field(
+        default=None,
+        max_length=500,
+        description="Required (not blank) for `dissatisfied` and `very_dissatisfied`.",
+    )
+    source: Name | None = Field(default=None, description="Device the rating came from.")
+
+
+class ListTicketsRequest(Request):
+    states: list[TicketState] | None = Field(
+        default=None, description="Only tickets in these states; null or empty for all."
+    )
+    service_id: Name | None = Field(default=None, description="Only tickets now in this service.")
+    window_id: Name | None = Field(
+        default=None, description="Only tickets last called to this window."
+    )
+    business_day: str | None = Field(default=None, description="YYYY-MM-DD; default today.")
+    limit: int = Field(
+        default=200, ge=1, le=5000, description="At most this many, the earliest issued first."
+    )
+
+
+class ReactivateRequest(Request):
+    ticket_id: str = Field(
+        min_length=1, max_length=64, description="Today's no-show ticket to put back in the queue."
+    )
+
+
+class CancelRequest(Request):
+    ticket_id: str = Field(
+        min_length=1, max_length=64, description="Waiting or no-show ticket to cancel."
+    )
+    reason: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Why; kept with the ticket and sent as the event's `detail`.",
+    )
+
+
+class Appointment(BaseModel):
+    code: str = Field(
+        min_length=1, max_length=64, description="What the citizen enters or scans to check in."
+    )
+    service_id: Name = Field(description="Service booked.")
+    slot_start: Timestamp = Field(
+        description="Start of the booked slot; it can be checked in on that business day only."
+    )
+    slot_end: Timestamp = Field(description="End of the booked slot.")
+    citizen_masked_name: MaskedText | None = Field(
+        default=None, description="Masked name, e.g. 张*."
+    )
+    citizen_masked_id: MaskedText | None = Field(
+        default=None, description="Masked ID-card number; copied to the ticket at check-in."
+    )
+
+
+class LoadAppointmentsRequest(Request):
+    appointments: list[Appointment] = Field(
+        max_length=10000,
+        description="Added, or replacing the one with the same `code` (a checked-in one stays "
+        "checked in); appointments not listed are kept.",
+    )
+
+
+# --- queue engine response data -------------------------------------------------------------------
+
+
+class ServiceInfo(BaseModel):
+    service_id: Name = Field(description="The service.")
+    prefix: str = Field(description="Prefix of its ticket numbers, e.g. A.")
+    name_zh: str = Field(description="Chinese name.")
+    name_en: str = Field(description="English name.")
+
+
+class WindowInfo(BaseModel):
+    window_id: Name = Field(description="The window.")
+    number: int = Field(description="The number on the sign above the window.")
+    name_zh: str = Field(description="Chinese name.")
+    name_en: str = Field(description="English name.")
+    services: list[Name] = Field(description="Services it calls from, as configured.")
+
+
+class DescribeData(BaseModel):
+    hall_id: str = Field(description="The hall, as in the topic root.")
+    name: str = Field(description="Chinese name of the hall.")
+    business_day: str = Field(description="The current business day, YYYY-MM-DD.")
+    services: list[ServiceInfo] = Field(description="Every service, in site order.")
+    windows: list[WindowInfo] = Field(description="Every window, in site order.")
+    actions: list[str] = Field(description="Every action the engine answers.")
+
+
+class TicketIssuedData(BaseModel):
+    ticket: TicketView = Field(description="The new ticket.")
+    people_ahead: int = Field(
+        description="Waiting tickets of the same service that would be called before it, by "
+        "priority class and `queued_at`; other services sharing a window are not counted."
+    )
+    estimated_wait_s: int = Field(
+        description="Estimated wait in whole seconds: `people_ahead` × mean service time "
+        "(today's, or the configured one until 3 tickets are done) ÷ the open windows' capacity "
+        "for the service (see hall_bus/queue/estimate.py); 0 when nobody is ahead."
+    )
+
+
+class WindowActionData(BaseModel):
+    """Result of an action at a window: the ticket now current (if any) and the one it replaced."""
+
+    window: WindowSummary = Field(description="The window after the action.")
+    ticket: TicketView | None = Field(
+        default=None,
+        description="The ticket now current at the window (called, recalled or being served); "
+        "null if none.",
+    )
+    finished: TicketView | None = Field(
+        default=None,
+        description="The ticket the action took off the window: finished, skipped (no-show) or "
+        "transferred; null if none.",
+    )
+
+
+class TicketData(BaseModel):
+    ticket: TicketView = Field(description="The ticket after the action.")
+
+
+class TicketListData(BaseModel):
+    business_day: str = Field(description="The business day listed.")
+    tickets: list[TicketView] = Field(
+        description="Matching tickets in issue order, at most `limit`."
+    )
+
+
+class RatingData(BaseModel):
+    rating: RatingView = Field(description="The rating recorded.")
+
+
+class AppointmentsLoadedData(BaseModel):
+    loaded: int = Field(description="Appointments in the request.")
+    replaced: int = Field(description="How many of them replaced one with the same code.")
+
+
+QUEUE_ACTIONS: dict[str, Action] = {
+    action.name: action
+    for action in (
+        Action(
+            "describe", DescribeRequest, DescribeData, "Services, windows and actions of the hall."
+        ),
+        Action(
+            "take_ticket",
+            TakeTicketRequest,
+            TicketIssuedData,
+            "Issue a ticket; committed to disk before the answer.",
+        ),
+        Action(
+            "call_next",
+            CallNextRequest,
+            WindowActionData,
+            "Finish the window's current ticket (if any) and call the next by policy; "
+            "`ticket` is null when nobody waits.",
+        ),
+        Action("recall", RecallRequest, WindowActionData, "Call the current ticket again."),
+        Action(
+            "skip",
+            SkipRequest,
+            WindowActionData,
+            "Mark the current ticket a no-show (it can be re-activated once).",
+        ),
+        Action(
+            "start_service",
+            StartServiceRequest,
+            WindowActionData,
+            "The called citizen arrived: the ticket is being served.",
+        ),
+        Action("finish", FinishRequest, WindowActionData, "Finish the current ticket."),
+        Action(
+            "transfer",
+            TransferRequest,
+            WindowActionData,
+            "Send the current ticket to another service's queue, keeping its place in time.",
+        ),
+        Action("pause", PauseRequest, WindowActionData, "Pause the window; it calls nobody."),
+        Action("resume", ResumeRequest, WindowActionData, "Resume a paused window."),
+        Action("login", LoginRequest, WindowActionData, "Staff logs in at a window."),
+        Action("logout", LogoutRequest, WindowActionData, "Staff logs out; the window closes."),
+        Action(
+            "check_in",
+            CheckInRequest,
+            TicketIssuedData,
+            "Check in an appointment and issue its ticket.",
+        ),
+        Action(
+            "rate",
+            RateRequest,
+            RatingData,
+            "Rate a served ticket once; the bottom two levels need a reason.",
+        ),
+        Action("list_tickets", ListTicketsRequest, TicketListData, "Tickets of a business day."),
+        Action(
+            "reactivate",
+            ReactivateRequest,
+            TicketData,
+            "A no-show citizen returned: back to waiting, once.",
+        ),
+        Action("cancel", CancelRequest, TicketData, "Cancel a waiting or no-show ticket."),
+        Action(
+            "load_appointments",
+            LoadAppointmentsRequest,
+            AppointmentsLoadedData,
+            "Replace or add the appointments the hall knows.",
+        ),
+    )
+}
+
+
+# --- queue engine events and state ----------------------------------------------------------------
+
+
+class QueueEventType(StrEnum):
+    TICKET_ISSUED = "ticket_issued"
+    TICKET_CALLED = "ticket_called"
+    TICKET_RECALLED = "ticket_recalled"
+    SERVICE_STARTED = "service_started"
+    TICKET_FINISHED = "ticket_finished"
+    TICKET_SKIPPED = "ticket_skipped"
+    TICKET_TRANSFERRED = "ticket_transferred"
+    TICKET_REACTIVATED = "ticket_reactivated"
+    TICKET_CANCELLED = "ticket_cancelled"
+    APPOINTMENT_CHECKED_IN = "appointment_checked_in"
+    WINDOW_PAUSED = "window_paused"
+    WINDOW_RESUMED = "window_resumed"
+    STAFF_LOGIN = "staff_login"
+    STAFF_LOGOUT = "staff_logout"
+    RATING_GIVEN = "rating_given"
+    SUPERVISION_ALERT = "supervision_alert"
+    BUSINESS_DAY_STARTED = "business_day_started"
+
+
+class QueueEvent(Message):
+    """Something that happened in the queue, on `hall/<id>/queue/event`; never retained."""
+
+    type: QueueEventType = Field(description="What happened.")
+    business_day: str = Field(description="Business day it happened in, YYYY-MM-DD.")
+    ticket: TicketView | None = Field(
+        default=None, description="The ticket concerned, as it is after the event."
+    )
+    window: WindowSummary | None = Field(
+        default=None, description="The window concerned, as it is after the event."
+    )
+    rating: RatingView | None = Field(default=None, description="The rating (`rating_given`).")
+    alert: SupervisionAlert | None = Field(
+        default=None, description="The alert (`supervision_alert`)."
+    )
+    from_service_id: Name | None = Field(
+        default=None, description="Service the ticket left (`ticket_transferred`)."
+    )
+    detail: str | None = Field(
+        default=None,
+        max_length=500,
+        description="Appointment code (`appointment_checked_in`), pause or cancel reason, staff "
+        "id (`staff_login`, `staff_logout`), or the previous day and the count of tickets it "
+        "closed (`business_day_started`).",
+    )
+    cause: str | None = Field(default=None, description="Id of the request that caused it.")
+
+
+class QueueSummaryState(Message):
+    """Retained on `hall/<id>/queue/state`: what every screen and daemon rebuilds from."""
+
+    hall_id: str = Field(description="The hall.")
+    business_day: str = Field(description="The current business day, YYYY-MM-DD.")
+    services: list[ServiceSummary] = Field(description="Every service, in site order.")
+    windows: list[WindowSummary] = Field(description="Every window, in site order.")
+    issued_today: int = Field(description="Tickets issued this business day, in any state.")
+    done_today: int = Field(description="Tickets served this business day.")
+    no_show_today: int = Field(description="Tickets now in state `no_show` this business day.")
+    waiting: int = Field(description="Tickets waiting now, all services.")
+
+
+EVENT_MODELS: dict[str, type[Message]] = {
+    "queue/event": QueueEvent,
+    "queue/state": QueueSummaryState,
+}
