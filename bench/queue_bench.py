@@ -4,8 +4,8 @@
 
 1. The store alone: take_ticket, and a full citizen cycle (take, call, start, finish, rate),
    each committed to SQLite with synchronous=FULL before it returns.
-2. The daemon over the broker: `hall queue` in its own process, one client sending take_ticket
-   requests one after another (latency p50/p99), then 8 clients at once (throughput).
+2. The daemon over the broker: `hall queue` in its own process; citizen cycles (take_ticket,
+   call_next, finish) from one requester (latency p50/p99), then from 8 at once (throughput).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 import yaml
 from common import bench_site, percentile
 
-from firmware_config.site import BrokerConfig, SiteConfig
+from firmware_config.site import BrokerConfig, SiteConfig, WindowConfig
 from hall_bus.broker import EmbeddedBroker
 from hall_bus.client import BusClient, BusTimeout
 from hall_bus.contract import (
@@ -114,43 +114,73 @@ def wait_for_engine(client: BusClient, endpoint: Endpoint) -> None:
 
 
 def bench_round_trips(site: SiteConfig, workdir: Path, count: int) -> None:
+    """Requests as a hall makes them: each requester stands for windows whose citizens take a
+    ticket, are called and are finished, so the queue stays as short as in a working hall."""
     endpoint = queue_endpoint(site.hall_id)
-    services = [s.id for s in site.services]
+    pairs = _window_staff_pairs(site)
     with running_engine(site, workdir), BusClient(site.hall_id, "bench", site.broker) as client:
         wait_for_engine(client, endpoint)
-        latencies = []
-        for index in range(count):
-            request = TakeTicketRequest(service_id=services[index % len(services)])
-            started = time.perf_counter()
-            client.request(endpoint, "take_ticket", request, timeout=10)
-            latencies.append((time.perf_counter() - started) * 1000)
+        for window, staff_id in pairs:
+            client.request(
+                endpoint, "login", LoginRequest(window_id=window.id, staff_id=staff_id), timeout=10
+            )
+
+        def cycles(windows: list[WindowConfig], requests: int, latencies: list[float]) -> None:
+            sent = 0
+            while sent < requests:
+                for window in windows:
+                    service = window.services[0].service
+                    for action, request in (
+                        ("take_ticket", TakeTicketRequest(service_id=service)),
+                        ("call_next", CallNextRequest(window_id=window.id)),
+                        ("finish", FinishRequest(window_id=window.id)),
+                    ):
+                        started = time.perf_counter()
+                        response = client.request(endpoint, action, request, timeout=30)
+                        latencies.append((time.perf_counter() - started) * 1000)
+                        if response.status != "ok":
+                            raise RuntimeError(f"{action}: {response.code}")
+                        sent += 1
+
+        latencies: list[float] = []
+        cycles([pairs[0][0]], count, latencies)
         print(
-            f"round trip take_ticket   p50 {percentile(latencies, 0.5):.2f} ms  "
+            f"round trip (one client)  p50 {percentile(latencies, 0.5):.2f} ms  "
             f"p99 {percentile(latencies, 0.99):.2f} ms  max {max(latencies):.2f} ms  "
-            f"(n={count}, one client)"
+            f"(n={len(latencies)}: take_ticket, call_next, finish)"
         )
 
-        per_thread = max(1, count // 8)
-        errors: list[str] = []
-
-        def worker(offset: int) -> None:
-            for index in range(per_thread):
-                request = TakeTicketRequest(service_id=services[(offset + index) % len(services)])
-                response = client.request(endpoint, "take_ticket", request, timeout=30)
-                if response.status != "ok":
-                    errors.append(str(response.code))
-
-        threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+        windows = [window for window, _ in pairs]
+        groups = [windows[n::8] for n in range(8)]
+        shared: list[list[float]] = [[] for _ in groups]
+        threads = [
+            threading.Thread(target=cycles, args=(group, count // 8, shared[n]))
+            for n, group in enumerate(groups)
+            if group
+        ]
         started = time.perf_counter()
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
         elapsed = time.perf_counter() - started
+        merged = [value for part in shared for value in part]
         print(
-            f"throughput take_ticket   {per_thread * 8 / elapsed:8.0f} requests/s "
-            f"(8 concurrent requesters, {len(errors)} errors)"
+            f"throughput               {len(merged) / elapsed:8.0f} requests/s with "
+            f"{len(threads)} concurrent requesters (p50 {percentile(merged, 0.5):.2f} ms, "
+            f"p99 {percentile(merged, 0.99):.2f} ms)"
         )
+
+
+def _window_staff_pairs(site: SiteConfig) -> list[tuple[WindowConfig, str]]:
+    free = list(site.staff)
+    pairs = []
+    for window in site.windows:
+        person = next((p for p in free if not p.windows or window.id in p.windows), None)
+        if person is not None:
+            free.remove(person)
+            pairs.append((window, person.id))
+    return pairs
 
 
 def main() -> int:

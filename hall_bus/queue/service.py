@@ -93,15 +93,19 @@ class QueueEngine:
                 )
             elif outcome.response.status is ResponseStatus.OK and action not in _READ_ONLY_ACTIONS:
                 self._summary_dirty = True
-            self._flush_outbox()
+            self._flush_outbox(forget_acknowledged=False)
         return outcome.response
 
     # --- events, state and periodic work ---------------------------------------------------------
 
-    def _flush_outbox(self) -> None:
-        """Publish pending events and forget the ones the broker has acknowledged."""
+    def _flush_outbox(self, forget_acknowledged: bool = True) -> None:
+        """Publish pending events and forget the ones the broker has acknowledged.
+
+        Forgetting is a write transaction of its own; the request path skips it and leaves it to
+        the maintenance loop, which forgets in batches, so each request costs one disk sync.
+        """
         acknowledged = [seq for info, seq in self._in_flight if info.is_published()]
-        if acknowledged:
+        if acknowledged and forget_acknowledged:
             self.store.mark_published(acknowledged)
             self._in_flight = [(i, s) for i, s in self._in_flight if not i.is_published()]
         if not self.bus.connected:
