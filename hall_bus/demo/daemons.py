@@ -43,7 +43,11 @@ class Daemon:
 
     def start(self) -> None:
         with self.log_path.open("ab") as log_file:
-            self.process = subprocess.Popen(self.argv, stdout=log_file, stderr=log_file)
+            # A session of its own: Ctrl-C in the terminal reaches only the runner, which then
+            # stops the daemons in order after collecting what it needs from them.
+            self.process = subprocess.Popen(
+                self.argv, stdout=log_file, stderr=log_file, start_new_session=True
+            )
 
     def check(self) -> None:
         if self.process is not None and self.process.poll() is not None:
