@@ -172,8 +172,12 @@ class BusClient:
         *,
         client_id: str | None = None,
         clean_session: bool = False,
+        announce: bool = True,
     ) -> None:
+        """`announce=False` is for short-lived tools: no last will, no `online`/`offline`, so a
+        one-off command leaves no retained status behind for a node that will never return."""
         self.endpoint = topics.Endpoint(hall_id, node)
+        self.announce = announce
         self.broker = broker
         self.client_id = client_id or f"{hall_id}-{node}"
         self.on_connect_hooks: list[Callable[[], None]] = []
@@ -187,7 +191,8 @@ class BusClient:
             reconnect_on_failure=False,
         )
         self._mqtt.username_pw_set(broker.username, broker.password)
-        self._mqtt.will_set(self.endpoint.status, topics.OFFLINE, qos=1, retain=True)
+        if announce:
+            self._mqtt.will_set(self.endpoint.status, topics.OFFLINE, qos=1, retain=True)
         self._mqtt.max_queued_messages_set(MAX_QUEUED_MESSAGES)
         self._mqtt.on_connect = self._on_connect
         self._mqtt.on_disconnect = self._on_disconnect
@@ -252,7 +257,7 @@ class BusClient:
         self._closed = True
         # paho's own view, not `connected`: a clean DISCONNECT cancels the last will, so `offline`
         # must be said whenever the broker has accepted us, even with SUBACKs still on the way.
-        if self._mqtt.is_connected():
+        if self.announce and self._mqtt.is_connected():
             info = self._mqtt.publish(self.endpoint.status, topics.OFFLINE, qos=1, retain=True)
             if not Delivery(info, True).wait(timeout):
                 log.warning("bus %s: `offline` not confirmed before disconnecting", self.client_id)
@@ -547,7 +552,8 @@ class BusClient:
         # Replayed even when the broker kept our session: it may have restarted without it.
         replay = {mid for topic_filter in filters
                   if (mid := self._send_subscribe(topic_filter, None)) is not None}
-        self._mqtt.publish(self.endpoint.status, topics.ONLINE, qos=1, retain=True)
+        if self.announce:
+            self._mqtt.publish(self.endpoint.status, topics.ONLINE, qos=1, retain=True)
         for topic, payload in states:
             self._mqtt.publish(topic, payload, qos=1, retain=True)
         if not replay:

@@ -53,7 +53,11 @@ def run_request_command(args: argparse.Namespace) -> int:
         print(str(exc), file=sys.stderr)
         return 2
     client = BusClient(
-        site.hall_id, f"cli-{request.id[-8:].lower()}", site.broker, clean_session=True
+        site.hall_id,
+        f"cli-{request.id[-8:].lower()}",
+        site.broker,
+        clean_session=True,
+        announce=False,
     )
     try:
         client.start(wait=args.timeout)

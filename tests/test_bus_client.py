@@ -66,6 +66,11 @@ class Recorder:
             return [payload for _, payload in self.items]
 
     @property
+    def topics(self) -> list[str]:
+        with self._lock:
+            return [topic for topic, _ in self.items]
+
+    @property
     def distinct(self) -> list[bytes]:
         """Payloads with back-to-back repeats folded: QoS 1 is at-least-once (amqtt sends a
         retained message twice to a persistent session that subscribes)."""
@@ -135,6 +140,22 @@ def test_online_retained_then_offline_on_clean_stop(make_client: MakeClient) -> 
     assert not alpha.connected
     wait_for(lambda: seen.distinct == [b"online", b"offline"], "offline after stop")
     assert read_retained(make_client, alpha.endpoint.status, "reader2") == b"offline"
+
+
+def test_a_tool_that_does_not_announce_leaves_no_status_behind(make_client: MakeClient) -> None:
+    watcher = make_client("watcher")
+    seen = Recorder()
+    watcher.subscribe(f"hall/{HALL}/+/status", seen)
+    watcher.start(wait=5)
+    tool = make_client("one-off", clean_session=True, announce=False)
+    tool.start(wait=5)
+    ponger = make_client("ponger")
+    ponger.start(wait=5)
+    wait_for(lambda: ponger.endpoint.status in seen.topics, "the announcing node's status")
+    tool.stop()
+    ponger.stop()
+    wait_for(lambda: seen.payloads.count(b"offline") >= 1, "the announcing node's offline")
+    assert tool.endpoint.status not in seen.topics
 
 
 def test_last_will_says_offline_after_sigkill(
