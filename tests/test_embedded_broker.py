@@ -14,95 +14,15 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.reasoncodes import ReasonCode
+from mqtt_peer import Peer, wait_until
+from mqtt_peer import peers as peers  # a fixture, used by name
 
 from firmware_config.loader import load_site
 from hall_bus.broker import EmbeddedBroker, PortInUseError
 from hall_bus.netutil import free_port, port_is_free
 
 USERS = {"hall": "hall-demo", "kiosk-1": "kiosk-pw"}
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.01)
-
-
-class Peer:
-    """One paho-mqtt 2 client on MQTT 3.1.1 that records what it receives."""
-
-    def __init__(
-        self, port: int, client_id: str, username: str | None = None,
-        password: str | None = None, *, clean_session: bool = True,
-    ) -> None:
-        self.port = port
-        self.messages: list[mqtt.MQTTMessage] = []
-        self.reason: ReasonCode | None = None
-        self.session_present = False
-        self._answered = threading.Event()
-        self._granted: dict[int, list[ReasonCode]] = {}
-        self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean_session,
-            protocol=mqtt.MQTTv311, reconnect_on_failure=False,
-        )
-        if username is not None:
-            self.client.username_pw_set(username, password)
-        self.client.on_connect = self._on_connect
-        self.client.on_message = lambda _c, _u, message: self.messages.append(message)
-        self.client.on_subscribe = self._on_subscribe
-
-    def _on_connect(self, _c: object, _u: object, flags: mqtt.ConnectFlags, reason: ReasonCode,
-                    _p: object) -> None:
-        self.reason = reason
-        self.session_present = flags.session_present
-        self._answered.set()
-
-    def _on_subscribe(self, _c: object, _u: object, mid: int, reasons: list[ReasonCode],
-                      _p: object) -> None:
-        self._granted[mid] = reasons
-
-    def connect(self) -> ReasonCode:
-        self.client.connect("127.0.0.1", self.port, keepalive=30)
-        self.client.loop_start()
-        assert self._answered.wait(5), "no CONNACK"
-        assert self.reason is not None
-        return self.reason
-
-    def subscribe(self, topic: str) -> None:
-        _, mid = self.client.subscribe(topic, qos=1)
-        assert mid is not None
-        wait_until(lambda: mid in self._granted, 5, f"SUBACK for {topic}")
-        assert not self._granted[mid][0].is_failure, self._granted[mid]
-
-    def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
-        self.client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)
-
-    def payloads(self, topic: str) -> list[bytes]:
-        return [bytes(m.payload) for m in list(self.messages) if m.topic == topic]
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
-
-
-@pytest.fixture
-def peers() -> Iterator[Callable[..., Peer]]:
-    made: list[Peer] = []
-
-    def make(*args: object, **kwargs: object) -> Peer:
-        peer = Peer(*args, **kwargs)  # type: ignore[arg-type]
-        made.append(peer)
-        return peer
-
-    yield make
-    for peer in made:
-        peer.close()
 
 
 @pytest.fixture
