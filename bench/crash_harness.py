@@ -13,9 +13,6 @@ effect. After the last kill the engine is started once more and the whole day is
 from __future__ import annotations
 
 import random
-import signal
-import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -23,8 +20,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from bench.engine_process import EngineProcess, write_site
 from firmware_config.site import SiteConfig
 from hall_bus.client import BusClient, BusTimeout
 from hall_bus.contract import (
@@ -54,40 +50,6 @@ class CrashResult:
     tickets_found: int = 0
     restart_s: list[float] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
-
-
-class EngineProcess:
-    def __init__(self, site_path: Path, db_path: Path, log_path: Path) -> None:
-        self.argv = [
-            sys.executable,
-            "-m",
-            "hall_bus.cli",
-            "queue",
-            "--site",
-            str(site_path),
-            "--db",
-            str(db_path),
-        ]
-        self.log_path = log_path
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log_path.open("ab") as log_file:
-            self.process = subprocess.Popen(self.argv, stdout=log_file, stderr=log_file)
-
-    def kill(self) -> None:
-        if self.process is not None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait()
-
-    def terminate(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
 
 
 class Requester(threading.Thread):
@@ -132,10 +94,7 @@ class CrashHarness:
         self.rng = random.Random(seed)
         self.request_timeout_s = request_timeout_s
         self.endpoint = queue_endpoint(site.hall_id)
-        site_path = workdir / "site.yaml"
-        site_path.write_text(
-            yaml.safe_dump(self.site.model_dump(mode="json"), allow_unicode=True), encoding="utf-8"
-        )
+        site_path = write_site(self.site, workdir / "site.yaml")
         self.engine = EngineProcess(site_path, workdir / "queue.sqlite3", workdir / "queue.log")
         self.bus = BusClient(site.hall_id, "crash-test", site.broker)
         self.requesters_stop = threading.Event()

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
 import threading
@@ -20,9 +19,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import yaml
 from common import bench_site, percentile
 
+from bench.engine_process import EngineProcess, write_site
 from firmware_config.site import BrokerConfig, SiteConfig, WindowConfig
 from hall_bus.broker import EmbeddedBroker
 from hall_bus.client import BusClient, BusTimeout
@@ -76,30 +75,13 @@ def bench_store(workdir: Path, ops: int) -> None:
 @contextmanager
 def running_engine(site: SiteConfig, workdir: Path) -> Iterator[None]:
     workdir.mkdir(parents=True, exist_ok=True)
-    site_path = workdir / "site.yaml"
-    site_path.write_text(
-        yaml.safe_dump(site.model_dump(mode="json"), allow_unicode=True), encoding="utf-8"
-    )
-    with (workdir / "engine.log").open("ab") as log_file:
-        engine = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "hall_bus.cli",
-                "queue",
-                "--site",
-                str(site_path),
-                "--db",
-                str(workdir / "engine.sqlite3"),
-            ],
-            stdout=log_file,
-            stderr=log_file,
-        )
+    site_path = write_site(site, workdir / "site.yaml")
+    engine = EngineProcess(site_path, workdir / "engine.sqlite3", workdir / "engine.log")
+    engine.start()
     try:
         yield
     finally:
         engine.terminate()
-        engine.wait(timeout=10)
 
 
 def wait_for_engine(client: BusClient, endpoint: Endpoint) -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -13,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from bus_helpers import Collector
 from mosquitto import Mosquitto
 from queue_fixtures import FakeClock, make_site
 
+from bench.engine_process import EngineProcess, write_site
 from firmware_config.site import BrokerConfig, SiteConfig
 from hall_bus.client import BusClient, BusTimeout
 from hall_bus.contract import (
@@ -282,30 +280,12 @@ def test_broker_restart_while_engine_runs(hall: Hall, mosquitto: Mosquitto) -> N
 # --- the real daemon, killed and restarted ------------------------------------------------------
 
 
-class DaemonEngine:
-    def __init__(self, site: SiteConfig, folder: Path) -> None:
-        site_path = folder / "site.yaml"
-        site_path.write_text(yaml.safe_dump(site.model_dump(mode="json"), allow_unicode=True),
-                             encoding="utf-8")
-        self.argv = [sys.executable, "-m", "hall_bus.cli", "queue", "--site", str(site_path)]
-        self.log = folder / "queue.log"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as log_file:
-            self.process = subprocess.Popen(self.argv, stdout=log_file, stderr=log_file)
-
-    def signal(self, signum: int) -> int:
-        assert self.process is not None
-        self.process.send_signal(signum)
-        return self.process.wait(timeout=15)
-
-
 def test_daemon_state_survives_sigkill_and_repeats_stored_answers(
     broker_config: BrokerConfig, tmp_path: Path
 ) -> None:
     site = make_site().model_copy(update={"broker": broker_config, "data_dir": tmp_path})
-    daemon = DaemonEngine(site, tmp_path)
+    site_path = write_site(site, tmp_path / "site.yaml")
+    daemon = EngineProcess(site_path, tmp_path / "queue.sqlite3", tmp_path / "queue.log")
     daemon.start()
     hall = Hall(site)
     try:
