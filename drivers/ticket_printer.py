@@ -1,0 +1,124 @@
+"""The ticket printer driver: connect, ask its status, print a job, reconnect after a failure.
+
+A job is only sent to a printer that said it is ready; when the printer does not answer (and its
+profile says it should), the job is refused, because "no reply" must never read as "paper OK".
+After the job, the status is asked again so that paper running out mid-ticket is noticed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from drivers import escpos_codec as codec
+from drivers import printer_status
+from drivers.printer_profile import PrinterProfile
+from drivers.printer_status import PrinterStatus
+from drivers.printer_transport import Transport, TransportError, open_transport
+
+log = logging.getLogger(__name__)
+
+WRITE_TIMEOUT_S = 10.0
+
+
+class PrintFailed(RuntimeError):
+    def __init__(self, status: PrinterStatus, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class PrintResult:
+    bytes_written: int
+    status_after: PrinterStatus
+
+
+class TicketPrinter:
+    """Thread-safe: one job or status query at a time."""
+
+    def __init__(
+        self,
+        port: str,
+        profile: PrinterProfile,
+        opener: Callable[[str], Transport] = open_transport,
+    ) -> None:
+        self.port = port
+        self.profile = profile
+        self._opener = opener
+        self._transport: Transport | None = None
+        self._lock = threading.Lock()
+        self.last_status: PrinterStatus = printer_status.UNKNOWN
+
+    def connect(self) -> None:
+        with self._lock:
+            self._ensure_open()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._drop()
+
+    def status(self) -> PrinterStatus:
+        with self._lock:
+            return self._query()
+
+    def print_job(self, job: bytes) -> PrintResult:
+        """Send a whole job; raises PrintFailed (with the status) when it cannot be printed."""
+        with self._lock:
+            before = self._query()
+            if not before.ready and not (self._blind(before)):
+                raise PrintFailed(before, before.describe())
+            try:
+                transport = self._ensure_open()
+                transport.write(job, WRITE_TIMEOUT_S)
+            except TransportError as exc:
+                self._drop()
+                self.last_status = printer_status.UNKNOWN
+                raise PrintFailed(self.last_status, str(exc)) from exc
+            after = self._query()
+            if self.profile.answers_status and not after.ready:
+                # The bytes left us but the printer stopped (paper ran out mid-ticket).
+                raise PrintFailed(after, after.describe())
+            return PrintResult(len(job), after)
+
+    def _blind(self, status: PrinterStatus) -> bool:
+        return not self.profile.answers_status and status.online is None
+
+    def _query(self) -> PrinterStatus:
+        if not self.profile.answers_status:
+            self.last_status = printer_status.UNKNOWN
+            return self.last_status
+        try:
+            transport = self._ensure_open()
+            transport.discard_input()
+            replies: list[int | None] = [self._ask(transport, 1)]
+            # A printer silent to the first query is off or unplugged: do not wait twice more.
+            replies += [self._ask(transport, kind) if replies[0] is not None else None
+                        for kind in (2, 4)]
+        except TransportError as exc:
+            log.warning("printer %s: %s", self.port, exc)
+            self._drop()
+            replies = [None, None, None]
+        status = printer_status.decode(*replies)
+        if status != self.last_status:
+            log.info("printer %s: %s", self.port, status.describe())
+        self.last_status = status
+        return status
+
+    def _ask(self, transport: Transport, kind: int) -> int | None:
+        transport.write(codec.status_query(kind), self.profile.status_timeout_s)
+        reply = transport.read(1, self.profile.status_timeout_s)
+        return reply[0] if reply else None
+
+    def _ensure_open(self) -> Transport:
+        if self._transport is None:
+            self._transport = self._opener(self.port)
+        return self._transport
+
+    def _drop(self) -> None:
+        if self._transport is not None:
+            with contextlib.suppress(OSError):
+                self._transport.close()
+            self._transport = None
