@@ -1,0 +1,113 @@
+"""Where frames come from: an RTSP URL, a USB camera, a video file, or a generated scene.
+
+`open_source` picks the kind from the config's `source` string. `read()` returns a BGR frame, or
+None when the stream has nothing (ended, dropped, unplugged); the daemon's watchdog decides when
+to close and open it again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Protocol
+
+import cv2
+
+from drivers.camera.regions import Image
+from drivers.camera.scene import DeskTimeline, demo_timeline
+
+log = logging.getLogger("hall.camera")
+
+GENERATED_PREFIX = "generated:"
+USB_PREFIX = "usb:"
+
+
+class FrameSource(Protocol):
+    description: str
+
+    def open(self) -> None: ...
+
+    def read(self) -> Image | None: ...
+
+    def close(self) -> None: ...
+
+
+class SourceError(RuntimeError):
+    """The stream cannot be opened."""
+
+
+class OpenCvSource:
+    """RTSP, USB (V4L2) or a file through OpenCV's FFmpeg/V4L2 back-ends."""
+
+    def __init__(self, target: str | int) -> None:
+        self.target = target
+        self.description = f"usb:{target}" if isinstance(target, int) else _without_password(target)
+        self._capture: cv2.VideoCapture | None = None
+
+    def open(self) -> None:
+        self.close()
+        capture = cv2.VideoCapture(self.target)
+        if not capture.isOpened():
+            capture.release()
+            raise SourceError(f"cannot open {self.description}")
+        # Keep at most one frame buffered: analysis wants the newest picture, not a backlog.
+        capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)
+        self._capture = capture
+
+    def read(self) -> Image | None:
+        if self._capture is None:
+            return None
+        ok, frame = self._capture.read()
+        return frame if ok and frame is not None else None
+
+    def close(self) -> None:
+        if self._capture is not None:
+            self._capture.release()
+            self._capture = None
+
+
+class GeneratedSource:
+    """A scripted scene rendered at the time of the given clock (for tests and the demo)."""
+
+    def __init__(self, timeline: DeskTimeline, clock: Callable[[], datetime], period_s: float):
+        self.description = "generated"
+        self.timeline = timeline
+        self.clock = clock
+        self.period_s = period_s
+        self._started: datetime | None = None
+
+    def open(self) -> None:
+        if self._started is None:
+            self._started = self.clock()
+
+    def read(self) -> Image | None:
+        if self._started is None:
+            return None
+        elapsed = (self.clock() - self._started).total_seconds() % self.period_s
+        return self.timeline.render(elapsed)
+
+    def close(self) -> None:
+        pass
+
+
+def _without_password(url: str) -> str:
+    # rtsp://user:password@host/… — the password must not reach logs or the bus.
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+def open_source(spec: str, clock: Callable[[], datetime], demo_period_s: float) -> FrameSource:
+    if spec.startswith(GENERATED_PREFIX):
+        scene = spec[len(GENERATED_PREFIX):]
+        if scene != "desk":
+            raise SourceError(f"unknown generated scene {scene!r} (known: desk)")
+        return GeneratedSource(demo_timeline(demo_period_s), clock, demo_period_s)
+    if spec.startswith(USB_PREFIX):
+        index = spec[len(USB_PREFIX):]
+        if not index.isdigit():
+            raise SourceError(f"usb source needs a device number, got {spec!r}")
+        return OpenCvSource(int(index))
+    return OpenCvSource(spec)
