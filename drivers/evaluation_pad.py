@@ -97,7 +97,8 @@ class PadSession:
     def screen(self) -> tuple[str, ...]:
         """What the pad shows in its current mode (idle is drawn by the IDLE command)."""
         if self.mode is PadMode.PROMPT:
-            return (PROMPT, " ".join(f"{i}.{lv.label_zh}" for i, lv in enumerate(LEVELS, 1)))
+            # The five level keys carry printed labels; the screen names the ticket being rated.
+            return (PROMPT, f"{self.number} 号")
         if self.mode is PadMode.REASON:
             reasons = " ".join(f"{i}.{r}" for i, r in enumerate(self.reasons, 1))
             return ("请选择不满意的原因", reasons)

@@ -1,0 +1,336 @@
+"""What each device on a line does with queue news and with its own answers.
+
+Each class keeps one device's view (what it shows, its keypad conversation) and asks the line for
+frames through `LineContext`; none of them does I/O. All methods run on the line thread.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from drivers import caller_keypad, led_strip
+from drivers import reference_commands as rc
+from drivers.display_framing import Framing, can_scroll, encode_display, expects_reply
+from drivers.evaluation_pad import THANKS, PadMode, PadSession, Rating, idle_payload
+from drivers.hall_screen import HallScreen
+from drivers.led_text import Effect, layout
+from drivers.reference_frame import Frame, encode
+from firmware_config.line import DeviceProfile, LineConfig, LineDeviceConfig
+from hall_bus.contract import QueueEvent, QueueEventType, QueueSummaryState, Response
+from hall_bus.contract.line import LineDeviceEventType, LineDeviceKind, LineDeviceState
+
+EngineCallback = Callable[[Response | None], None]
+
+
+@dataclass
+class WriteJob:
+    device: LineDevice
+    build: Callable[[int], bytes]  # frame seq -> wire bytes
+    expects_reply: bool
+    on_reply: Callable[[Frame], None] | None = None
+    queued_at: float = field(default_factory=time.monotonic)
+
+
+class LineContext(Protocol):
+    def write(self, job: WriteJob, *, urgent: bool) -> None: ...
+    def engine(self, action: str, fields: dict[str, object], request_id: str,
+               attempts: int, done: EngineCallback) -> None: ...
+    def device_event(self, device: LineDevice, type_: LineDeviceEventType,
+                     **fields: object) -> None: ...
+    def state_changed(self, device: LineDevice) -> None: ...
+
+
+class LineDevice:
+    kind: LineDeviceKind
+
+    def __init__(self, line: LineConfig, config: LineDeviceConfig, profile: DeviceProfile) -> None:
+        self.line = line
+        self.config = config
+        self.profile = profile
+        self.framing = Framing(profile.framing)
+        self.shown: tuple[str, ...] = ()
+        self.problems: tuple[str, ...] = ()
+        self.online = True
+        self.polls = 0
+        self.misses = 0
+        self.misses_in_row = 0
+        self.last_seen: float | None = None
+
+    @property
+    def supervised(self) -> bool:
+        return expects_reply(self.framing)
+
+    @property
+    def polled(self) -> bool:
+        return False
+
+    def on_queue_event(self, event: QueueEvent, ctx: LineContext) -> None:
+        pass
+
+    def on_summary(self, state: QueueSummaryState, ctx: LineContext) -> None:
+        pass
+
+    def on_poll_reply(self, frame: Frame, ctx: LineContext) -> None:
+        pass
+
+    def tick(self, now: float, ctx: LineContext) -> None:
+        pass
+
+    def snapshot(self) -> LineDeviceState:
+        return LineDeviceState(
+            line_id=self.line.id, device_id=self.config.id, kind=self.kind,
+            address=self.config.address, window_id=self.config.window, online=self.online,
+            supervised=self.supervised, shown=list(self.shown), problems=list(self.problems),
+            polls=self.polls, misses=self.misses,
+        )
+
+    def display(self, text: str, ctx: LineContext, *, urgent: bool,
+                effect: Effect = Effect.STATIC, hall_screen: bool = False) -> None:
+        """Lay `text` out for this display and queue the frame; problems are reported."""
+        placed = layout(text, self.profile.columns, self.profile.rows, effect=effect,
+                        can_scroll=self.profile.can_scroll and can_scroll(self.framing))
+        if placed.effect is Effect.FLASH and not self.profile.can_flash:
+            placed = layout(text, self.profile.columns, self.profile.rows,
+                            can_scroll=self.profile.can_scroll)
+        if placed.problems and placed.problems != self.problems:
+            ctx.device_event(self, LineDeviceEventType.DISPLAY_PROBLEM,
+                             detail="; ".join(placed.problems))
+        self.shown, self.problems = placed.lines, placed.problems
+        address, framing = self.config.address, self.framing
+
+        def build(seq: int) -> bytes:
+            return encode_display(framing, address, seq, placed, hall_screen=hall_screen)
+
+        ctx.write(WriteJob(self, build, self.supervised, self._show_reply(ctx)), urgent=urgent)
+        ctx.state_changed(self)
+
+    def _show_reply(self, ctx: LineContext) -> Callable[[Frame], None]:
+        def on_reply(frame: Frame) -> None:
+            try:
+                status = rc.decode_show_reply(frame)
+            except rc.DecodeError:
+                return
+            if status is not rc.ShowStatus.OK:
+                self.problems = (*self.problems, f"显示屏拒绝 / display refused: {status.name}")
+                ctx.device_event(self, LineDeviceEventType.DISPLAY_PROBLEM, detail=status.name)
+                ctx.state_changed(self)
+        return on_reply
+
+
+class WindowStrip(LineDevice):
+    kind = LineDeviceKind.WINDOW_STRIP
+
+    def __init__(self, *args: object, window_number: int, window_name: str) -> None:
+        super().__init__(*args)  # type: ignore[arg-type]
+        self.window_number = window_number
+        self.window_name = window_name
+        self.idle_text = ""
+
+    def on_queue_event(self, event: QueueEvent, ctx: LineContext) -> None:
+        ticket = event.ticket
+        if event.type not in (QueueEventType.TICKET_CALLED, QueueEventType.TICKET_RECALLED):
+            return
+        if ticket is None or ticket.window_id != self.config.window:
+            return
+        recalled = event.type is QueueEventType.TICKET_RECALLED
+        self.display(led_strip.call_text(ticket.number, self.window_number), ctx, urgent=True,
+                     effect=led_strip.recall_effect() if recalled else Effect.STATIC)
+
+    def on_summary(self, state: QueueSummaryState, ctx: LineContext) -> None:
+        window = next((w for w in state.windows if w.window_id == self.config.window), None)
+        if window is None or window.current_ticket is not None:
+            return
+        text = led_strip.idle_text(self.window_number, self.window_name,
+                                   paused=window.mode == "paused", closed=window.mode == "closed")
+        if text != self.idle_text:
+            self.idle_text = text
+            self.display(text, ctx, urgent=False)
+
+
+class HallScreenDevice(LineDevice):
+    kind = LineDeviceKind.HALL_SCREEN
+
+    def __init__(self, *args: object, window_numbers: dict[str, int]) -> None:
+        super().__init__(*args)  # type: ignore[arg-type]
+        self.screen = HallScreen(call_rows=max(1, self.profile.rows - 2), notice=self.line.notice)
+        self.window_numbers = window_numbers
+
+    def on_queue_event(self, event: QueueEvent, ctx: LineContext) -> None:
+        ticket = event.ticket
+        if event.type is not QueueEventType.TICKET_CALLED or ticket is None:
+            return
+        number = self.window_numbers.get(ticket.window_id or "")
+        if number is not None:
+            self.screen.called(ticket.number, number)
+            self.display("\n".join(self.screen.lines()), ctx, urgent=True, hall_screen=True)
+
+    def on_summary(self, state: QueueSummaryState, ctx: LineContext) -> None:
+        before = self.screen.lines()
+        self.screen.summary(state)
+        if self.screen.lines() != before or not self.shown:
+            self.display("\n".join(self.screen.lines()), ctx, urgent=False, hall_screen=True)
+
+
+class _Pressable(LineDevice):
+    """A polled device whose presses are acknowledged once and executed once."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)  # type: ignore[arg-type]
+        self.in_flight: int | None = None
+        self.last_seq: int | None = None
+        self.last_ack: tuple[int, rc.Beep, str] | None = None
+
+    @property
+    def polled(self) -> bool:
+        return True
+
+    def on_poll_reply(self, frame: Frame, ctx: LineContext) -> None:
+        try:
+            press = rc.decode_poll_reply(frame)
+        except rc.DecodeError:
+            return
+        if press is None or press.seq == self.in_flight:
+            return
+        if press.seq == self.last_seq and self.last_ack is not None:
+            # Our ACK was lost: answer again, never execute again.
+            self.send_ack(press.seq, *self.last_ack, ctx)
+            return
+        self.in_flight = press.seq
+        self.handle_press(press, ctx)
+
+    def handle_press(self, press: rc.Press, ctx: LineContext) -> None:
+        raise NotImplementedError
+
+    def finish_press(self, seq: int, result: int, text: str, ctx: LineContext) -> None:
+        beep = rc.Beep.OK if result == 0 else rc.Beep.ERROR
+        self.in_flight, self.last_seq, self.last_ack = None, seq, (result, beep, text)
+        self.send_ack(seq, result, beep, text, ctx)
+
+    def send_ack(self, seq: int, result: int, beep: rc.Beep, text: str, ctx: LineContext) -> None:
+        address = self.config.address
+
+        def build(frame_seq: int) -> bytes:
+            return encode(rc.ack(address, frame_seq, seq, result, beep, text))
+
+        ctx.write(WriteJob(self, build, expects_reply=True), urgent=True)
+
+
+class CallerKeypad(_Pressable):
+    kind = LineDeviceKind.CALLER
+
+    def __init__(self, *args: object, service_ids: list[str], new_id: Callable[[], str]) -> None:
+        super().__init__(*args)
+        self.service_ids = service_ids
+        self.new_id = new_id
+
+    def handle_press(self, press: rc.Press, ctx: LineContext) -> None:
+        window = self.config.window or ""
+        wanted = caller_keypad.request_for(press, window, self.service_ids)
+        if isinstance(wanted, caller_keypad.Result):
+            self._done(press, "?", wanted, ctx)
+            return
+
+        def done(response: Response | None) -> None:
+            if response is None:
+                result = caller_keypad.Result.UNREACHABLE
+            elif response.status != "ok":
+                result = caller_keypad.result_for_error(response.code)
+            elif wanted.action == "call_next" and not (response.data or {}).get("ticket"):
+                result = caller_keypad.Result.NOBODY_WAITING
+            else:
+                result = caller_keypad.Result.OK
+            ticket = (response.data or {}).get("ticket") if response else None
+            text = str(ticket["number"]) if result == 0 and isinstance(ticket, dict) else ""
+            self._done(press, wanted.action, result, ctx, text)
+
+        ctx.engine(wanted.action, dict(wanted.fields), self.new_id(), 2, done)
+
+    def _done(self, press: rc.Press, action: str, result: caller_keypad.Result,
+              ctx: LineContext, text: str = "") -> None:
+        shown = text or caller_keypad.RESULT_TEXT[result]
+        self.shown = (shown,)
+        self.finish_press(press.seq, int(result), shown, ctx)
+        ctx.device_event(self, LineDeviceEventType.KEY_PRESSED, action=action, result=int(result))
+        ctx.state_changed(self)
+
+
+class EvaluationPad(_Pressable):
+    kind = LineDeviceKind.PAD
+
+    def __init__(self, *args: object, new_id: Callable[[], str],
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(*args)
+        policy = self.line.pad
+        self.session = PadSession(list(policy.reasons), policy.timeout_s, policy.min_interval_s)
+        self.new_id = new_id
+        self.clock = clock
+        self.staff: tuple[str, str] | None = None
+
+    def on_queue_event(self, event: QueueEvent, ctx: LineContext) -> None:
+        ticket = event.ticket
+        if event.type is not QueueEventType.TICKET_FINISHED or ticket is None:
+            return
+        if ticket.window_id != self.config.window or ticket.rating is not None:
+            return
+        if self.session.ticket_finished(ticket.ticket_id, ticket.number, self.clock()):
+            self.display("\n".join(self.session.screen()), ctx, urgent=True)
+
+    def on_summary(self, state: QueueSummaryState, ctx: LineContext) -> None:
+        window = next((w for w in state.windows if w.window_id == self.config.window), None)
+        staff = (window.staff_id, window.staff_name or "") if window and window.staff_id else None
+        if staff != self.staff:
+            self.staff = staff
+            if self.session.mode is PadMode.IDLE:
+                self.show_idle(ctx)
+
+    def show_idle(self, ctx: LineContext) -> None:
+        staff_id, name = self.staff or ("", "暂停服务")
+        address = self.config.address
+        payload = idle_payload(staff_id, name, staff_id)
+        self.shown = (f"{name} {staff_id}".strip(), "亮证上岗" if staff_id else "")
+
+        def build(seq: int) -> bytes:
+            return encode(Frame(address, rc.IDLE, seq, payload))
+
+        ctx.write(WriteJob(self, build, expects_reply=True), urgent=False)
+        ctx.state_changed(self)
+
+    def handle_press(self, press: rc.Press, ctx: LineContext) -> None:
+        mode_before = self.session.mode
+        rating = self.session.press(press.key, self.clock())
+        if rating is None:
+            self.finish_press(press.seq, 0, "", ctx)
+            if self.session.mode is not mode_before:
+                self.display("\n".join(self.session.screen()), ctx, urgent=True)
+            return
+        self._rate(press.seq, rating, ctx)
+
+    def _rate(self, seq: int, rating: Rating, ctx: LineContext) -> None:
+        assert rating.level is not None
+        fields: dict[str, object] = {"ticket_id": rating.ticket_id, "level": rating.level.value,
+                                     "source": self.config.id}
+        if rating.reason:
+            fields["reason"] = rating.reason
+
+        def done(response: Response | None) -> None:
+            # The press stays unacknowledged on the pad until the engine has the rating, so a
+            # rating is never lost between pad and engine; the same request id is retried.
+            ok = response is not None and response.status == "ok"
+            self.finish_press(seq, 0 if ok else 4, THANKS if ok else "评价未成功", ctx)
+            ctx.device_event(self, LineDeviceEventType.RATING_GIVEN, ticket_id=rating.ticket_id,
+                             level=rating.level, reason=rating.reason,
+                             detail=None if ok else (response.code if response else "timeout"))
+            self.display(THANKS, ctx, urgent=True)
+            self.show_idle(ctx)
+
+        ctx.engine("rate", fields, self.new_id(), 20, done)
+
+    def tick(self, now: float, ctx: LineContext) -> None:
+        timed_out = self.session.tick(self.clock())
+        if timed_out is not None:
+            ctx.device_event(self, LineDeviceEventType.RATING_UNRATED,
+                             ticket_id=timed_out.ticket_id)
+            self.show_idle(ctx)

@@ -1,0 +1,126 @@
+"""The line daemon over a pty of simulated devices, a real Mosquitto and the queue engine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from line_fixtures import SimHall, make_line, wait_until
+from queue_fixtures import FakeClock
+from test_queue_engine import Hall, _site
+
+from drivers.caller_keypad import Key, Result
+from drivers.evaluation_pad import PROMPT, THANKS, PadKey
+from drivers.line_daemon import LineDaemon
+from firmware_config.site import BrokerConfig
+from hall_bus.contract.line import LineDeviceState
+from hall_bus.queue.service import QueueEngine
+from hall_bus.topics import Endpoint
+
+
+@pytest.fixture
+def rig(broker_config: BrokerConfig, tmp_path: Path) -> Iterator[tuple[Hall, SimHall, LineDaemon]]:
+    site = _site(broker_config, tmp_path)
+    engine = QueueEngine(site, tmp_path / "queue.sqlite3", FakeClock())
+    engine.start(wait=10)
+    config, sim = make_line(tmp_path / "ttyLINE1")
+    sim.line.start()
+    daemon = LineDaemon(site, config)
+    daemon.start(wait=10)
+    hall = Hall(site)
+    try:
+        yield hall, sim, daemon
+    finally:
+        hall.bus.stop()
+        daemon.stop()
+        sim.line.stop()
+        engine.stop()
+
+
+def test_call_shows_on_strip_and_hall_screen_then_pad_rating_reaches_engine(
+    rig: tuple[Hall, SimHall, LineDaemon],
+) -> None:
+    hall, sim, _ = rig
+    hall.ok("take_ticket", service_id="household")
+
+    sim.caller.press(Key.LOGIN, "s001")
+    wait_until(lambda: len(sim.caller.acks) == 1, what="login acknowledged")
+    assert sim.caller.acks[0].result == Result.OK
+    # Idle pad shows the staff member who logged in (亮证上岗).
+    wait_until(lambda: sim.pad.idle == ("s001", "张敏", "s001"), what="pad idle screen")
+
+    sim.caller.press(Key.NEXT)
+    wait_until(lambda: sim.strip.shown == ("请A001号到1号窗口",), what="strip shows the call")
+    wait_until(lambda: len(sim.caller.acks) == 2, what="next acknowledged")
+    assert (sim.caller.acks[1].result, sim.caller.acks[1].text) == (0, "A001")
+    wait_until(lambda: "A001→1号窗口" in sim.screen.shown, what="hall screen shows the call")
+    assert sim.screen.shown[-1] == "请保管好随身物品"
+
+    sim.caller.press(Key.FINISH)
+    wait_until(lambda: sim.pad.shown[:1] == (PROMPT,), what="pad asks for a rating")
+    sim.pad.press(PadKey.LEVEL_4)
+    wait_until(lambda: sim.pad.shown[:1] == ("请选择不满意的原因",), what="pad asks a reason")
+    sim.pad.press(PadKey.REASON_BASE + 2)
+    wait_until(lambda: any(a.text == THANKS for a in sim.pad.acks), what="rating acknowledged")
+    rated = next(t for t in hall.tickets() if t["number"] == "A001")
+    assert rated["rating"] == "dissatisfied"
+    rating_event = hall.events.wait_for(lambda e: e.rating is not None)
+    assert rating_event.rating is not None and rating_event.rating.reason == "服务态度差"
+    wait_until(lambda: sim.pad.idle is not None and sim.pad.shown == (), what="pad back to idle")
+
+
+def test_vendor_strips_show_calls(rig: tuple[Hall, SimHall, LineDaemon]) -> None:
+    hall, sim, _ = rig
+    hall.ok("login", window_id="w2", staff_id="s002")
+    hall.ok("login", window_id="w3", staff_id="s003")
+    hall.ok("take_ticket", service_id="business")
+    hall.ok("take_ticket", service_id="tax")
+    hall.ok("call_next", window_id="w2")
+    hall.ok("call_next", window_id="w3")
+    wait_until(lambda: sim.onbon.shown == ("请B001号到2号窗口",), what="Onbon strip")
+    wait_until(lambda: sim.aa.shown == ("请C001号到3号窗口",), what="AA strip")
+
+
+def test_lost_ack_never_calls_twice(rig: tuple[Hall, SimHall, LineDaemon]) -> None:
+    hall, sim, _ = rig
+    hall.ok("login", window_id="w1", staff_id="s001")
+    hall.ok("take_ticket", service_id="household")
+    hall.ok("take_ticket", service_id="household")
+    sim.caller.drop_acks = 2  # the keypad misses our first two acknowledgements
+    sim.caller.press(Key.NEXT)
+    wait_until(lambda: len(sim.caller.acks) == 1, timeout=8, what="next acknowledged")
+    assert sim.caller.acks[0].text == "A001"
+    states = {t["number"]: t["state"] for t in hall.tickets()}
+    assert states == {"A001": "called", "A002": "waiting"}
+
+
+def test_noise_bad_crc_silence_and_unplug(rig: tuple[Hall, SimHall, LineDaemon]) -> None:
+    hall, sim, daemon = rig
+    seen: list[LineDeviceState] = []
+    caller = Endpoint("test-hall", "line1", "w1-caller")
+    hall.bus.subscribe_model(caller.state, LineDeviceState, lambda _t, s: seen.append(s))
+
+    sim.caller.faults.silent = True
+    wait_until(lambda: any(not s.online for s in seen), what="caller reported offline")
+    sim.caller.faults.silent = False
+    sim.caller.faults.garbage = b"\xa5\x5a\x02\x81\x00\xff\x13"
+    sim.caller.press(Key.LOGIN, "s001")
+    wait_until(lambda: len(sim.caller.acks) == 1, what="login through noise")
+    assert seen[-1].online
+
+    sim.caller.faults.bad_crc = True
+    sim.caller.press(Key.PAUSE)
+    wait_until(lambda: daemon.reader.bad_crc > 0, what="bad CRC seen")
+    assert len(sim.caller.acks) == 1  # a corrupted press is never acted on
+    sim.caller.faults.bad_crc = False
+    wait_until(lambda: len(sim.caller.acks) == 2, what="pause after the CRC fault cleared")
+
+    sim.line.unplug()
+    wait_until(lambda: not daemon.transport.is_open, what="port closed after unplug")
+    sim.line.plug()
+    wait_until(lambda: daemon.transport.is_open, timeout=8, what="port reopened")
+    sim.caller.press(Key.RESUME)
+    wait_until(lambda: len(sim.caller.acks) == 3, what="resume after replug")
+    hall.states.wait_for(lambda s: any(w.window_id == "w1" and w.mode.value == "idle"
+                                       for w in s.windows))
