@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from firmware_config.catalogue import ServiceGuide, check_catalogue
+from firmware_config.kiosk import KioskConfig, check_kiosks
 from hall_bus.contract import PriorityClass
 
 CONFIG_VERSION = 1
@@ -149,6 +151,12 @@ class SiteConfig(StrictModel):
     priority: PriorityPolicy = Field(default_factory=PriorityPolicy)
     thresholds: Thresholds = Field(default_factory=Thresholds)
     ratings: RatingPolicy = Field(default_factory=RatingPolicy)
+    catalogue: list[ServiceGuide] = Field(
+        default_factory=list, description="Service guide shown at kiosks (catalogue.py)."
+    )
+    kiosks: list[KioskConfig] = Field(
+        default_factory=list, description="Touchscreen kiosks (firmware_config/kiosk.py)."
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -190,6 +198,8 @@ class SiteConfig(StrictModel):
         for index, service in enumerate(self.services):
             if service.id not in served:
                 raise ValueError(f"services.{index}: no window serves {service.id!r}")
+        check_catalogue(self)
+        check_kiosks(self)
         return self
 
     @property
