@@ -7,10 +7,8 @@ small pool, because an answer can take a while and the line must keep polling me
 
 from __future__ import annotations
 
-import argparse
 import logging
 import queue
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -335,26 +333,3 @@ class LineDaemon:
             devices_online=sum(d.online for d in self.devices), devices=len(self.devices),
             poll_cycle_ms=self.cycle_ms))
 
-
-def run_line_command(args: argparse.Namespace) -> int:
-    from firmware_config.loader import ConfigError, load_site
-
-    try:
-        site = load_site(args.site)
-    except ConfigError as exc:
-        log.error("%s", exc)
-        return 2
-    lines = getattr(site, "lines", [])
-    chosen = [ln for ln in lines if ln.port == args.port or ln.id == args.port]
-    if not chosen:
-        log.error("没有使用该串口的线路 / no line in the site uses %s", args.port)
-        return 2
-    daemon = LineDaemon(site, chosen[0])
-    stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    daemon.start(wait=None)
-    try:
-        stopping.wait()
-    finally:
-        daemon.stop()
-    return 0

@@ -26,6 +26,7 @@ from drivers import reference_commands as rc
 from drivers.evaluation_pad import decode_idle_payload
 from drivers.led_text import Effect
 from drivers.reference_frame import Frame, FrameReader, encode
+from firmware_config.line import LineConfig, load_profile
 
 log = logging.getLogger("hall.line.sim")
 
@@ -150,6 +151,10 @@ class SimulatedLine:
         self.unplug()
 
     def plug(self) -> None:
+        if self.link.exists() and not self.link.is_symlink():
+            # Never put a simulator in place of a real serial device.
+            raise FileExistsError(f"{self.link} exists and is not a simulator link")
+        self.link.parent.mkdir(parents=True, exist_ok=True)
         with self._lock:
             master, slave = os.openpty()
             os.set_blocking(master, False)
@@ -230,3 +235,24 @@ class SimulatedLine:
             display = self.vendor_displays.get(text_aa.address)
             if display is not None:
                 display.show((text_aa.text,), Effect.STATIC)
+
+
+def simulate_line(line: LineConfig) -> tuple[SimulatedLine, dict[str, SimDevice]]:
+    """Simulated devices for every device of a configured line, behind its port name."""
+    sim = SimulatedLine(Path(line.port), [], line.baud)
+    by_id: dict[str, SimDevice] = {}
+    for config in line.devices:
+        profile = load_profile(config.profile)
+        device: SimDevice
+        if profile.kind in ("caller", "pad"):
+            device = SimKeypad(config.address)
+            sim.devices[config.address] = device
+        else:
+            display = SimDisplay(config.address, columns=profile.columns, rows=profile.rows)
+            if profile.framing == "reference":
+                sim.devices[config.address] = display
+            else:
+                sim.add_vendor_display(display)
+            device = display
+        by_id[config.id] = device
+    return sim, by_id

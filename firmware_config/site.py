@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from firmware_config.catalogue import ServiceGuide, check_catalogue
 from firmware_config.kiosk import KioskConfig, check_kiosks
+from firmware_config.line import LineConfig, check_lines
 from hall_bus.contract import PriorityClass
 
 CONFIG_VERSION = 1
@@ -157,6 +158,9 @@ class SiteConfig(StrictModel):
     kiosks: list[KioskConfig] = Field(
         default_factory=list, description="Touchscreen kiosks (firmware_config/kiosk.py)."
     )
+    lines: list[LineConfig] = Field(
+        default_factory=list, description="RS-485 lines and devices (firmware_config/line.py)."
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -200,6 +204,7 @@ class SiteConfig(StrictModel):
                 raise ValueError(f"services.{index}: no window serves {service.id!r}")
         check_catalogue(self)
         check_kiosks(self)
+        check_lines(self.lines, window_ids)
         return self
 
     @property

@@ -18,6 +18,7 @@ _HANDLERS = {
     "demo": "hall_bus.demo.runner:run_demo_command",
     "broker": "hall_bus.broker:run_broker_command",
     "queue": "hall_bus.queue.service:run_queue_command",
+    "line": "drivers.line_command:run_line_command",
     "bus schema": "hall_bus.schema_doc:run_schema_command",
     "bus docs": "hall_bus.schema_doc:run_docs_command",
     "bus request": "hall_bus.request_tool:run_request_command",
@@ -69,6 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="START@ANCHORxSPEED",
         help="run on a simulated, faster clock (used by `hall demo`)",
+    )
+
+    line = commands.add_parser("line", help="run the RS-485 line daemon of one serial port")
+    _site_argument(line)
+    line.add_argument("--port", required=True, help="serial port, pty link or line id")
+    line.add_argument(
+        "--simulate", action="store_true", help="be the line's simulated devices instead"
     )
 
     bus = commands.add_parser("bus", help="the bus contract").add_subparsers(

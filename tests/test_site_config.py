@@ -13,7 +13,9 @@ import pytest
 from firmware_config.loader import ConfigError, default_site_path, load_site, parse_site
 
 REPO = Path(__file__).resolve().parent.parent
-SAMPLES = sorted((REPO / "firmware_config").glob("**/*.yaml"))
+# Device profiles under firmware_config/profiles/ are not sites; test_line_config.py loads them.
+SAMPLES = sorted(p for p in (REPO / "firmware_config").glob("**/*.yaml")
+                 if "profiles" not in p.relative_to(REPO).parts)
 
 # A minimal valid site; tests append or alter lines and assert on their line numbers.
 MINIMAL = textwrap.dedent(

@@ -1,0 +1,59 @@
+"""`hall line --port P`: the line daemon of one port, or (`--simulate`) that line's devices."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+
+from drivers.line_daemon import LineDaemon
+from drivers.line_simulator import SimDisplay, simulate_line
+from firmware_config.line import LineConfig
+from firmware_config.loader import ConfigError, load_site
+
+log = logging.getLogger("hall.line")
+
+
+def _find_line(lines: list[LineConfig], port: str) -> LineConfig | None:
+    return next((ln for ln in lines if port in (ln.port, ln.id)), None)
+
+
+def run_line_command(args: argparse.Namespace) -> int:
+    try:
+        site = load_site(args.site)
+    except ConfigError as exc:
+        log.error("%s", exc)
+        return 2
+    line = _find_line(site.lines, args.port)
+    if line is None:
+        log.error("没有使用 %s 的线路 / no line in the site uses %s", args.port, args.port)
+        return 2
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    if args.simulate:
+        return _simulate(line, stopping)
+    daemon = LineDaemon(site, line)
+    daemon.start(wait=None)
+    try:
+        stopping.wait()
+    finally:
+        daemon.stop()
+    return 0
+
+
+def _simulate(line: LineConfig, stopping: threading.Event) -> int:
+    """Serve the simulated devices and print what each display shows when it changes."""
+    sim, devices = simulate_line(line)
+    sim.start()
+    log.info("模拟线路 / simulated line %s on %s", line.id, line.port)
+    shown: dict[str, tuple[str, ...]] = {}
+    try:
+        while not stopping.wait(0.5):
+            for device_id, device in devices.items():
+                if isinstance(device, SimDisplay) and device.shown != shown.get(device_id):
+                    shown[device_id] = device.shown
+                    log.info("[%s] %s", device_id, " | ".join(device.shown))
+    finally:
+        sim.stop()
+    return 0
