@@ -24,6 +24,7 @@ _HANDLERS = {
     "bus request": "hall_bus.request_tool:run_request_command",
     "config validate": "firmware_config.loader:run_validate_command",
     "config mosquitto": "firmware_config.mosquitto_config:run_render_command",
+    "camera": "drivers.camera.daemon:run_camera_command",
 }
 
 
@@ -78,6 +79,15 @@ def build_parser() -> argparse.ArgumentParser:
     line.add_argument(
         "--simulate", action="store_true", help="be the line's simulated devices instead"
     )
+
+    camera = commands.add_parser("camera", help="run one camera's supervision daemon")
+    _site_argument(camera)
+    camera.add_argument("--camera", required=True, help="camera name from the site config")
+    camera.add_argument("--sim-clock", default=None, metavar="START@ANCHORxSPEED",
+                        help="simulated clock (used by `hall demo`)")
+    camera.add_argument("--capture-reference", action="store_true",
+                        help="take missing empty-seat references from the first frame "
+                        "(seats must be empty: installation)")
 
     bus = commands.add_parser("bus", help="the bus contract").add_subparsers(
         dest="bus_command", required=True, metavar="BUS_COMMAND"

@@ -94,6 +94,16 @@ def queue_endpoint(hall_id: str) -> Endpoint:
     return Endpoint(hall_id, "queue")
 
 
+def camera_endpoint(hall_id: str, camera: str) -> Endpoint:
+    """A supervision camera: node `camera`, the camera's name as the device."""
+    return Endpoint(hall_id, "camera", camera)
+
+
+def any_camera_event(hall_id: str) -> str:
+    """Filter for the events of every camera of a hall."""
+    return f"{hall_root(hall_id)}/camera/+/{EVENT}"
+
+
 def action_of(topic: str) -> str:
     """The action of a `.../request/<action>` or `.../response/<action>` topic."""
     parts = topic.split("/")

@@ -19,12 +19,14 @@ from drivers.camera.scene import DeskTimeline, demo_timeline
 
 log = logging.getLogger("hall.camera")
 
+NETWORK_TIMEOUT_MS = 5000
 GENERATED_PREFIX = "generated:"
 USB_PREFIX = "usb:"
 
 
 class FrameSource(Protocol):
     description: str
+    pace_s: float  # pause between reads for sources whose read() does not wait for a frame
 
     def open(self) -> None: ...
 
@@ -43,16 +45,29 @@ class OpenCvSource:
     def __init__(self, target: str | int) -> None:
         self.target = target
         self.description = f"usb:{target}" if isinstance(target, int) else _without_password(target)
+        self.is_file = isinstance(target, str) and "://" not in target
+        self.pace_s = 0.0
         self._capture: cv2.VideoCapture | None = None
 
     def open(self) -> None:
         self.close()
-        capture = cv2.VideoCapture(self.target)
+        if isinstance(self.target, str) and not self.is_file:
+            # Network streams: give up on a dead camera after seconds, not FFmpeg's default 30 s.
+            capture = cv2.VideoCapture(self.target, cv2.CAP_FFMPEG, [
+                cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, NETWORK_TIMEOUT_MS,
+                cv2.CAP_PROP_READ_TIMEOUT_MSEC, NETWORK_TIMEOUT_MS,
+            ])
+        else:
+            capture = cv2.VideoCapture(self.target)
         if not capture.isOpened():
             capture.release()
             raise SourceError(f"cannot open {self.description}")
         # Keep at most one frame buffered: analysis wants the newest picture, not a backlog.
         capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)
+        if self.is_file:
+            # A file plays at its own frame rate, as the camera that recorded it did.
+            fps = capture.get(cv2.CAP_PROP_FPS)
+            self.pace_s = 1.0 / fps if 0 < fps < 240 else 0.04
         self._capture = capture
 
     def read(self) -> Image | None:
@@ -70,8 +85,15 @@ class OpenCvSource:
 class GeneratedSource:
     """A scripted scene rendered at the time of the given clock (for tests and the demo)."""
 
-    def __init__(self, timeline: DeskTimeline, clock: Callable[[], datetime], period_s: float):
+    def __init__(
+        self,
+        timeline: DeskTimeline,
+        clock: Callable[[], datetime],
+        period_s: float,
+        pace_s: float = 0.5,
+    ) -> None:
         self.description = "generated"
+        self.pace_s = pace_s
         self.timeline = timeline
         self.clock = clock
         self.period_s = period_s
@@ -99,12 +121,17 @@ def _without_password(url: str) -> str:
     return url
 
 
-def open_source(spec: str, clock: Callable[[], datetime], demo_period_s: float) -> FrameSource:
+def open_source(
+    spec: str, clock: Callable[[], datetime], demo_period_s: float, analysis_fps: float
+) -> FrameSource:
     if spec.startswith(GENERATED_PREFIX):
         scene = spec[len(GENERATED_PREFIX):]
         if scene != "desk":
             raise SourceError(f"unknown generated scene {scene!r} (known: desk)")
-        return GeneratedSource(demo_timeline(demo_period_s), clock, demo_period_s)
+        # Rendered at the analysis rate: a scene has no frame rate of its own.
+        return GeneratedSource(
+            demo_timeline(demo_period_s), clock, demo_period_s, 1.0 / analysis_fps
+        )
     if spec.startswith(USB_PREFIX):
         index = spec[len(USB_PREFIX):]
         if not index.isdigit():

@@ -22,9 +22,10 @@ from typing import Any
 from firmware_config.site import SiteConfig
 from hall_bus.client import BusClient
 from hall_bus.contract import QUEUE_ACTIONS, Request, Response, ResponseStatus
+from hall_bus.contract.camera import CameraEvent, CameraEventType
 from hall_bus.queue.store import QueueStore
 from hall_bus.simclock import Clock, ScaledClock, wall_clock
-from hall_bus.topics import queue_endpoint
+from hall_bus.topics import any_camera_event, queue_endpoint
 
 log = logging.getLogger("hall.queue")
 
@@ -59,6 +60,9 @@ class QueueEngine:
             name: action.request for name, action in QUEUE_ACTIONS.items()
         }
         self.bus.serve(self.endpoint, actions, self._handle)
+        self.bus.subscribe_model(
+            any_camera_event(self.site.hall_id), CameraEvent, self._on_camera_event
+        )
         self.bus.start(wait=wait)
         self._maintenance.start()
         log.info(
@@ -95,6 +99,19 @@ class QueueEngine:
                 self._summary_dirty = True
             self._flush_outbox(forget_acknowledged=False)
         return outcome.response
+
+    def _on_camera_event(self, topic: str, event: CameraEvent) -> None:
+        """Staff absence seen by a camera becomes a `staff_absent` supervision alert."""
+        if event.type is not CameraEventType.ABSENCE_STARTED:
+            return
+        if event.window_id is None or event.absent_since is None:
+            log.warning("absence event without window or start on %s dropped", topic)
+            return
+        with self._store_lock:
+            self.store.record_staff_absence(
+                event.window_id, event.absent_since, event.absent_s or 0, event.grace_s or 0
+            )
+            self._flush_outbox(forget_acknowledged=False)
 
     # --- events, state and periodic work ---------------------------------------------------------
 

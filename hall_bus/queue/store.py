@@ -45,6 +45,7 @@ from hall_bus.queue.rows import (
     summary_of,
     to_db,
     view_of,
+    window_state,
     window_summary,
 )
 
@@ -338,6 +339,33 @@ class QueueStore:
                         ticket=view_of(tx, finding.ticket_id) if finding.ticket_id else None,
                         window=summary_of(tx, finding.window_id) if finding.window_id else None,
                     )
+            self._commit(tx)
+        except BaseException:
+            self._rollback()
+            raise
+        return list(tx.events)
+
+    def record_staff_absence(
+        self, window_id: str, absent_since: datetime, absent_s: int, grace_s: int
+    ) -> list[QueueEvent]:
+        """A camera saw the seat of `window_id` empty since `absent_since`: raise `staff_absent`
+        once per window and absence start, and only while the window is open (staff logged in,
+        not paused) by the engine's own state. Returns the events (also in the outbox)."""
+        tx = self._begin(cause=None)
+        try:
+            state = window_state(tx, window_id)
+            if state is not None and state.staff_id is not None and not state.paused:
+                inserted = self._conn.execute(
+                    "INSERT OR IGNORE INTO alerts (kind, subject, occurrence, raised_at)"
+                    " VALUES (?, ?, ?, ?)",
+                    ("staff_absent", window_id, to_db(absent_since), to_db(tx.now)),
+                ).rowcount
+                if inserted:
+                    alert = supervision.staff_absent_alert(
+                        window_id, state.config.name_zh, state.staff_id, absent_s, grace_s
+                    )
+                    tx.emit(QueueEventType.SUPERVISION_ALERT, alert=alert,
+                            window=summary_of(tx, window_id))
             self._commit(tx)
         except BaseException:
             self._rollback()

@@ -138,6 +138,22 @@ def idle_windows(
     return found
 
 
+def staff_absent_alert(
+    window_id: str, window_name: str, staff_id: str | None, absent_s: int, grace_s: int
+) -> SupervisionAlert:
+    """staff_absent comes from a camera, not from a threshold check here: the camera measured the
+    empty seat; the engine only confirms the window is open and raises it once."""
+    message = (
+        f"{window_name}工作人员离岗{_minutes(absent_s)}分钟，超过{_minutes(grace_s)}分钟 / "
+        f"staff of window {window_id} away from the seat for {_minutes(absent_s)} min, over the "
+        f"{_minutes(grace_s)} min limit"
+    )
+    return SupervisionAlert(
+        kind=SupervisionKind.STAFF_ABSENT, subject=window_id, window_id=window_id,
+        staff_id=staff_id, value_s=absent_s, threshold_s=grace_s, message=message,
+    )
+
+
 def find_alerts(
     now: datetime,
     thresholds: Thresholds,

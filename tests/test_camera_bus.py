@@ -1,0 +1,181 @@
+"""The camera daemon on a real Mosquitto with the queue engine: absence becomes a `staff_absent`
+supervision alert; the watchdog reports and restarts a stalled stream."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from bus_helpers import Collector
+from camera_rig import desk_camera
+from queue_fixtures import make_site
+
+from drivers.camera.daemon import CameraDaemon
+from drivers.camera.regions import Image
+from drivers.camera.scene import DeskScene, DeskSpec, DeskTimeline, SeatSpec
+from drivers.camera.sources import GeneratedSource
+from firmware_config.site import BrokerConfig, SiteConfig, Thresholds
+from hall_bus.client import BusClient
+from hall_bus.contract import (
+    QUEUE_ACTIONS,
+    QueueEvent,
+    QueueEventType,
+    ResponseStatus,
+    SupervisionKind,
+)
+from hall_bus.contract.camera import (
+    CameraEvent,
+    CameraEventType,
+    CameraHealth,
+    CameraState,
+    SeatState,
+)
+from hall_bus.queue.service import QueueEngine
+from hall_bus.simclock import ScaledClock
+from hall_bus.topics import OFFLINE, ONLINE, camera_endpoint, queue_endpoint
+
+SPEED = 60.0  # one real second is a simulated minute
+SEATED = DeskSpec(seats=(SeatSpec(person="seated"), SeatSpec()))
+
+
+def _site(broker: BrokerConfig, tmp_path: Path) -> SiteConfig:
+    camera = desk_camera(analysis_fps=4.0, stall_after_s=1.0)
+    return make_site().model_copy(update={
+        "broker": broker, "data_dir": tmp_path, "cameras": [camera],
+        "thresholds": Thresholds(staff_absent_min=2, check_interval_s=1),
+    })
+
+
+class Watcher:
+    def __init__(self, site: SiteConfig) -> None:
+        endpoint = camera_endpoint(site.hall_id, "desk")
+        self.bus = BusClient(site.hall_id, "watcher", site.broker)
+        self.camera_events: Collector[CameraEvent] = Collector()
+        self.camera_states: Collector[CameraState] = Collector()
+        self.status: Collector[str] = Collector()
+        self.queue_events: Collector[QueueEvent] = Collector()
+        self.bus.subscribe_model(endpoint.event, CameraEvent, self.camera_events.add)
+        self.bus.subscribe_model(endpoint.state, CameraState, self.camera_states.add)
+        self.bus.subscribe(endpoint.status, lambda t, raw: self.status.add(t, raw.decode()))
+        self.bus.subscribe_model(
+            queue_endpoint(site.hall_id).event, QueueEvent, self.queue_events.add
+        )
+        self.bus.start(wait=10)
+
+    def ask(self, action: str, **fields: str) -> None:
+        request = QUEUE_ACTIONS[action].request.model_validate(fields)
+        response = self.bus.request(queue_endpoint(self.bus.endpoint.hall_id), action, request)
+        assert response.status is ResponseStatus.OK, response.error
+
+
+@pytest.fixture
+def site(broker_config: BrokerConfig, tmp_path: Path) -> SiteConfig:
+    return _site(broker_config, tmp_path)
+
+
+@pytest.fixture
+def engine(site: SiteConfig, tmp_path: Path) -> Iterator[QueueEngine]:
+    running = QueueEngine(site, tmp_path / "queue.sqlite3")
+    running.start(wait=10)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def watcher(site: SiteConfig) -> Iterator[Watcher]:
+    client = Watcher(site)
+    yield client
+    client.bus.stop()
+
+
+def test_absence_seen_by_the_camera_is_a_staff_absent_alert_of_the_engine(
+    site: SiteConfig, engine: QueueEngine, watcher: Watcher
+) -> None:
+    watcher.ask("login", window_id="w1", staff_id="s001")
+    clock = ScaledClock(datetime(2024, 3, 4, 1, 0, tzinfo=UTC), SPEED)
+    # Empty at installation (the reference), seated for 5 simulated minutes, then away.
+    timeline = DeskTimeline([(0, DeskSpec()), (20, SEATED), (300, DeskSpec())])
+    source = GeneratedSource(timeline, clock, period_s=10_000, pace_s=0.25)
+    camera = CameraDaemon(site, site.cameras[0], source, clock, site.data_dir / "refs",
+                          capture_reference=True)
+    camera.start(wait=10)
+    try:
+        present = watcher.camera_events.wait_for(
+            lambda e: e.type is CameraEventType.PRESENCE_CHANGED and e.window_id == "w1"
+            and e.state is SeatState.PRESENT, timeout=10)
+        assert present.camera == "desk"
+        absence = watcher.camera_events.wait_for(
+            lambda e: e.type is CameraEventType.ABSENCE_STARTED, timeout=20)
+        assert (absence.window_id, absence.staff_id, absence.grace_s) == ("w1", "s001", 120)
+        assert absence.snapshot_jpeg_b64 is None
+        alert = watcher.queue_events.wait_for(
+            lambda e: e.type is QueueEventType.SUPERVISION_ALERT and e.alert is not None
+            and e.alert.kind is SupervisionKind.STAFF_ABSENT, timeout=5)
+        assert alert.alert is not None
+        assert (alert.alert.window_id, alert.alert.staff_id) == ("w1", "s001")
+        assert alert.alert.threshold_s == 120
+        state = watcher.camera_states.wait_for(
+            lambda s: any(seat.state is SeatState.ABSENT for seat in s.seats), timeout=5)
+        assert state.health is CameraHealth.OK
+        assert watcher.status.wait_for(lambda s: s == ONLINE)
+        # References were stored at installation for a restart.
+        assert (site.data_dir / "refs" / "seat-w1.png").exists()
+    finally:
+        camera.stop()
+    assert watcher.status.wait_for(lambda s: s == OFFLINE)
+    # One absence, one alert, even though the camera kept reporting the seat empty.
+    alerts = watcher.queue_events.matching(
+        lambda e: e.alert is not None and e.alert.kind is SupervisionKind.STAFF_ABSENT)
+    assert len(alerts) == 1
+
+
+class UnpluggableSource:
+    """A camera that can be unplugged: then it neither opens nor gives frames."""
+
+    description = "unpluggable"
+    pace_s = 0.05
+
+    def __init__(self) -> None:
+        self.scene = DeskScene()
+        self.unplugged = threading.Event()
+        self.opens = 0
+
+    def open(self) -> None:
+        if self.unplugged.is_set():
+            raise OSError("no such device")
+        self.opens += 1
+
+    def read(self) -> Image | None:
+        return None if self.unplugged.is_set() else self.scene.render(SEATED)
+
+    def close(self) -> None:
+        pass
+
+
+def test_watchdog_reports_a_stalled_stream_and_reopens_it(
+    site: SiteConfig, watcher: Watcher, tmp_path: Path
+) -> None:
+    source = UnpluggableSource()
+    camera = CameraDaemon(site, site.cameras[0], source, reference_dir=tmp_path / "refs",
+                          capture_reference=True)
+    camera.start(wait=10)
+    try:
+        watcher.status.wait_for(lambda s: s == ONLINE, timeout=10)
+        source.unplugged.set()
+        fault = watcher.camera_events.wait_for(
+            lambda e: e.type is CameraEventType.CAMERA_FAULT, timeout=10)
+        assert fault.health is CameraHealth.STALLED
+        assert watcher.status.wait_for(lambda s: s == OFFLINE, timeout=5)
+        assert watcher.camera_states.wait_for(lambda s: s.health is CameraHealth.STALLED)
+        assert watcher.camera_events.matching(
+            lambda e: e.type is CameraEventType.ABSENCE_STARTED) == []
+        source.unplugged.clear()
+        watcher.camera_events.wait_for(
+            lambda e: e.type is CameraEventType.CAMERA_RECOVERED, timeout=15)
+        assert source.opens >= 2
+        assert camera.grabber.restarts >= 1
+    finally:
+        camera.stop()
