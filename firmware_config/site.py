@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from firmware_config.catalogue import ServiceGuide, check_catalogue
 from firmware_config.kiosk import KioskConfig, check_kiosks
 from firmware_config.line import LineConfig, check_lines
+from firmware_config.voice import VoiceConfig, check_voice
 from hall_bus.contract import PriorityClass
 
 CONFIG_VERSION = 1
@@ -161,6 +162,7 @@ class SiteConfig(StrictModel):
     lines: list[LineConfig] = Field(
         default_factory=list, description="RS-485 lines and devices (firmware_config/line.py)."
     )
+    voice: VoiceConfig = Field(default_factory=VoiceConfig, description="Voice announcer.")
 
     @field_validator("timezone")
     @classmethod
@@ -205,6 +207,7 @@ class SiteConfig(StrictModel):
         check_catalogue(self)
         check_kiosks(self)
         check_lines(self.lines, window_ids)
+        check_voice(self)
         return self
 
     @property

@@ -18,6 +18,8 @@ _HANDLERS = {
     "demo": "hall_bus.demo.runner:run_demo_command",
     "broker": "hall_bus.broker:run_broker_command",
     "queue": "hall_bus.queue.service:run_queue_command",
+    "voice": "hall_bus.voice.daemon:run_voice_command",
+    "voice pack": "hall_bus.voice.pack_builder:run_pack_command",
     "line": "drivers.line_command:run_line_command",
     "bus schema": "hall_bus.schema_doc:run_schema_command",
     "bus docs": "hall_bus.schema_doc:run_docs_command",
@@ -80,6 +82,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--simulate", action="store_true", help="be the line's simulated devices instead"
     )
 
+    voice = commands.add_parser("voice", help="run the voice announcer daemon")
+    _site_argument(voice)
+    voice.add_argument("--data-dir", type=Path, default=None, help="default: the site's data_dir")
+    voice.add_argument("--sim-clock", default=None, metavar="START@ANCHORxSPEED",
+                       help="simulated clock for quiet hours and notices (used by `hall demo`)")
+    voice_commands = voice.add_subparsers(dest="voice_command", metavar="VOICE_COMMAND")
+    voice_pack = voice_commands.add_parser(
+        "pack", help="generate the default voice pack offline (espeak-ng)"
+    )
+    _site_argument(voice_pack)
+    voice_pack.add_argument("--out", type=Path, default=None, help="pack folder")
+
     camera = commands.add_parser("camera", help="run one camera's supervision daemon")
     _site_argument(camera)
     camera.add_argument("--camera", required=True, help="camera name from the site config")
@@ -117,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _handler_for(args: argparse.Namespace) -> Callable[[argparse.Namespace], int]:
     key = args.command
-    for nested in ("bus_command", "config_command"):
+    for nested in ("bus_command", "config_command", "voice_command"):
         if getattr(args, nested, None):
             key = f"{key} {getattr(args, nested)}"
     module_name, function_name = _HANDLERS[key].split(":")

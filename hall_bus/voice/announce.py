@@ -1,0 +1,92 @@
+"""What one announcement says, for each load policy.
+
+- normal: chime, then the call in full in every configured language; repeated (`repeat` times in
+  all) as follow-up announcements while the queue can afford them;
+- single: chime, the call in full in every language, once;
+- merged: chime, then up to `merge_max` calls in the short form of the first language only,
+  between one lead and one tail ("请 A023 三号窗口，B011 五号窗口 办理");
+- terse: merged, each call cut to "A023 三号" — the last resort at a burst.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from firmware_config.voice import VoiceConfig
+from hall_bus.contract.voice import VoicePolicy
+from hall_bus.voice.phrases import (
+    CHIME,
+    CallWords,
+    Clip,
+    Mark,
+    Pause,
+    Speech,
+    Token,
+    expand,
+)
+
+# Silence between the call in two languages or two repeats, and between merged calls: the
+# listener's cue that a new sentence begins.
+SENTENCE_PAUSE_S = 0.45
+ITEM_PAUSE_S = 0.25
+
+
+@dataclass(frozen=True)
+class CallRequest:
+    """One call waiting to be announced."""
+
+    ticket_id: str
+    ticket: str
+    window_id: str
+    window_number: int
+    window_name: str
+    received: float  # scheduler clock, seconds
+    recall: bool = False
+    event_id: str = ""
+
+    @property
+    def words(self) -> CallWords:
+        return CallWords(self.ticket, self.window_number, self.window_name)
+
+
+def call_tokens(calls: list[CallRequest], policy: VoicePolicy, voice: VoiceConfig) -> list[Token]:
+    tokens: list[Token] = [Clip(CHIME, "", "zh")] if voice.chime else []
+    if policy in (VoicePolicy.MERGED, VoicePolicy.TERSE):
+        language = voice.languages[0]
+        templates = voice.phrase(language)
+        item = templates.brief_item if policy is VoicePolicy.MERGED else templates.terse_item
+        tokens += expand(templates.lead, calls[0].words, language)
+        for index, call in enumerate(calls):
+            if index:
+                tokens.append(Pause(ITEM_PAUSE_S))
+            tokens.append(Mark(index))
+            tokens += expand(item, call.words, language)
+        tokens += expand(templates.tail, calls[-1].words, language)
+        return tokens
+    # normal and single say the call once here; under normal the scheduler adds the repeats
+    # as follow-ups, each only if the calls queued behind it can still afford the time.
+    tokens.append(Mark(0))
+    return tokens + _full_phrase(calls[0], voice)
+
+
+def repeat_tokens(call: CallRequest, voice: VoiceConfig) -> list[Token]:
+    return [Pause(SENTENCE_PAUSE_S), *_full_phrase(call, voice)]
+
+
+def _full_phrase(call: CallRequest, voice: VoiceConfig) -> list[Token]:
+    tokens: list[Token] = []
+    for index, language in enumerate(voice.languages):
+        templates = voice.phrase(language)
+        if index:
+            tokens.append(Pause(SENTENCE_PAUSE_S))
+        for template in (templates.lead, templates.item, templates.tail):
+            tokens += expand(template, call.words, language)
+    return tokens
+
+
+def notice_tokens(text_zh: str, text_en: str | None, voice: VoiceConfig) -> list[Token]:
+    tokens: list[Token] = [Clip(CHIME, "", "zh")] if voice.chime else []
+    tokens.append(Speech(text_zh, "zh"))
+    if text_en and "en" in voice.languages:
+        tokens += [Pause(SENTENCE_PAUSE_S), Speech(text_en, "en")]
+    return tokens

@@ -1,0 +1,319 @@
+"""`hall voice`: the announcer daemon on the hall bus.
+
+It follows the queue's `ticket_called` / `ticket_recalled` events, hands each call to the
+scheduler of its window's audio zone, and runs one worker per zone that renders the next
+announcement into one buffer and plays it on that zone's sink. Notices are queued at their time
+of day. Its retained state (`hall/<id>/voice/state`) says per zone the backlog, the policy in force
+and why, the last announcement and the health of the output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+from types import FrameType
+
+from firmware_config.site import SiteConfig
+from hall_bus.client import BusClient
+from hall_bus.contract.queue import QueueEvent, QueueEventType
+from hall_bus.contract.voice import (
+    AnnouncementKind,
+    LastAnnouncement,
+    SinkHealth,
+    VoiceState,
+)
+from hall_bus.ids import utc_now
+from hall_bus.simclock import Clock, ScaledClock, wall_clock
+from hall_bus.topics import Endpoint, queue_endpoint
+from hall_bus.voice.announce import CallRequest, notice_tokens
+from hall_bus.voice.pack import PackError, VoicePack, load_pack
+from hall_bus.voice.pack_builder import build_pack
+from hall_bus.voice.render import Renderer
+from hall_bus.voice.scheduler import Plan, ZoneScheduler
+from hall_bus.voice.sinks import AlsaSink, Sink, SinkError, WavFileSink
+from hall_bus.voice.tts import EspeakEngine, TtsError
+
+log = logging.getLogger("hall.voice")
+
+CALL_EVENTS = (QueueEventType.TICKET_CALLED, QueueEventType.TICKET_RECALLED)
+IDLE_POLL_S = 0.5
+
+SinkFactory = Callable[[str], Sink]
+
+
+def voice_endpoint(hall_id: str) -> Endpoint:
+    return Endpoint(hall_id, "voice")
+
+
+class ZoneWorker:
+    """Speaks one zone's announcements, one at a time, on its own thread."""
+
+    def __init__(self, daemon: VoiceDaemon, scheduler: ZoneScheduler, sink: Sink) -> None:
+        self.daemon = daemon
+        self.scheduler = scheduler
+        self.sink = sink
+        self.health = SinkHealth(kind=sink.kind, target=sink.target, ok=True)
+        self.wake = threading.Event()
+        self.first_sample_at: dict[str, float] = {}  # event id -> monotonic time, for the bench
+        self.thread = threading.Thread(
+            target=self._run, name=f"voice-{scheduler.zone}", daemon=True
+        )
+
+    def _run(self) -> None:
+        daemon = self.daemon
+        while not daemon.stopping.is_set():
+            plan = self.scheduler.next(daemon.monotonic())
+            if plan is None:
+                self.wake.wait(IDLE_POLL_S)
+                self.wake.clear()
+                continue
+            try:
+                self._speak(plan)
+            except Exception:  # a bad announcement must not silence the zone for the day
+                log.exception("zone %s: announcement failed", self.scheduler.zone)
+            daemon.publish_state()
+
+    def _speak(self, plan: Plan) -> None:
+        daemon = self.daemon
+        volume = daemon.volume_now()
+        if volume == 0 and plan.kind is AnnouncementKind.NOTICE:
+            return
+        rendered = daemon.renderer.render(plan.tokens, max(volume, 1))
+        name = plan.notice_id or (plan.calls[0].ticket if plan.calls else "repeat")
+        while not daemon.stopping.is_set():
+            try:
+                started = self.sink.play(rendered.samples, rendered.rate, _safe(name))
+            except SinkError as exc:
+                self._failed(str(exc))
+                if self._too_late(plan):
+                    log.warning("zone %s: gave up on %s: output down", self.scheduler.zone, name)
+                    return
+                daemon.stopping.wait(daemon.voice.sink.retry_s)
+                continue
+            break
+        else:
+            return
+        if not self.health.ok:
+            log.info("zone %s: audio output back / 音频输出恢复", self.scheduler.zone)
+        self.health = SinkHealth(kind=self.sink.kind, target=self.sink.target, ok=True)
+        for call in plan.calls:
+            self.first_sample_at[call.event_id] = started
+        delays = self.scheduler.finished(plan, started, rendered.marks_s())
+        self.scheduler.last = LastAnnouncement(
+            kind=plan.kind,
+            text=rendered.text,
+            tickets=[call.ticket for call in plan.calls] or
+            ([plan.repeat_of.ticket] if plan.repeat_of else []),
+            policy=plan.policy,
+            started_at=utc_now(),
+            duration_s=round(rendered.duration_s, 3),
+            worst_delay_s=round(max(delays, default=0.0), 3),
+        )
+        log.info("zone %s [%s] %s", self.scheduler.zone, plan.policy.value, rendered.text)
+
+    def _failed(self, error: str) -> None:
+        if self.health.ok:
+            log.warning("zone %s: 音频输出故障 / audio output failed: %s",
+                        self.scheduler.zone, error)
+        self.health = SinkHealth(kind=self.sink.kind, target=self.sink.target, ok=False,
+                                 error=error, failures=self.health.failures + 1)
+        self.daemon.publish_state()
+
+    def _too_late(self, plan: Plan) -> bool:
+        oldest = min((call.received for call in plan.calls), default=None)
+        if oldest is None:
+            return True  # a repeat or a notice is not worth holding the zone for
+        return self.daemon.monotonic() - oldest > 2 * self.daemon.voice.max_delay_s
+
+
+class VoiceDaemon:
+    def __init__(
+        self,
+        site: SiteConfig,
+        *,
+        data_dir: Path | None = None,
+        sink_factory: SinkFactory | None = None,
+        clock: Clock = wall_clock,
+        engine: EspeakEngine | None = None,
+        pack: VoicePack | None = None,
+    ) -> None:
+        self.site = site
+        self.voice = site.voice
+        self.data_dir = data_dir or site.data_dir
+        self.clock = clock
+        self.monotonic = time.monotonic
+        self.engine = engine if engine is not None else EspeakEngine()
+        self.endpoint = voice_endpoint(site.hall_id)
+        self.bus = BusClient(site.hall_id, "voice", site.broker)
+        self.stopping = threading.Event()
+        self._pack = pack
+        self._sink_factory = sink_factory or self._default_sink
+        self._state_lock = threading.Lock()
+        self._notices_done: set[tuple[date, str]] = set()
+        self._notice_thread = threading.Thread(
+            target=self._notice_loop, name="voice-notices", daemon=True
+        )
+        self.zones = sorted({window.zone for window in site.windows})
+        self.windows = {window.id: window for window in site.windows}
+        self.renderer: Renderer
+        self.workers: dict[str, ZoneWorker] = {}
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def start(self, wait: float | None = None) -> None:
+        pack = self._pack or self._load_or_build_pack()
+        self.renderer = Renderer(pack, self.engine, on_problem=self._on_pack_problem)
+        for zone in self.zones:
+            scheduler = ZoneScheduler(zone, self.voice, self.renderer.layout)
+            self.workers[zone] = ZoneWorker(self, scheduler, self._sink_factory(zone))
+        self.bus.on_connect_hooks.append(self.publish_state)
+        self.bus.subscribe_model(queue_endpoint(self.site.hall_id).event, QueueEvent,
+                                 self._on_queue_event)
+        self.bus.start(wait=wait)
+        for worker in self.workers.values():
+            worker.thread.start()
+        self._notice_thread.start()
+        self.publish_state()
+        log.info("语音播报已启动 / announcer running: zones %s, pack %s", self.zones, pack.name)
+
+    def stop(self) -> None:
+        if self.stopping.is_set():
+            return
+        self.stopping.set()
+        for worker in self.workers.values():
+            worker.wake.set()
+            worker.sink.close()
+        for worker in self.workers.values():
+            if worker.thread.is_alive():
+                worker.thread.join(timeout=5)
+        self.bus.stop()
+
+    def _load_or_build_pack(self) -> VoicePack:
+        folder = self.voice.pack_path(self.data_dir)
+        try:
+            return load_pack(folder, self.voice.sample_rate)
+        except PackError as exc:
+            log.warning("%s", exc)
+        # First start without a pack: make the default one (offline) rather than stay mute.
+        try:
+            build_pack(self.site, folder, self.engine)
+            return load_pack(folder, self.voice.sample_rate)
+        except (TtsError, PackError, OSError) as exc:
+            log.error("没有可用的语音包 / no voice pack: %s; every word will use the engine", exc)
+            return VoicePack(name="(none)", rate=self.voice.sample_rate,
+                             problems={"pack": str(exc)})
+
+    def _default_sink(self, zone: str) -> Sink:
+        sink = self.voice.sink
+        if sink.kind == "alsa":
+            return AlsaSink(sink.devices.get(zone, sink.default_device))
+        return WavFileSink(self.voice.output_path(self.data_dir) / zone, keep=sink.keep_files)
+
+    # --- input -------------------------------------------------------------------------------
+
+    def _on_queue_event(self, topic: str, event: QueueEvent) -> None:
+        if event.type not in CALL_EVENTS or event.ticket is None or event.window is None:
+            return
+        window = event.window
+        configured = self.windows.get(window.window_id)
+        zone = configured.zone if configured else self.zones[0]
+        call = CallRequest(
+            ticket_id=event.ticket.ticket_id,
+            ticket=event.ticket.number,
+            window_id=window.window_id,
+            window_number=window.number,
+            window_name=window.name,
+            received=self.monotonic(),
+            recall=event.type is QueueEventType.TICKET_RECALLED,
+            event_id=event.id,
+        )
+        worker = self.workers.get(zone)
+        if worker is None:
+            return
+        outcome = worker.scheduler.offer(call, call.received, self.volume_now())
+        log.debug("zone %s: %s %s", zone, event.ticket.number, outcome.value)
+        worker.wake.set()
+        self.publish_state()
+
+    # --- schedule ----------------------------------------------------------------------------
+
+    def local_now(self) -> datetime:
+        return self.clock().astimezone(self.site.zone)
+
+    def volume_now(self) -> int:
+        return self.voice.volume_at(self.local_now().time())
+
+    def _notice_loop(self) -> None:
+        while not self.stopping.wait(1.0):
+            now = self.local_now()
+            for notice in self.voice.notices:
+                key = (now.date(), notice.id)
+                # Due within the last minute and not yet said today: a restart just after the
+                # moment still says it, a restart an hour later does not.
+                due = datetime.combine(now.date(), notice.at, now.tzinfo)
+                if key in self._notices_done or not 0 <= (now - due).total_seconds() < 60:
+                    continue
+                self._notices_done.add(key)
+                tokens = notice_tokens(notice.text_zh, notice.text_en, self.voice)
+                for zone in notice.zones or self.zones:
+                    worker = self.workers.get(zone)
+                    if worker is not None:
+                        worker.scheduler.add_notice(notice.id, tokens)
+                        worker.wake.set()
+
+    # --- state -------------------------------------------------------------------------------
+
+    def _on_pack_problem(self, key: str, problem: str) -> None:
+        self.publish_state()
+
+    def state(self) -> VoiceState:
+        volume = self.volume_now()
+        return VoiceState(
+            hall_id=self.site.hall_id,
+            max_delay_s=self.voice.max_delay_s,
+            pack=self.renderer.pack.name,
+            pack_problems=self.renderer.pack.problem_lines(),
+            zones=[w.scheduler.snapshot(volume, w.health) for w in self.workers.values()],
+        )
+
+    def publish_state(self) -> None:
+        if not self.workers:
+            return
+        with self._state_lock:
+            self.bus.publish_state(self.endpoint.state, self.state())
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if (ch.isalnum() and ch.isascii()) or ch in "-_" else "_" for ch in name)
+
+
+def run_voice_command(args: argparse.Namespace) -> int:
+    from firmware_config.loader import ConfigError, load_site
+
+    try:
+        site = load_site(args.site)
+    except ConfigError as exc:
+        print(exc)
+        return 2
+    clock: Clock = ScaledClock.parse(args.sim_clock) if args.sim_clock else wall_clock
+    data_dir: Path = args.data_dir or site.data_dir
+    daemon = VoiceDaemon(site, data_dir=data_dir, clock=clock)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    daemon.start(wait=None)
+    try:
+        stop.wait()
+    finally:
+        daemon.stop()
+    return 0

@@ -1,0 +1,286 @@
+"""One audio zone's announcement queue and its load policy. Pure: time is passed in.
+
+Calls are announced first come, first served. A recall of a call still queued, and any second
+event for the same ticket, is dropped as a repeat (it keeps its earlier place). When a window calls
+another ticket while its previous call is still queued, that previous call is dropped
+("superseded": the window has moved on and sending a citizen to it would be wrong) and the new
+call takes its place in line.
+
+Before each announcement the scheduler picks the lightest policy (normal → single → merged →
+terse) under
+which every queued call — and the calls the recent arrival rate says will come meanwhile — would
+start within `max_delay_s` of its event. It records which policy and why, for the retained state.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from firmware_config.voice import VoiceConfig
+from hall_bus.contract.voice import (
+    AnnouncementKind,
+    LastAnnouncement,
+    SinkHealth,
+    VoicePolicy,
+    ZoneVoiceState,
+)
+from hall_bus.voice.announce import CallRequest, call_tokens, repeat_tokens
+from hall_bus.voice.phrases import Token
+
+# How far back arrivals count when forecasting the calls to come.
+ARRIVAL_WINDOW_S = 60.0
+# Plan against this share of the maximum delay: calls come in bursts, and a burst that lands
+# during a long announcement must still fit in what is left.
+PLANNING_SHARE = 0.6
+POLICY_ORDER = (VoicePolicy.NORMAL, VoicePolicy.SINGLE, VoicePolicy.MERGED, VoicePolicy.TERSE)
+MERGING = (VoicePolicy.MERGED, VoicePolicy.TERSE)
+
+Layout = Callable[[list[Token]], tuple[float, dict[int, float]]]
+
+
+class Offer(StrEnum):
+    QUEUED = "queued"
+    REPEAT = "repeat"
+    SUPERSEDED = "superseded"  # queued, and an older call of the same window was dropped
+    MUTED = "muted"
+
+
+@dataclass
+class Plan:
+    """The next announcement of a zone."""
+
+    kind: AnnouncementKind
+    policy: VoicePolicy
+    tokens: list[Token]
+    calls: list[CallRequest] = field(default_factory=list)
+    notice_id: str | None = None
+    repeat_of: CallRequest | None = None
+
+
+@dataclass
+class _Counters:
+    calls_spoken: int = 0
+    repeats_dropped: int = 0
+    superseded: int = 0
+    merged: int = 0
+    late: int = 0
+    muted: int = 0
+    worst_delay_s: float = 0.0
+
+
+class ZoneScheduler:
+    def __init__(
+        self, zone: str, voice: VoiceConfig, layout: Layout, *, adaptive: bool = True
+    ) -> None:
+        """`adaptive=False` turns the load policy off (every call in full, nothing dropped): the
+        baseline the bench compares against."""
+        self.zone = zone
+        self.adaptive = adaptive
+        self.voice = voice
+        self.layout = layout
+        self.policy = VoicePolicy.NORMAL
+        self.policy_reason = "空闲 / idle"
+        self.last: LastAnnouncement | None = None
+        self.counters = _Counters()
+        self._pending: list[CallRequest] = []
+        self._notices: deque[tuple[str, list[Token]]] = deque()
+        self._arrivals: deque[float] = deque()
+        self._follow_up: tuple[CallRequest, int] | None = None  # call to repeat, times left
+        self._lock = threading.Lock()
+
+    # --- input ------------------------------------------------------------------------------
+
+    def offer(self, call: CallRequest, now: float, volume: int = 100) -> Offer:
+        with self._lock:
+            if volume == 0:
+                self.counters.muted += 1
+                return Offer.MUTED
+            if not self.adaptive:
+                self._pending.append(call)
+                return Offer.QUEUED
+            if any(queued.ticket_id == call.ticket_id for queued in self._pending):
+                self.counters.repeats_dropped += 1
+                return Offer.REPEAT
+            self._note_arrival(now)
+            for index, queued in enumerate(self._pending):
+                if queued.window_id == call.window_id:
+                    self._pending[index] = call
+                    self.counters.superseded += 1
+                    return Offer.SUPERSEDED
+            self._pending.append(call)
+            return Offer.QUEUED
+
+    def add_notice(self, notice_id: str, tokens: list[Token]) -> None:
+        with self._lock:
+            self._notices.append((notice_id, tokens))
+
+    @property
+    def has_follow_up(self) -> bool:
+        with self._lock:
+            return self._follow_up is not None
+
+    @property
+    def backlog(self) -> int:
+        with self._lock:
+            return len(self._pending)
+
+    # --- output -----------------------------------------------------------------------------
+
+    def next(self, now: float) -> Plan | None:
+        """Take the next announcement off the queue: a due repeat, then calls, then notices."""
+        with self._lock:
+            repeat = self._take_follow_up(now)
+            if repeat is not None:
+                return repeat
+            if not self._pending:
+                if not self._notices:
+                    return None
+                notice_id, tokens = self._notices.popleft()
+                return Plan(AnnouncementKind.NOTICE, self.policy, tokens, notice_id=notice_id)
+            self.policy, self.policy_reason = self._choose(now)
+            size = self.voice.merge_max if self.policy in MERGING else 1
+            calls, self._pending = self._pending[:size], self._pending[size:]
+            tokens = call_tokens(calls, self.policy, self.voice)
+            return Plan(AnnouncementKind.CALL, self.policy, tokens, calls)
+
+    def _take_follow_up(self, now: float) -> Plan | None:
+        if self._follow_up is None:
+            return None
+        call, left = self._follow_up
+        self._follow_up = None
+        tokens = repeat_tokens(call, self.voice)
+        if self._pending:
+            duration, _ = self.layout(tokens)
+            policy, reason = self._choose(now, head_start=duration)
+            if policy is not VoicePolicy.NORMAL:
+                self.policy, self.policy_reason = policy, reason
+                self.counters.repeats_dropped += left
+                return None
+        if left > 1:
+            self._follow_up = (call, left - 1)
+        return Plan(AnnouncementKind.CALL, VoicePolicy.NORMAL, tokens, repeat_of=call)
+
+    def finished(self, plan: Plan, started: float, marks_s: dict[int, float]) -> list[float]:
+        """Account for a played announcement; returns each call's delay (event → its words)."""
+        delays = [
+            started + marks_s.get(index, 0.0) - call.received
+            for index, call in enumerate(plan.calls)
+        ]
+        with self._lock:
+            counters = self.counters
+            counters.calls_spoken += len(plan.calls)
+            if plan.policy in MERGING:
+                counters.merged += len(plan.calls)
+            counters.late += sum(delay > self.voice.max_delay_s for delay in delays)
+            if delays:
+                counters.worst_delay_s = max(counters.worst_delay_s, *delays)
+            if plan.calls and self.voice.repeat > 1:
+                if plan.policy is VoicePolicy.NORMAL:
+                    self._follow_up = (plan.calls[0], self.voice.repeat - 1)
+                else:
+                    # What the calm policy would have said again, and was not.
+                    counters.repeats_dropped += (self.voice.repeat - 1) * len(plan.calls)
+        return delays
+
+    def snapshot(self, volume: int, sink: SinkHealth) -> ZoneVoiceState:
+        with self._lock:
+            c = self.counters
+            return ZoneVoiceState(
+                zone=self.zone,
+                backlog=len(self._pending),
+                policy=self.policy,
+                policy_reason=self.policy_reason,
+                volume=volume,
+                last=self.last,
+                sink=sink,
+                calls_spoken=c.calls_spoken,
+                repeats_dropped=c.repeats_dropped,
+                superseded=c.superseded,
+                merged=c.merged,
+                late=c.late,
+                muted=c.muted,
+                worst_delay_s=round(c.worst_delay_s, 3),
+            )
+
+    # --- policy -----------------------------------------------------------------------------
+
+    def _note_arrival(self, now: float) -> None:
+        self._arrivals.append(now)
+        while self._arrivals and self._arrivals[0] < now - ARRIVAL_WINDOW_S:
+            self._arrivals.popleft()
+
+    def _forecast(self, now: float) -> list[CallRequest]:
+        """Calls expected while the backlog is spoken, at the recent arrival rate."""
+        recent = [t for t in self._arrivals if t >= now - ARRIVAL_WINDOW_S]
+        if len(recent) < 2 or not self._pending:
+            return []
+        span = max(now - recent[0], 1.0)
+        interval = span / (len(recent) - 1)
+        model = self._pending[-1]
+        count = int(self.voice.max_delay_s / interval)
+        return [
+            CallRequest(f"forecast-{i}", model.ticket, f"forecast-{i}", model.window_number,
+                        model.window_name, now + interval * i)
+            for i in range(1, count + 1)
+        ]
+
+    def _choose(self, now: float, head_start: float = 0.0) -> tuple[VoicePolicy, str]:
+        """The lightest policy that keeps every call on time, after `head_start` s of audio."""
+        limit = self.voice.max_delay_s * PLANNING_SHARE
+        if not self.adaptive:
+            return VoicePolicy.NORMAL, "负载策略已关闭 / load policy off"
+        forecast = self._forecast(now)
+        worst: dict[VoicePolicy, float] = {}
+        for policy in POLICY_ORDER:
+            worst[policy] = self._worst_delay(policy, now + head_start, forecast)
+            if worst[policy] <= limit:
+                return policy, self._reason(policy, worst, limit)
+        last = worst[VoicePolicy.TERSE]
+        return VoicePolicy.TERSE, (
+            f"超载：最迟一次呼叫将晚 {last:.0f} 秒（上限 {limit:g} 秒）/ overloaded: the latest "
+            f"call would start {last:.0f} s after its event (limit {limit:g} s) even at its tersest"
+        )
+
+    def _reason(self, policy: VoicePolicy, worst: dict[VoicePolicy, float], limit: float) -> str:
+        waiting = len(self._pending)
+        if policy is VoicePolicy.NORMAL:
+            return f"正常：{waiting} 个呼叫待播 / normal: {waiting} call(s) waiting"
+        previous = POLICY_ORDER[POLICY_ORDER.index(policy) - 1]
+        action = {
+            VoicePolicy.SINGLE: "不再重复 / repeats dropped",
+            VoicePolicy.MERGED: "合并相邻呼叫 / adjacent calls merged",
+            VoicePolicy.TERSE: "合并并精简 / merged, ticket and window only",
+        }[policy]
+        return (
+            f"{action}: {waiting} 个呼叫待播，按 {previous.value} 最迟一次将晚 "
+            f"{worst[previous]:.0f} 秒，超过 {limit:g} 秒 / {waiting} call(s) waiting; under "
+            f"{previous.value} the latest would start {worst[previous]:.0f} s after its event "
+            f"(limit {limit:g} s)"
+        )
+
+    def _worst_delay(self, policy: VoicePolicy, now: float, forecast: list[CallRequest]) -> float:
+        """Simulate speaking the queue (and the forecast) under `policy`; the worst call delay."""
+        size = self.voice.merge_max if policy in MERGING else 1
+        queue = list(self._pending)
+        upcoming = list(forecast)
+        clock = now
+        worst = 0.0
+        while queue or upcoming:
+            while upcoming and upcoming[0].received <= clock:
+                queue.append(upcoming.pop(0))
+            if not queue:
+                clock = upcoming[0].received
+                continue
+            group, queue = queue[:size], queue[size:]
+            duration, marks = self.layout(call_tokens(group, policy, self.voice))
+            for index, call in enumerate(group):
+                worst = max(worst, clock + marks.get(index, 0.0) - call.received)
+            clock += duration
+            if policy is VoicePolicy.NORMAL and self.voice.repeat > 1:
+                repeat, _ = self.layout(repeat_tokens(group[0], self.voice))
+                clock += repeat * (self.voice.repeat - 1)
+        return worst
