@@ -17,7 +17,9 @@ from drivers.scanner_keys import KeyDecoder, KeyEvent, Scan
 CODES = {
     "KEY_1": 2, "KEY_2": 3, "KEY_3": 4, "KEY_4": 5, "KEY_5": 6, "KEY_6": 7, "KEY_7": 8,
     "KEY_8": 9, "KEY_9": 10, "KEY_0": 11, "KEY_MINUS": 12, "KEY_TAB": 15, "KEY_Q": 16,
-    "KEY_E": 18, "KEY_T": 20, "KEY_Y": 21, "KEY_P": 25, "KEY_ENTER": 28, "KEY_A": 30,
+    "KEY_E": 18,
+    "KEY_O": 24, "KEY_D": 32, "KEY_SEMICOLON": 39, "KEY_EQUAL": 13,
+    "KEY_T": 20, "KEY_Y": 21, "KEY_P": 25, "KEY_ENTER": 28, "KEY_A": 30,
     "KEY_S": 31, "KEY_H": 35, "KEY_L": 38, "KEY_LEFTSHIFT": 42, "KEY_Z": 44, "KEY_X": 45,
     "KEY_C": 46, "KEY_N": 49, "KEY_M": 50, "KEY_DOT": 52, "KEY_SLASH": 53,
     "KEY_RIGHTSHIFT": 54, "KEY_CAPSLOCK": 58, "KEY_F1": 59, "KEY_KPENTER": 96,

@@ -17,6 +17,12 @@ from hall_bus.contract.base import (
     ResponseStatus,
     Timestamp,
 )
+from hall_bus.contract.kiosk import (
+    KioskEvent,
+    KioskEventType,
+    KioskPrinterState,
+    PrinterPaper,
+)
 from hall_bus.contract.queue import (
     EVENT_MODELS,
     QUEUE_ACTIONS,
@@ -79,6 +85,9 @@ __all__ = [
     "DescribeData",
     "DescribeRequest",
     "FinishRequest",
+    "KioskEvent",
+    "KioskEventType",
+    "KioskPrinterState",
     "ListTicketsRequest",
     "LoadAppointmentsRequest",
     "LoginRequest",
@@ -87,6 +96,7 @@ __all__ = [
     "Message",
     "Name",
     "PauseRequest",
+    "PrinterPaper",
     "PriorityClass",
     "QueueEvent",
     "QueueEventType",

@@ -1,0 +1,162 @@
+"""Taking a ticket at the kiosk: ask the engine, print, and never issue twice.
+
+The engine commits a ticket before it answers, so by the time anything is printed the ticket
+exists. What can go wrong afterwards is told to the citizen (the number and its QR on screen),
+never hidden. When the broker is away the same request (same id) is sent again; a response lost
+on the way is recovered from the engine's `ticket_issued` event, whose `cause` is our request id.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from firmware_config.kiosk import KioskConfig
+from firmware_config.site import SiteConfig
+from hall_bus import errors, topics
+from hall_bus.client import BusClient, BusTimeout
+from hall_bus.contract import (
+    CheckInRequest,
+    QueueEvent,
+    QueueEventType,
+    Request,
+    ResponseStatus,
+    TakeTicketRequest,
+    TicketIssuedData,
+    TicketView,
+)
+from hall_bus.ids import new_id, utc_now
+
+log = logging.getLogger(__name__)
+
+ATTEMPT_TIMEOUT_S = 3.0
+# A request may sit in the broker while the engine is away; it stays valid long enough to be
+# executed then, and its event (with our id as cause) tells us it was.
+REQUEST_LIFETIME_S = 120.0
+
+
+class OutcomeKind(StrEnum):
+    ISSUED = "issued"
+    REFUSED = "refused"  # the engine said no (daily limit, unknown appointment...)
+    UNREACHABLE = "unreachable"  # no answer: retry the same request
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: OutcomeKind
+    ticket: TicketView | None = None
+    people_ahead: int | None = None
+    estimated_wait_s: int | None = None
+    code: str | None = None
+    message: str = ""
+
+
+class PendingRequest:
+    """One citizen's request: the same id on every attempt until it is answered."""
+
+    def __init__(self, action: str, request: Request) -> None:
+        self.action = action
+        self.request = request
+        self.attempts = 0
+
+
+class TicketDesk:
+    """Talks to the queue engine for one kiosk. Thread-safe; call from worker threads."""
+
+    def __init__(self, site: SiteConfig, kiosk: KioskConfig, bus: BusClient) -> None:
+        self.site = site
+        self.kiosk = kiosk
+        self.bus = bus
+        self.queue = topics.queue_endpoint(site.hall_id)
+        self._waiting: set[str] = set()
+        self._recovered: dict[str, TicketView] = {}
+        self._lock = threading.Lock()
+        bus.subscribe_model(self.queue.event, QueueEvent, self._on_queue_event)
+
+    def take_ticket(self, service_id: str, priority_class: str = "normal",
+                    masked_id: str | None = None) -> PendingRequest:
+        request = TakeTicketRequest.model_validate({
+            "service_id": service_id, "priority_class": priority_class,
+            "source": self.kiosk.id, "citizen_masked_id": masked_id,
+            "deadline": utc_now() + timedelta(seconds=REQUEST_LIFETIME_S),
+        })
+        return PendingRequest("take_ticket", request)
+
+    def check_in(self, appointment_code: str) -> PendingRequest:
+        request = CheckInRequest(
+            appointment_code=appointment_code, source=self.kiosk.id,
+            deadline=utc_now() + timedelta(seconds=REQUEST_LIFETIME_S),
+        )
+        return PendingRequest("check_in", request)
+
+    def send(self, pending: PendingRequest) -> Outcome:
+        """One attempt. Until it returns anything but UNREACHABLE, send the same `pending`."""
+        with self._lock:
+            self._waiting.add(pending.request.id)
+        outcome = self._attempt(pending)
+        if outcome.kind is not OutcomeKind.UNREACHABLE:
+            with self._lock:
+                self._waiting.discard(pending.request.id)
+                self._recovered.pop(pending.request.id, None)
+        return outcome
+
+    def _attempt(self, pending: PendingRequest) -> Outcome:
+        pending.attempts += 1
+        recovered = self._take_recovered(pending.request.id)
+        if recovered is not None:
+            return self._issued_from_event(recovered)
+        if not self.bus.connected:
+            return Outcome(OutcomeKind.UNREACHABLE, message="not connected to the hall bus")
+        try:
+            response = self.bus.request(self.queue, pending.action, pending.request,
+                                        timeout=ATTEMPT_TIMEOUT_S)
+        except BusTimeout as exc:
+            recovered = self._take_recovered(pending.request.id)
+            if recovered is not None:
+                return self._issued_from_event(recovered)
+            log.warning("kiosk %s: %s (attempt %d)", self.kiosk.id, exc, pending.attempts)
+            return Outcome(OutcomeKind.UNREACHABLE, message=str(exc))
+        if response.status is ResponseStatus.OK:
+            data = TicketIssuedData.model_validate(response.data or {})
+            return Outcome(OutcomeKind.ISSUED, data.ticket, data.people_ahead,
+                           data.estimated_wait_s)
+        if response.code == errors.DEADLINE_EXPIRED:
+            # Not executed, and its id is now spent: a fresh id is safe and needed.
+            with self._lock:
+                self._waiting.discard(pending.request.id)
+            pending.request = pending.request.model_copy(update={
+                "id": new_id(),
+                "deadline": utc_now() + timedelta(seconds=REQUEST_LIFETIME_S),
+            })
+            return Outcome(OutcomeKind.UNREACHABLE, message="request expired; sending anew")
+        return Outcome(OutcomeKind.REFUSED, code=response.code, message=response.error or "")
+
+    def ticket_url(self, ticket: TicketView) -> str:
+        return self.kiosk.ticket_url_template.format(
+            ticket_id=ticket.ticket_id, hall_id=self.site.hall_id, number=ticket.number
+        )
+
+    def _on_queue_event(self, _topic: str, event: QueueEvent) -> None:
+        if event.cause is None or event.ticket is None:
+            return
+        if event.type not in (QueueEventType.TICKET_ISSUED, QueueEventType.APPOINTMENT_CHECKED_IN):
+            return
+        with self._lock:
+            if event.cause in self._waiting:  # only our own requests matter
+                self._recovered[event.cause] = event.ticket
+
+    def _take_recovered(self, request_id: str) -> TicketView | None:
+        with self._lock:
+            return self._recovered.pop(request_id, None)
+
+    @staticmethod
+    def _issued_from_event(ticket: TicketView) -> Outcome:
+        # The event does not say how many are ahead; the ticket itself is what matters.
+        return Outcome(OutcomeKind.ISSUED, ticket)
+
+
+def local_time_text(moment: datetime, site: SiteConfig) -> str:
+    return moment.astimezone(site.zone).strftime("%Y-%m-%d %H:%M")

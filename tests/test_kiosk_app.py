@@ -1,0 +1,226 @@
+"""The kiosk app driven offscreen against the real queue engine over a real Mosquitto."""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest
+import zxingcpp
+from kiosk_fixtures import RunningKiosk, kiosk_site, start_kiosk
+from mosquitto import Mosquitto
+from PIL import Image
+from PySide6.QtCore import QBuffer, QIODevice, Qt
+from PySide6.QtGui import QImage
+from pytestqt.qtbot import QtBot
+from test_scanner import ID_CARD, ID_NUMBER, keystrokes, recording
+
+from drivers.scanner_keys import KeyDecoder
+from firmware_config.site import BrokerConfig
+from hall_bus.contract import Appointment
+
+WAIT_MS = 20_000  # generous: other test runs share the two cores
+
+
+@pytest.fixture
+def kiosk(broker_config: BrokerConfig, tmp_path: Path, qtbot: QtBot) -> Iterator[RunningKiosk]:
+    site = kiosk_site(broker_config, tmp_path)
+    for running in start_kiosk(site, tmp_path):
+        qtbot.addWidget(running.window)
+        yield running
+
+
+def tap(qtbot: QtBot, widget: object) -> None:
+    qtbot.mouseClick(widget, Qt.MouseButton.LeftButton)
+
+
+def wait_page(qtbot: QtBot, kiosk: RunningKiosk, name: str) -> None:
+    qtbot.waitUntil(lambda: kiosk.window.page_name() == name, timeout=WAIT_MS)
+
+
+def test_take_a_ticket_end_to_end(kiosk: RunningKiosk, qtbot: QtBot) -> None:
+    window = kiosk.window
+    tap(qtbot, window.home.services["household"])
+    assert window.page_name() == "guide"
+    assert "居民户口簿" in window.guide.body.text()
+    assert "《中华人民共和国居民身份证法》" in window.guide.body.text()
+    tap(qtbot, window.guide.take)
+    wait_page(qtbot, kiosk, "ticket")
+    assert window.ticket.number.text() == "A001"
+    assert window.ticket.details.text().startswith("前面等候 0 人")
+
+    # What the citizen holds: the simulator's rendering of the bytes the kiosk sent.
+    assert kiosk.printer.simulator is not None
+    (receipt,) = kiosk.printer.simulator.wait_receipts(1, timeout=5)
+    assert "A001" in receipt.lines and "户籍办理" in receipt.lines
+    assert "测试政务服务大厅" in receipt.lines
+    (ticket,) = kiosk.tickets()
+    url = f"https://q.example.cn/test-hall/{ticket['ticket_id']}"
+    assert receipt.image is not None
+    assert [r.text for r in zxingcpp.read_barcodes(receipt.image)] == [url]
+    assert ticket["number"] == "A001"
+    # The QR on screen carries the same link.
+    screen_qr = window.ticket.qr.pixmap().toImage()
+    assert [r.text for r in zxingcpp.read_barcodes(_to_pil(screen_qr))] == [url]
+    printed = [e for e in kiosk.tap.json_on("/kiosk1/event") if e["type"] == "ticket_printed"]
+    assert [e["number"] for e in printed] == ["A001"]
+    qtbot.waitUntil(lambda: any(s["ready"] for s in kiosk.tap.json_on("/printer/state")),
+                    timeout=WAIT_MS)
+
+
+def test_paper_out_shows_the_ticket_on_screen_and_where_to_go(
+    kiosk: RunningKiosk, qtbot: QtBot
+) -> None:
+    assert kiosk.printer.simulator is not None
+    kiosk.printer.simulator.faults.paper_out = True
+    window = kiosk.window
+    tap(qtbot, window.home.services["household"])
+    tap(qtbot, window.guide.take)
+    wait_page(qtbot, kiosk, "printer_error")
+    # The ticket exists (the engine committed it first) and the citizen is told so.
+    (ticket,) = kiosk.tickets()
+    assert window.printer_error.number.text() == ticket["number"] == "A001"
+    assert "9 号窗口" in window.printer_error.message.text()
+    assert not window.printer_error.qr.pixmap().isNull()
+    assert kiosk.printer.simulator.receipts == []
+    failed = [e for e in kiosk.tap.json_on("/kiosk1/event") if e["type"] == "print_failed"]
+    assert failed and "缺纸" in str(failed[0]["detail"])
+    qtbot.waitUntil(
+        lambda: any(s["paper"] == "out" for s in kiosk.tap.json_on("/printer/state")),
+        timeout=WAIT_MS)
+
+
+def test_engine_away_retries_with_the_same_id_and_issues_once(
+    kiosk: RunningKiosk, qtbot: QtBot
+) -> None:
+    window = kiosk.window
+    kiosk.engine.stop()
+    tap(qtbot, window.home.services["household"])
+    tap(qtbot, window.guide.take)
+    wait_page(qtbot, kiosk, "broker_away")
+    assert window.broker_away.retry is not None
+    assert "不会重复取号" in window.broker_away.body.text()
+    tap(qtbot, window.broker_away.retry)  # an impatient citizen; still one request in flight
+    # The engine comes back; the request waiting for it in the broker is executed once, and
+    # the kiosk's retries with the same id get that one ticket.
+    kiosk.restart_engine()
+    wait_page(qtbot, kiosk, "ticket")
+    tickets = kiosk.tickets()
+    assert [t["number"] for t in tickets] == ["A001"]
+    assert window.ticket.number.text() == "A001"
+    assert kiosk.printer.simulator is not None
+    assert len(kiosk.printer.simulator.wait_receipts(1, timeout=5)) == 1
+
+
+def test_broker_away_then_back(kiosk: RunningKiosk, qtbot: QtBot, mosquitto: Mosquitto) -> None:
+    window = kiosk.window
+    mosquitto.kill()
+    qtbot.waitUntil(lambda: not kiosk.bus.connected, timeout=WAIT_MS)
+    tap(qtbot, window.home.services["household"])
+    tap(qtbot, window.guide.take)
+    wait_page(qtbot, kiosk, "broker_away")
+    assert not window.language_button.isEnabled()
+    mosquitto.start()
+    wait_page(qtbot, kiosk, "ticket")
+    assert [t["number"] for t in kiosk.tickets()] == ["A001"]
+
+
+def test_check_in_by_a_replayed_appointment_scan(kiosk: RunningKiosk, qtbot: QtBot) -> None:
+    slot = kiosk.clock.now + timedelta(minutes=20)
+    kiosk.ask("load_appointments", appointments=[Appointment(
+        code="YY0815", service_id="tax", slot_start=slot, slot_end=slot + timedelta(minutes=30),
+        citizen_masked_id="1101**********002X").model_dump(mode="json")])
+    # The appointment QR holds a link; the scanner types it like a keyboard.
+    keys = ("KEY_H KEY_T KEY_T KEY_P KEY_S +KEY_SEMICOLON KEY_SLASH KEY_SLASH KEY_Q KEY_DOT "
+            "KEY_C KEY_N KEY_SLASH KEY_A +KEY_SLASH KEY_C KEY_O KEY_D KEY_E KEY_EQUAL "
+            "+KEY_Y +KEY_Y KEY_0 KEY_8 KEY_1 KEY_5 KEY_ENTER")
+    decoder = KeyDecoder()
+    scans = [s for e in recording(keystrokes(0, 2, keys)) if (s := decoder.feed(e))]
+    assert [s.text for s in scans] == ["https://q.cn/a?code=YY0815"]
+    kiosk.window.deliver_scan(scans[0].text)
+    wait_page(qtbot, kiosk, "ticket")
+    (ticket,) = kiosk.tickets()
+    assert ticket["appointment_code"] == "YY0815"
+    assert ticket["priority_class"] == "appointment"
+    assert kiosk.window.ticket.number.text() == ticket["number"] == "C001"
+
+
+def test_id_card_scan_is_masked_everywhere(
+    kiosk: RunningKiosk, qtbot: QtBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    decoder = KeyDecoder()
+    (scan,) = [s for e in recording(ID_CARD) if (s := decoder.feed(e))]
+    window = kiosk.window
+    window.deliver_scan(scan.text)
+    qtbot.waitUntil(lambda: "1101**********002X" in window.home.status.text(), timeout=WAIT_MS)
+    tap(qtbot, window.home.services["household"])
+    tap(qtbot, window.guide.take)
+    wait_page(qtbot, kiosk, "ticket")
+    (ticket,) = kiosk.tickets()
+    assert ticket["citizen_masked_id"] == "1101**********002X"
+    assert kiosk.printer.simulator is not None
+    (receipt,) = kiosk.printer.simulator.wait_receipts(1, timeout=5)
+    assert not any(ID_NUMBER in line for line in receipt.lines)
+    assert not kiosk.tap.contains(ID_NUMBER)
+    assert ID_NUMBER not in caplog.text
+    # A number with a wrong check digit is refused on screen, and not repeated anywhere.
+    window.reset_to_home()
+    window.deliver_scan(ID_NUMBER[:17] + "1")
+    qtbot.waitUntil(lambda: "无效" in window.home.status.text(), timeout=WAIT_MS)
+    assert ID_NUMBER[:17] not in caplog.text
+
+
+def test_language_and_elderly_mode(kiosk: RunningKiosk, qtbot: QtBot) -> None:
+    window = kiosk.window
+    assert window.home.services["household"].text() == "户籍办理"
+    tap(qtbot, window.language_button)
+    assert window.home.title.text() == "Welcome. Please choose a service"
+    assert window.home.services["household"].text() == "Household"
+    assert window.hall_label.text() == "Test service hall"
+    tap(qtbot, window.language_button)
+    assert window.home.title.text() == "欢迎办事，请选择办理事项"
+
+    tap(qtbot, window.elderly_button)
+    assert "font-size: 42px" in window.styleSheet()  # body 22 px x 1.5 ... title 34 x 1.5 = 51
+    assert "font-size: 33px" in window.styleSheet()
+    assert window.elderly_button.text() == "标准模式"
+    # Simpler flow: one touch takes the ticket, and the voice hook reads the number.
+    tap(qtbot, window.home.services["business"])
+    wait_page(qtbot, kiosk, "ticket")
+    assert window.ticket.number.text() == "B001"
+    qtbot.waitUntil(lambda: "您的号码 B001" in kiosk.spoken, timeout=WAIT_MS)
+
+
+def test_idle_resets_to_chinese_home(kiosk: RunningKiosk, qtbot: QtBot) -> None:
+    window = kiosk.window
+    window.idle_timer.setInterval(300)
+    tap(qtbot, window.language_button)
+    tap(qtbot, window.elderly_button)
+    tap(qtbot, window.elderly_button)  # elderly off again, so the guide page is shown
+    tap(qtbot, window.home.services["tax"])
+    assert window.page_name() == "guide"
+    wait_page(qtbot, kiosk, "home")
+    assert window.language == "zh" and not window.elderly
+    assert window.home.title.text() == "欢迎办事，请选择办理事项"
+
+
+def test_closing_is_refused_in_kiosk_mode(kiosk: RunningKiosk) -> None:
+    window = kiosk.window
+    window.show()
+    window.allow_close = False
+    assert window.close() is False
+    window.allow_close = True
+
+
+def _to_pil(image: QImage) -> Image.Image:
+    buffer = QBuffer()
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    image.save(buffer, "PNG")
+    return Image.open(io.BytesIO(bytes(buffer.data())))
