@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from firmware_config.camera import CameraConfig, check_cameras
 from firmware_config.catalogue import ServiceGuide, check_catalogue
 from firmware_config.kiosk import KioskConfig, check_kiosks
 from firmware_config.line import LineConfig, check_lines
@@ -163,6 +164,9 @@ class SiteConfig(StrictModel):
         default_factory=list, description="RS-485 lines and devices (firmware_config/line.py)."
     )
     voice: VoiceConfig = Field(default_factory=VoiceConfig, description="Voice announcer.")
+    cameras: list[CameraConfig] = Field(
+        default_factory=list, description="Supervision cameras (firmware_config/camera.py)."
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -207,6 +211,7 @@ class SiteConfig(StrictModel):
         check_catalogue(self)
         check_kiosks(self)
         check_lines(self.lines, window_ids)
+        check_cameras(self.cameras, window_ids)
         check_voice(self)
         return self
 

@@ -13,7 +13,7 @@ import numpy as np
 from camera_rig import GRACE_S, Rig, desk_camera
 
 from drivers.camera.faces import FaceFinder
-from drivers.camera.scene import DeskScene, DeskSpec, DeskTimeline, SeatSpec
+from drivers.camera.scene import DeskScene, DeskSpec, DeskTimeline, SeatSpec, portrait_path
 from drivers.camera.snapshot import SNAPSHOT_WIDTH, blur_faces
 from hall_bus.contract.camera import CameraEventType, CameraHealth
 
@@ -173,7 +173,13 @@ def test_camera_recovers_and_needs_fresh_evidence_before_an_absence() -> None:
     assert len(rig.of(ABSENCE, "w1")) == 1
 
 
+def _need_portrait() -> None:
+    # Faces need the real portrait; without it the scene draws a faceless figure.
+    assert portrait_path() is not None, "shared/data/astronaut.png not found: set $HALL_PORTRAIT"
+
+
 def test_absence_snapshot_is_small_jpeg_with_faces_blurred() -> None:
+    _need_portrait()
     config = desk_camera(snapshot_on_alert=True, width=640, height=360)
     # Window 2's staff member sits in view with a visible face; only w1 is watched for absence.
     both = DeskSpec(seats=(SeatSpec(person="seated"), SeatSpec(person="seated")))
@@ -190,6 +196,7 @@ def test_absence_snapshot_is_small_jpeg_with_faces_blurred() -> None:
 
 
 def test_blur_faces_keeps_only_the_subject_seat() -> None:
+    _need_portrait()
     scene = DeskScene()
     frame = scene.render(DeskSpec(seats=(SeatSpec(person="seated"), SeatSpec(person="seated"))))
     faces = FaceFinder()

@@ -8,6 +8,7 @@ noise, as a real camera does; faults (frozen, black, covered) are rendered as a 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -17,8 +18,12 @@ import numpy as np
 from drivers.camera.regions import Image
 
 WIDTH, HEIGHT = 640, 360
-PORTRAIT_CANDIDATES = (
-    Path(__file__).resolve().parents[3] / "shared" / "data" / "astronaut.png",
+# $HALL_PORTRAIT, else the shared test data beside the repository.
+PORTRAIT_CANDIDATES = tuple(
+    Path(p) for p in (
+        os.environ.get("HALL_PORTRAIT", ""),
+        Path(__file__).resolve().parents[3] / "shared" / "data" / "astronaut.png",
+    ) if str(p)
 )
 # Seats of the generated desk scene (normalised), two windows side by side.
 SEAT_POLYGONS = {
@@ -50,15 +55,21 @@ class DeskSpec:
         return replace(self, seats=tuple(seats))
 
 
+def portrait_path() -> Path | None:
+    return next((path for path in PORTRAIT_CANDIDATES if path.is_file()), None)
+
+
 def _portrait(size: int) -> Image:
-    for path in PORTRAIT_CANDIDATES:
+    path = portrait_path()
+    if path is not None:
         picture = cv2.imread(str(path))
         if picture is not None:
             # The astronaut's head and shoulders fill the square.
             return cv2.resize(picture, (size, size), interpolation=cv2.INTER_AREA)
-    drawn = np.full((size, size, 3), 90, np.uint8)
-    cv2.ellipse(drawn, (size // 2, size), (size // 2, size // 2), 0, 0, 360, (60, 50, 140), -1)
-    cv2.circle(drawn, (size // 2, size // 3), size // 5, (150, 170, 210), -1)
+    # Without the portrait: a light shirt and a face-coloured head, unlike the dark chair.
+    drawn = np.full((size, size, 3), (215, 215, 225), np.uint8)
+    cv2.circle(drawn, (size // 2, size // 3 + 10), size // 5, (140, 170, 215), -1)
+    cv2.rectangle(drawn, (size // 2 - 12, size // 3 + 40), (size // 2 + 12, size), (90, 60, 40), -1)
     return drawn
 
 
