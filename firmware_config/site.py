@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from firmware_config.bridge import BridgeConfig
 from firmware_config.camera import CameraConfig, check_cameras
 from firmware_config.catalogue import ServiceGuide, check_catalogue
 from firmware_config.kiosk import KioskConfig, check_kiosks
@@ -164,6 +165,9 @@ class SiteConfig(StrictModel):
         default_factory=list, description="RS-485 lines and devices (firmware_config/line.py)."
     )
     voice: VoiceConfig = Field(default_factory=VoiceConfig, description="Voice announcer.")
+    bridge: BridgeConfig | None = Field(
+        default=None, description="Link to the central backend; none: the hall runs alone."
+    )
     cameras: list[CameraConfig] = Field(
         default_factory=list, description="Supervision cameras (firmware_config/camera.py)."
     )

@@ -27,6 +27,7 @@ _HANDLERS = {
     "config validate": "firmware_config.loader:run_validate_command",
     "config mosquitto": "firmware_config.mosquitto_config:run_render_command",
     "camera": "drivers.camera.daemon:run_camera_command",
+    "bridge": "hall_bus.bridge.daemon:run_bridge_command",
 }
 
 
@@ -81,6 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     line.add_argument(
         "--simulate", action="store_true", help="be the line's simulated devices instead"
     )
+
+    bridge = commands.add_parser("bridge", help="run the bridge to the central backend")
+    _site_argument(bridge)
+    bridge.add_argument("--db", type=Path, default=None, help="outbox SQLite file")
 
     voice = commands.add_parser("voice", help="run the voice announcer daemon")
     _site_argument(voice)

@@ -60,7 +60,8 @@ def write_password_file(path: Path, user: str, password: str) -> None:
 
 
 class Mosquitto:
-    def __init__(self, workdir: Path, *, user: str = "hall", password: str = "test-secret") -> None:
+    def __init__(self, workdir: Path, *, user: str = "hall", password: str = "test-secret",
+                 extra_lines: tuple[str, ...] = ()) -> None:
         binary = find_mosquitto()
         if binary is None:
             raise FileNotFoundError("mosquitto is not installed")
@@ -70,6 +71,7 @@ class Mosquitto:
         self.port = free_port()
         self.user = user
         self.password = password
+        self.extra_lines = extra_lines  # appended to the config, e.g. bridge sections
         self.data_dir = workdir / "data"
         self.log_file = workdir / "mosquitto.log"
         self.config_file = workdir / "mosquitto.conf"
@@ -95,6 +97,7 @@ class Mosquitto:
         ]
         if os.geteuid() == 0:
             lines.append("user root")  # otherwise it drops to `mosquitto`, who cannot read workdir
+        lines += self.extra_lines  # last: a bridge `connection` section runs to the end
         self.config_file.write_text("\n".join(lines) + "\n")
 
     def start(self) -> Mosquitto:

@@ -1,0 +1,63 @@
+"""Site configuration of the bridge to the central approval backend (`bridge:` in the site YAML).
+
+The hall key is read from a file, never written in the site YAML, so that the YAML can be shared
+and checked into version control while the key stays on the controller.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HttpsUplinkConfig(_Strict):
+    base_url: str = Field(
+        description="Backend address, e.g. https://backend.example.gov.cn/hall-api; "
+        "plain http is accepted only for a loopback address."
+    )
+    key_file: Path = Field(description="File holding this hall's HMAC key (one line).")
+    ca_file: Path | None = Field(
+        default=None,
+        description="CA certificate(s) that signed the backend's certificate; "
+        "default: the system's trusted CAs.",
+    )
+    timeout_s: float = Field(default=10.0, gt=0, le=120, description="Per request.")
+
+    @field_validator("base_url")
+    @classmethod
+    def _secure_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError(f"base_url {value!r} must be an https:// address")
+        if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError("plain http is allowed only on loopback; use https")
+        return value.rstrip("/")
+
+
+class BridgeConfig(_Strict):
+    uplink: Literal["https"] = Field(default="https", description="How events go up.")
+    https: HttpsUplinkConfig
+    batch_size: int = Field(default=200, ge=1, le=1000, description="Events per upload.")
+    retry_min_s: float = Field(default=1.0, gt=0, le=600, description="First retry delay.")
+    retry_max_s: float = Field(default=300.0, gt=0, le=3600, description="Longest retry delay.")
+    poll_downlinks_s: float = Field(
+        default=60.0, gt=0, le=3600, description="How often to ask for new downlink documents."
+    )
+    rating_upload_limit_h: float = Field(
+        default=24.0,
+        gt=0,
+        le=24 * 30,
+        description="A rating must reach the backend within this long after it was given; "
+        "one still waiting past it is flagged overdue (and still sent).",
+    )
+    state_interval_s: float = Field(
+        default=5.0, gt=0, le=600, description="How often the retained bridge state is refreshed."
+    )
+    db: Path | None = Field(default=None, description="Outbox SQLite file; default in data_dir.")

@@ -1,0 +1,274 @@
+"""`hall bridge`: the hall's link to the central approval backend.
+
+Three loops share one SQLite store:
+- the bus thread stores every queue event as an outbox record before the broker gets its
+  acknowledgement (the bridge keeps a persistent MQTT session, so events published while it is
+  down wait at the broker);
+- the delivery thread uploads pending records in `seq` order, one batch at a time, and retries a
+  failed batch with exponential backoff; only a confirmed batch leaves the outbox, and the backend
+  de-duplicates by event id, so a batch repeated after a crash has its effect once;
+- the downlink thread fetches the backend's documents, validates each new version, keeps the last
+  accepted one (persisted and retained on the bus) and reports acceptance or rejection back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+
+from pydantic import ValidationError
+
+from firmware_config.bridge import BridgeConfig
+from firmware_config.site import SiteConfig
+from hall_bus import topics
+from hall_bus.bridge.downlinks import DocumentRejected, check_document
+from hall_bus.bridge.https_uplink import BackendClient, UplinkError
+from hall_bus.bridge.records import record_for
+from hall_bus.bridge.store import AcceptedDocument, BridgeStore
+from hall_bus.client import BusClient, BusError, describe_error
+from hall_bus.contract.bridge import (
+    AppointmentsBody,
+    BridgeEvent,
+    BridgeEventType,
+    BridgeState,
+    DownlinkDocument,
+    DownlinkKind,
+    DownlinkReport,
+    DownlinkState,
+)
+from hall_bus.contract.queue import LoadAppointmentsRequest, QueueEvent
+from hall_bus.reconnect import Backoff
+
+log = logging.getLogger(__name__)
+
+NODE = "bridge"
+ENGINE_TIMEOUT_S = 10.0
+
+
+def read_key(path: Path) -> bytes:
+    key = path.read_text().strip().encode()
+    if len(key) < 16:
+        raise ValueError(f"{path}: the hall key must be at least 16 characters")
+    return key
+
+
+class _EngineUnavailable(Exception):
+    """The queue engine did not answer; the document is neither accepted nor rejected yet."""
+
+
+class BridgeDaemon:
+    def __init__(self, site: SiteConfig, config: BridgeConfig, db_path: Path, key: bytes) -> None:
+        self.site = site
+        self.config = config
+        self.store = BridgeStore(db_path)
+        self.bus = BusClient(site.hall_id, NODE, site.broker)
+        self.backend = BackendClient(site.hall_id, config.https, key)
+        self.endpoint = topics.Endpoint(site.hall_id, NODE)
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._last_error: str | None = None
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    def start(self, wait: float | None = 10.0) -> None:
+        self.bus.subscribe(topics.queue_endpoint(self.site.hall_id).event, self._on_queue_event)
+        self.bus.start(wait)
+        for kind in DownlinkKind:
+            accepted = self.store.accepted(kind)
+            if accepted is not None:
+                self._publish_document(accepted)
+        for name, target in (("delivery", self._deliver_loop), ("downlink", self._downlink_loop)):
+            thread = threading.Thread(target=target, name=f"bridge-{name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        for thread in self._threads:
+            thread.join(timeout=self.config.https.timeout_s + 2)
+        self.bus.stop()
+        self.store.close()
+
+    # --- bus → outbox ---------------------------------------------------------------------------
+
+    def _on_queue_event(self, topic: str, payload: bytes) -> None:
+        try:
+            event = QueueEvent.model_validate_json(payload)
+        except ValidationError as exc:
+            log.warning("dropped invalid queue event on %s: %s", topic, describe_error(exc))
+            return
+        record = record_for(event, self.config.rating_upload_limit_h)
+        self.store.add(
+            record.event_id, record.kind, record.type, record.occurred_at, record.body,
+            due_at=record.due_at,
+        )
+        self._wake.set()
+
+    # --- outbox → backend -----------------------------------------------------------------------
+
+    def _deliver_loop(self) -> None:
+        backoff = Backoff(self.config.retry_min_s, self.config.retry_max_s)
+        next_state = 0.0
+        while not self._stopping.is_set():
+            if time.monotonic() >= next_state:
+                self._publish_state()
+                next_state = time.monotonic() + self.config.state_interval_s
+            batch = self.store.pending(self.config.batch_size)
+            if not batch:
+                self._wake.wait(self.config.state_interval_s)
+                self._wake.clear()
+                continue
+            seqs = [r.seq for r in batch]
+            self.store.count_attempt(seqs)
+            now = time.time()
+            try:
+                result = self.backend.upload([r.to_uplink(now) for r in batch])
+            except UplinkError as exc:
+                self._last_error = str(exc)
+                delay = backoff.next_delay()
+                log.warning("上传失败，%.1f 秒后重试 / upload failed, retry in %.1f s: %s",
+                            delay, delay, exc)
+                self._publish_state()
+                self._stopping.wait(delay)
+                continue
+            confirmed = set(result.accepted) | set(result.duplicates)
+            done = [r.seq for r in batch if r.event_id in confirmed]
+            self.store.mark_delivered(done)
+            if len(done) < len(batch):
+                # Order matters: a batch the backend took only in part is retried from its first
+                # unconfirmed record, never skipped over.
+                self._last_error = f"backend confirmed {len(done)} of {len(batch)} records"
+                self._stopping.wait(backoff.next_delay())
+                continue
+            self._last_error = None
+            backoff.reset()
+            if len(batch) < self.config.batch_size:
+                self._publish_state()
+                next_state = time.monotonic() + self.config.state_interval_s
+
+    def _publish_state(self) -> None:
+        figures = self.store.figures()
+        last = self.store.last_success_at()
+        state = BridgeState(
+            uplink=self.config.uplink,
+            backlog=figures.backlog,
+            oldest_undelivered_age_s=(
+                round(time.time() - figures.oldest_stored_at, 3)
+                if figures.oldest_stored_at is not None else None
+            ),
+            last_success_at=datetime.fromtimestamp(last, UTC) if last is not None else None,
+            last_error=self._last_error,
+            overdue_ratings=figures.overdue_ratings,
+            delivered_total=figures.delivered_total,
+        )
+        self.bus.publish_state(self.endpoint.state, state)
+
+    # --- backend → hall -------------------------------------------------------------------------
+
+    def _downlink_loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self.poll_documents()
+            except UplinkError as exc:
+                log.info("下行文档暂不可取 / downlink documents unavailable: %s", exc)
+            self._stopping.wait(self.config.poll_downlinks_s)
+
+    def poll_documents(self) -> None:
+        for document in self.backend.documents().documents:
+            current = self.store.accepted(document.kind)
+            if current is not None and document.version <= current.version:
+                continue
+            if self.store.rejected(document.kind, document.version):
+                continue
+            self._take(document, current)
+
+    def _take(self, document: DownlinkDocument, current: AcceptedDocument | None) -> None:
+        try:
+            body = check_document(self.site, document)
+            if document.kind is DownlinkKind.APPOINTMENTS:
+                self._load_appointments(AppointmentsBody.model_validate(body))
+        except _EngineUnavailable as exc:
+            log.warning("预约暂未下发 / appointments not applied yet: %s", exc)
+            return
+        except DocumentRejected as exc:
+            error = str(exc)
+            log.warning("拒绝下行文档 / rejected %s v%d: %s", document.kind.value,
+                        document.version, error)
+            self.store.reject(document.kind, document.version, error)
+            self.bus.publish(self.endpoint.event, BridgeEvent(
+                type=BridgeEventType.DOWNLINK_REJECTED, kind=document.kind,
+                version=document.version, kept_version=current.version if current else None,
+                error=error,
+            ))
+            self.backend.report(document.kind, document.version,
+                                DownlinkReport(status="rejected", error=error))
+            return
+        accepted = self.store.accept(document.kind, document.version, body)
+        self._publish_document(accepted)
+        self.bus.publish(self.endpoint.event, BridgeEvent(
+            type=BridgeEventType.DOWNLINK_ACCEPTED, kind=document.kind, version=document.version,
+        ))
+        self.backend.report(document.kind, document.version, DownlinkReport(status="accepted"))
+        log.info("已采用下行文档 / accepted %s v%d", document.kind.value, document.version)
+
+    def _load_appointments(self, body: AppointmentsBody) -> None:
+        request = LoadAppointmentsRequest(appointments=body.appointments)
+        try:
+            response = self.bus.request(
+                topics.queue_endpoint(self.site.hall_id), "load_appointments", request,
+                timeout=ENGINE_TIMEOUT_S,
+            )
+        except BusError as exc:
+            raise _EngineUnavailable(str(exc)) from exc
+        if response.status != "ok":
+            raise DocumentRejected(f"排队引擎拒绝 / queue engine refused: {response.error}")
+
+    def _publish_document(self, document: AcceptedDocument) -> None:
+        state = DownlinkState(
+            kind=document.kind, version=document.version,
+            accepted_at=datetime.fromtimestamp(document.accepted_at or time.time(), UTC),
+            body=document.body,
+        )
+        self.bus.publish_state(topics.Endpoint(self.site.hall_id, NODE, document.kind.value).state,
+                               state)
+
+
+def run_bridge_command(args: argparse.Namespace) -> int:
+    from firmware_config.loader import ConfigError, load_site
+
+    try:
+        site = load_site(args.site) if args.site else load_site()
+    except ConfigError as exc:
+        log.error("%s", exc)
+        return 1
+    if site.bridge is None:
+        log.error("站点配置没有 bridge 段 / the site config has no `bridge:` section")
+        return 1
+    db_path = args.db or site.bridge.db or site.data_dir / "bridge.sqlite3"
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        key = read_key(site.bridge.https.key_file)
+    except (OSError, ValueError) as exc:
+        log.error("无法读取大厅密钥 / cannot read the hall key: %s", exc)
+        return 1
+    daemon = BridgeDaemon(site, site.bridge, db_path, key)
+    stop = threading.Event()
+
+    def _on_signal(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    daemon.start(wait=None)
+    stop.wait()
+    log.info("桥接正在停止 / bridge stopping")
+    daemon.stop()
+    return 0
