@@ -116,6 +116,15 @@ class BridgeDaemon:
 
     def _deliver_loop(self) -> None:
         backoff = Backoff(self.config.retry_min_s, self.config.retry_max_s)
+        while not self._stopping.is_set():
+            try:
+                self._deliver(backoff)
+            except Exception:
+                # A bug or a full disk must not end delivery for good: log, pause, go on.
+                log.exception("投递循环出错 / delivery loop failed; retrying")
+                self._stopping.wait(backoff.next_delay())
+
+    def _deliver(self, backoff: Backoff) -> None:
         next_state = 0.0
         while not self._stopping.is_set():
             if time.monotonic() >= next_state:
@@ -179,6 +188,8 @@ class BridgeDaemon:
                 self.poll_documents()
             except UplinkError as exc:
                 log.info("下行文档暂不可取 / downlink documents unavailable: %s", exc)
+            except Exception:
+                log.exception("下行处理出错 / downlink handling failed")
             self._stopping.wait(self.config.poll_downlinks_s)
 
     def poll_documents(self) -> None:
@@ -208,16 +219,24 @@ class BridgeDaemon:
                 version=document.version, kept_version=current.version if current else None,
                 error=error,
             ))
-            self.backend.report(document.kind, document.version,
-                                DownlinkReport(status="rejected", error=error))
+            self._report(document, DownlinkReport(status="rejected", error=error))
             return
         accepted = self.store.accept(document.kind, document.version, body)
         self._publish_document(accepted)
         self.bus.publish(self.endpoint.event, BridgeEvent(
             type=BridgeEventType.DOWNLINK_ACCEPTED, kind=document.kind, version=document.version,
         ))
-        self.backend.report(document.kind, document.version, DownlinkReport(status="accepted"))
+        self._report(document, DownlinkReport(status="accepted"))
         log.info("已采用下行文档 / accepted %s v%d", document.kind.value, document.version)
+
+    def _report(self, document: DownlinkDocument, report: DownlinkReport) -> None:
+        # The decision is already stored and in force either way; a receipt the WAN lost is
+        # logged rather than retried so that one flaky link cannot stall the other documents.
+        try:
+            self.backend.report(document.kind, document.version, report)
+        except UplinkError as exc:
+            log.warning("回执未送达 / report on %s v%d not delivered: %s", document.kind.value,
+                        document.version, exc)
 
     def _load_appointments(self, body: AppointmentsBody) -> None:
         request = LoadAppointmentsRequest(appointments=body.appointments)
