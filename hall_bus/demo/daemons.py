@@ -71,6 +71,21 @@ class Daemon:
             self.process.wait()
 
 
+def _camera_daemons(context: DemoContext, site_arg: tuple[str, str]) -> list[Daemon]:
+    # Only generated scenes: a laptop running the demo has no hall cameras. The first frame shows
+    # the seats empty, so the daemon takes its empty-seat references from it.
+    return [
+        Daemon(
+            f"camera-{camera.name}",
+            hall_command("camera", "--camera", camera.name, *site_arg,
+                         "--sim-clock", context.clock.describe(), "--capture-reference"),
+            context.data_dir / f"camera-{camera.name}.log",
+        )
+        for camera in context.site.cameras
+        if camera.source.startswith("generated:")
+    ]
+
+
 def demo_daemons(context: DemoContext) -> list[Daemon]:
     site_arg = ("--site", str(context.site_path))
     logs = context.data_dir
@@ -81,4 +96,5 @@ def demo_daemons(context: DemoContext) -> list[Daemon]:
             hall_command("queue", *site_arg, "--sim-clock", context.clock.describe()),
             logs / "queue.log",
         ),
+        *_camera_daemons(context, site_arg),
     ]
