@@ -109,7 +109,9 @@ class SinkConfig(_Strict):
 class VoiceConfig(_Strict):
     enabled: bool = True
     languages: list[Language] = Field(
-        default_factory=lambda: list[Language](["zh"]), min_length=1, description="Chinese first; `en` optional."
+        default_factory=lambda: list[Language](["zh"]),
+        min_length=1,
+        description="Chinese first; `en` optional.",
     )
     templates: dict[Language, PhraseTemplates] = Field(default_factory=dict)
     chime: bool = Field(default=True, description="A chime before every announcement.")
@@ -117,7 +119,7 @@ class VoiceConfig(_Strict):
     max_delay_s: float = Field(
         default=15.0, gt=0, le=300, description="Each call must start within this of its event."
     )
-    merge_max: int = Field(default=6, ge=1, le=10, description="Calls per merged announcement.")
+    merge_max: int = Field(default=4, ge=1, le=10, description="Calls per merged announcement.")
     sample_rate: int = Field(default=22050, ge=8000, le=48000)
     pack_dir: Path | None = Field(
         default=None, description="Voice pack folder (default <data_dir>/voice/pack)."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -71,7 +72,7 @@ def test_single_call_renders_the_clips_in_order_without_gaps_or_clicks(tmp_path:
     # No click: around every join the steepest step is no steeper than the two tones' slopes.
     def steepest_step(samples: np.ndarray, placed: list[Placed]) -> float:
         worst = 0.0
-        for before, after in zip(placed, placed[1:], strict=False):
+        for before, after in itertools.pairwise(placed):
             bound = 0.5 * 2 * np.pi * max(frequencies[before.key], frequencies[after.key]) / RATE
             join = samples[after.start - overlap: after.start + 2 * overlap]
             worst = max(worst, float(np.max(np.abs(np.diff(join)))) / bound)
@@ -116,7 +117,7 @@ def test_the_forecast_layout_matches_the_rendered_buffer(tmp_path: Path) -> None
     renderer = _renderer(write_tone_pack(tmp_path / "pack", tone_frequencies(CALL_KEYS)))
     voice = VoiceConfig(languages=["zh", "en"])
     tokens = repeat_tokens(CALL, voice)
-    duration, marks = renderer.layout(tokens)
+    duration, _marks = renderer.layout(tokens)
     rendered = renderer.render(tokens)
     assert duration == pytest.approx(rendered.duration_s)
     # A repeat starts with a sentence pause, then Chinese, a pause, then English.

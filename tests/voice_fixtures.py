@@ -20,7 +20,8 @@ from hall_bus.voice.phrases import CHIME
 RATE = 22050
 
 CALL_KEYS = [CHIME, "zh/请", "zh/A", "zh/B", "zh/零", "zh/一", "zh/二", "zh/三", "zh/十",
-             "zh/号", "zh/到", "zh/号窗口", "zh/综合窗口", "zh/办理"]
+             "zh/号", "zh/到", "zh/号窗口", "zh/综合窗口", "zh/办理", "zh/四", "zh/五", "zh/六",
+             "zh/七", "zh/八", "zh/九"]
 
 
 def tone_frequencies(keys: list[str], base: float = 301.3, step: float = 44.7) -> dict[str, float]:

@@ -5,7 +5,8 @@
 - single: chime, the call in full in every language, once;
 - merged: chime, then up to `merge_max` calls in the short form of the first language only,
   between one lead and one tail ("请 A023 三号窗口，B011 五号窗口 办理");
-- terse: merged, each call cut to "A023 三号" — the last resort at a burst.
+- terse: merged, each call cut to "A023 三号" and no closing words — the last resort at a
+  burst.
 """
 
 from __future__ import annotations
@@ -61,7 +62,9 @@ def call_tokens(calls: list[CallRequest], policy: VoicePolicy, voice: VoiceConfi
                 tokens.append(Pause(ITEM_PAUSE_S))
             tokens.append(Mark(index))
             tokens += expand(item, call.words, language)
-        tokens += expand(templates.tail, calls[-1].words, language)
+        if policy is VoicePolicy.MERGED:
+            # Terse leaves the closing words out: at a burst every second goes to a call.
+            tokens += expand(templates.tail, calls[-1].words, language)
         return tokens
     # normal and single say the call once here; under normal the scheduler adds the repeats
     # as follow-ups, each only if the calls queued behind it can still afford the time.

@@ -175,7 +175,9 @@ def as_text(tokens: list[Token]) -> str:
     previous = ""
     for part in parts:
         # English words are spaced; a ticket's letters and digits (A023) and Chinese are not.
-        spaced = previous.isascii() and part.isascii() and (len(previous) > 1 or len(part) > 1)
+        spaced = bool(previous) and previous.isascii() and part.isascii() and (
+            len(previous) > 1 or len(part) > 1
+        )
         text += (" " if spaced and previous != "，" else "") + part
         previous = part
     return text

@@ -218,7 +218,8 @@ class ZoneScheduler:
         recent = [t for t in self._arrivals if t >= now - ARRIVAL_WINDOW_S]
         if len(recent) < 2 or not self._pending:
             return []
-        span = max(now - recent[0], 1.0)
+        # A burst of simultaneous calls is not a rate: spread it over at least the delay limit.
+        span = max(now - recent[0], self.voice.max_delay_s)
         interval = span / (len(recent) - 1)
         model = self._pending[-1]
         count = int(self.voice.max_delay_s / interval)
@@ -230,19 +231,28 @@ class ZoneScheduler:
 
     def _choose(self, now: float, head_start: float = 0.0) -> tuple[VoicePolicy, str]:
         """The lightest policy that keeps every call on time, after `head_start` s of audio."""
-        limit = self.voice.max_delay_s * PLANNING_SHARE
         if not self.adaptive:
             return VoicePolicy.NORMAL, "负载策略已关闭 / load policy off"
+        target = self.voice.max_delay_s * PLANNING_SHARE
+        limit = self.voice.max_delay_s
         forecast = self._forecast(now)
         worst: dict[VoicePolicy, float] = {}
         for policy in POLICY_ORDER:
             worst[policy] = self._worst_delay(policy, now + head_start, forecast)
-            if worst[policy] <= limit:
+            if worst[policy] <= target:
                 return policy, self._reason(policy, worst, limit)
         last = worst[VoicePolicy.TERSE]
+        waiting = len(self._pending)
+        if last <= limit:
+            return VoicePolicy.TERSE, (
+                f"合并并精简 / merged, ticket and window only: {waiting} 个呼叫待播，最迟一次将晚 "
+                f"{last:.0f} 秒（上限 {limit:g} 秒）/ {waiting} call(s) waiting; the latest would "
+                f"start {last:.0f} s after its event (limit {limit:g} s)"
+            )
         return VoicePolicy.TERSE, (
-            f"超载：最迟一次呼叫将晚 {last:.0f} 秒（上限 {limit:g} 秒）/ overloaded: the latest "
-            f"call would start {last:.0f} s after its event (limit {limit:g} s) even at its tersest"
+            f"超载：{waiting} 个呼叫待播，最迟一次将晚 {last:.0f} 秒（上限 {limit:g} 秒）/ "
+            f"overloaded: {waiting} call(s) waiting; the latest would start {last:.0f} s after "
+            f"its event (limit {limit:g} s) even at its tersest"
         )
 
     def _reason(self, policy: VoicePolicy, worst: dict[VoicePolicy, float], limit: float) -> str:
@@ -257,9 +267,9 @@ class ZoneScheduler:
         }[policy]
         return (
             f"{action}: {waiting} 个呼叫待播，按 {previous.value} 最迟一次将晚 "
-            f"{worst[previous]:.0f} 秒，超过 {limit:g} 秒 / {waiting} call(s) waiting; under "
-            f"{previous.value} the latest would start {worst[previous]:.0f} s after its event "
-            f"(limit {limit:g} s)"
+            f"{worst[previous]:.0f} 秒（上限 {limit:g} 秒，留有余量）/ {waiting} call(s) waiting; "
+            f"under {previous.value} the latest would start {worst[previous]:.0f} s after its "
+            f"event (limit {limit:g} s, planned with a margin)"
         )
 
     def _worst_delay(self, policy: VoicePolicy, now: float, forecast: list[CallRequest]) -> float:

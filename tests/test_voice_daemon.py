@@ -1,0 +1,163 @@
+"""The announcer on the real bus: queue engine call → WAV written, state retained, sink faults."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from bus_helpers import Collector
+from mosquitto import Mosquitto
+from queue_fixtures import FakeClock, make_site
+from test_queue_engine import Hall
+from voice_fixtures import dominant_frequency
+
+from firmware_config.site import BrokerConfig, SiteConfig
+from firmware_config.voice import SinkConfig, VoiceConfig
+from hall_bus.client import BusClient
+from hall_bus.contract.voice import VoicePolicy, VoiceState
+from hall_bus.queue.service import QueueEngine
+from hall_bus.voice.audio import read_wav
+from hall_bus.voice.daemon import VoiceDaemon, voice_endpoint
+from hall_bus.voice.pack import MANIFEST
+from hall_bus.voice.sinks import AlsaSink, SinkError, WavFileSink
+
+
+def _site(broker_config: BrokerConfig, tmp_path: Path) -> SiteConfig:
+    voice = VoiceConfig(sink=SinkConfig(retry_s=0.2))
+    return make_site().model_copy(
+        update={"broker": broker_config, "data_dir": tmp_path, "voice": voice}
+    )
+
+
+@pytest.fixture
+def site(broker_config: BrokerConfig, tmp_path: Path) -> SiteConfig:
+    return _site(broker_config, tmp_path)
+
+
+@pytest.fixture
+def hall(site: SiteConfig, tmp_path: Path) -> Iterator[Hall]:
+    engine = QueueEngine(site, tmp_path / "queue.sqlite3", FakeClock())
+    engine.start(wait=10)
+    client = Hall(site)
+    try:
+        yield client
+    finally:
+        client.bus.stop()
+        engine.stop()
+
+
+def _watch_state(site: SiteConfig) -> tuple[BusClient, Collector[VoiceState]]:
+    states: Collector[VoiceState] = Collector()
+    watcher = BusClient(site.hall_id, "voice-watcher", site.broker)
+    watcher.subscribe_model(voice_endpoint(site.hall_id).state, VoiceState, states.add)
+    watcher.start(wait=10)
+    return watcher, states
+
+
+def _wait_for_files(folder: Path, count: int, timeout: float = 15.0) -> list[Path]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        files = sorted(folder.glob("*.wav"))
+        if len(files) >= count:
+            return files
+        time.sleep(0.05)
+    raise AssertionError(f"{folder}: fewer than {count} WAV files after {timeout} s")
+
+
+def test_call_next_is_announced_into_a_wav_and_the_state(site: SiteConfig, hall: Hall,
+                                                        tmp_path: Path) -> None:
+    daemon = VoiceDaemon(site, data_dir=tmp_path)
+    daemon.start(wait=10)
+    watcher, states = _watch_state(site)
+    try:
+        # First start without a pack: the default pack is generated offline into the data dir.
+        assert (tmp_path / "voice" / "pack" / MANIFEST).exists()
+        hall.ok("login", window_id="w9", staff_id="s001")
+        ticket = hall.ok("take_ticket", service_id="household")["ticket"]["number"]
+        hall.ok("call_next", window_id="w9")
+
+        files = _wait_for_files(tmp_path / "voice" / "out" / "floor1", 1)
+        assert files[0].name == f"000001-{ticket}.wav"
+        samples, rate = read_wav(files[0])
+        assert rate == site.voice.sample_rate
+        # It opens with the chime (E5, 659 Hz), then speech of a plausible length.
+        assert abs(dominant_frequency(samples[: int(0.3 * rate)], rate) - 659.25) < 5
+        assert 2.5 < samples.size / rate < 12
+        assert np.sqrt(np.mean(samples[int(1.0 * rate):] ** 2)) > 0.02
+
+        state = states.wait_for(lambda s: bool(s.zones[0].last and s.zones[0].last.tickets
+                                               == [ticket]), timeout=10)
+        zone = state.zones[0]
+        assert zone.zone == "floor1" and zone.policy is VoicePolicy.NORMAL
+        assert zone.sink.ok and zone.sink.kind == "file"
+        assert zone.last is not None and zone.last.text == f"请{ticket}号到九号综合窗口办理"
+        assert zone.last.worst_delay_s < 2.0
+        assert state.pack_problems == []
+        # Said twice when the hall is calm: the repeat follows in its own file.
+        repeat = _wait_for_files(tmp_path / "voice" / "out" / "floor1", 2)[1]
+        assert repeat.name == "000002-repeat.wav"
+        # A recall is announced again.
+        hall.ok("recall", window_id="w9")
+        _wait_for_files(tmp_path / "voice" / "out" / "floor1", 3)
+    finally:
+        watcher.stop()
+        daemon.stop()
+
+
+def test_a_failing_output_is_reported_and_retried(site: SiteConfig, hall: Hall,
+                                                 tmp_path: Path) -> None:
+    blocked = tmp_path / "speakers"
+    blocked.write_text("not a folder")  # the output cannot be created: like a card unplugged
+    daemon = VoiceDaemon(site, data_dir=tmp_path,
+                         sink_factory=lambda zone: WavFileSink(blocked / zone))
+    daemon.start(wait=10)
+    watcher, states = _watch_state(site)
+    try:
+        hall.ok("login", window_id="w1", staff_id="s001")
+        ticket = hall.ok("take_ticket", service_id="household")["ticket"]["number"]
+        hall.ok("call_next", window_id="w1")
+        down = states.wait_for(lambda s: not s.zones[0].sink.ok, timeout=10)
+        assert "cannot write" in (down.zones[0].sink.error or "")
+        failures = down.zones[0].sink.failures
+        states.wait_for(lambda s: s.zones[0].sink.failures > failures, timeout=5)  # retried
+
+        blocked.unlink()  # the card is back
+        files = _wait_for_files(blocked / "floor1", 1)
+        assert files[0].name.endswith(f"-{ticket}.wav")
+        up = states.wait_for(lambda s: s.zones[0].sink.ok and s.zones[0].calls_spoken == 1,
+                             timeout=10)
+        assert up.zones[0].sink.error is None
+    finally:
+        watcher.stop()
+        daemon.stop()
+
+
+def test_alsa_without_a_sound_card_raises_a_clear_error() -> None:
+    sink = AlsaSink("plughw:7,0")
+    with pytest.raises(SinkError, match="ALSA device plughw:7,0"):
+        sink.play(np.zeros(2205, dtype=np.float32), 22050, "probe")
+
+
+def test_state_comes_back_after_the_broker_lost_everything(
+    site: SiteConfig, hall: Hall, tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    daemon = VoiceDaemon(site, data_dir=tmp_path)
+    daemon.start(wait=10)
+    try:
+        mosquitto.restart(forget_state=True)
+        watcher, states = _watch_state(site)
+        try:
+            # Retained state was wiped with the broker; the daemon republishes it on reconnect.
+            states.wait_for(lambda s: s.zones[0].zone == "floor1", timeout=15)
+            hall.ok_resending("login", window_id="w1", staff_id="s001")
+            ticket = hall.ok_resending("take_ticket", service_id="household")["ticket"]["number"]
+            hall.ok_resending("call_next", window_id="w1")
+            files = _wait_for_files(tmp_path / "voice" / "out" / "floor1", 1)
+            assert files[0].name == f"000001-{ticket}.wav"
+        finally:
+            watcher.stop()
+    finally:
+        daemon.stop()

@@ -1,0 +1,171 @@
+"""The per-zone scheduler: fairness, repeats, superseded calls, the load policy, and the peak."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from voice_fixtures import (
+    CALL_KEYS,
+    RATE,
+    espeak_pack,
+    peak_site,
+    tone_frequencies,
+    write_tone_pack,
+)
+
+from firmware_config.voice import VoiceConfig
+from hall_bus.contract.voice import SinkHealth, VoicePolicy
+from hall_bus.voice.announce import CallRequest
+from hall_bus.voice.pack import load_pack
+from hall_bus.voice.render import Renderer
+from hall_bus.voice.scheduler import Offer, ZoneScheduler
+from hall_bus.voice.simulate import peak_calls, run_calls
+from hall_bus.voice.tts import EspeakEngine
+
+__all__ = ["espeak_pack"]  # the session fixture, used by the peak test
+HEALTHY = SinkHealth(kind="file", target="/tmp", ok=True)
+
+
+@pytest.fixture
+def renderer(tmp_path: Path) -> Renderer:
+    return Renderer(load_pack(write_tone_pack(tmp_path / "pack", tone_frequencies(CALL_KEYS)),
+                              RATE), None)
+
+
+def _call(ticket: str, window: int, at: float, *, recall: bool = False) -> CallRequest:
+    return CallRequest(f"day-{ticket}", ticket, f"w{window}", window, "综合窗口", at, recall)
+
+
+def _speak_all(scheduler: ZoneScheduler, now: float) -> list[tuple[str, list[str]]]:
+    """Play everything queued back to back; (policy, tickets) per announcement."""
+    said = []
+    while (plan := scheduler.next(now)) is not None:
+        duration, marks = scheduler.layout(plan.tokens)
+        scheduler.finished(plan, now, marks)
+        tickets = [c.ticket for c in plan.calls] or [f"repeat {plan.repeat_of.ticket}"
+                                                    if plan.repeat_of else "notice"]
+        said.append((plan.policy.value, tickets))
+        now += duration
+    return said
+
+
+def test_calls_are_first_come_first_served_and_repeated_when_calm(renderer: Renderer) -> None:
+    scheduler = ZoneScheduler("floor1", VoiceConfig(max_delay_s=60), renderer.layout)
+    for index, ticket in enumerate(["A001", "B001", "A002"]):
+        assert scheduler.offer(_call(ticket, index + 1, 0.0), 0.0) is Offer.QUEUED
+    assert _speak_all(scheduler, 0.0) == [
+        ("normal", ["A001"]), ("normal", ["repeat A001"]),
+        ("normal", ["B001"]), ("normal", ["repeat B001"]),
+        ("normal", ["A002"]), ("normal", ["repeat A002"]),
+    ]
+
+
+def test_a_lone_call_is_said_twice(renderer: Renderer) -> None:
+    scheduler = ZoneScheduler("floor1", VoiceConfig(), renderer.layout)
+    scheduler.offer(_call("A001", 1, 0.0), 0.0)
+    assert _speak_all(scheduler, 0.0) == [("normal", ["A001"]), ("normal", ["repeat A001"])]
+    state = scheduler.snapshot(100, HEALTHY)
+    assert state.calls_spoken == 1 and state.repeats_dropped == 0 and state.late == 0
+
+
+def test_a_recall_of_a_queued_call_is_a_repeat_and_keeps_its_place(renderer: Renderer) -> None:
+    scheduler = ZoneScheduler("floor1", VoiceConfig(max_delay_s=60), renderer.layout)
+    scheduler.offer(_call("A001", 1, 0.0), 0.0)
+    scheduler.offer(_call("B001", 2, 1.0), 1.0)
+    assert scheduler.offer(_call("A001", 1, 2.0, recall=True), 2.0) is Offer.REPEAT
+    assert scheduler.backlog == 2
+    first = scheduler.next(2.0)
+    assert first is not None and first.calls[0].ticket == "A001"
+    assert first.calls[0].received == 0.0  # the earlier event's time counts
+    assert scheduler.snapshot(100, HEALTHY).repeats_dropped == 1
+    # Once said, a recall is a new announcement at the back of the line.
+    assert scheduler.offer(_call("A001", 1, 3.0, recall=True), 3.0) is Offer.QUEUED
+
+
+def test_a_window_that_moved_on_replaces_its_queued_call_in_place(renderer: Renderer) -> None:
+    scheduler = ZoneScheduler("floor1", VoiceConfig(max_delay_s=60), renderer.layout)
+    scheduler.offer(_call("A001", 1, 0.0), 0.0)
+    scheduler.offer(_call("B001", 2, 0.5), 0.5)
+    assert scheduler.offer(_call("A002", 1, 1.0), 1.0) is Offer.SUPERSEDED
+    plans = [scheduler.next(1.0), scheduler.next(1.0)]
+    assert [p.calls[0].ticket for p in plans if p is not None and p.calls] == ["A002", "B001"]
+    assert scheduler.snapshot(100, HEALTHY).superseded == 1
+
+
+def test_policy_escalates_with_the_backlog_and_says_why(renderer: Renderer) -> None:
+    voice = VoiceConfig(max_delay_s=15, merge_max=4)
+    scheduler = ZoneScheduler("floor1", voice, renderer.layout)
+    for window in range(1, 9):
+        scheduler.offer(_call(f"A00{window}", window, 0.0), 0.0)
+    plan = scheduler.next(0.0)
+    assert plan is not None
+    assert plan.policy in (VoicePolicy.MERGED, VoicePolicy.TERSE)
+    assert len(plan.calls) == 4
+    state = scheduler.snapshot(100, HEALTHY)
+    assert state.policy is plan.policy and state.backlog == 4
+    assert "8 call(s) waiting" in state.policy_reason and "(limit 15 s" in state.policy_reason
+    said = _speak_all(scheduler, 0.0)
+    assert all(not tickets[0].startswith("repeat") for _, tickets in said)
+    scheduler.offer(_call("B001", 1, 100.0), 100.0)
+    plan = scheduler.next(100.0)
+    assert plan is not None and plan.policy is VoicePolicy.NORMAL
+    assert scheduler.snapshot(100, HEALTHY).policy is VoicePolicy.NORMAL
+
+
+def test_the_repeat_is_dropped_when_calls_are_waiting(renderer: Renderer) -> None:
+    scheduler = ZoneScheduler("floor1", VoiceConfig(max_delay_s=6), renderer.layout)
+    scheduler.offer(_call("A001", 1, 0.0), 0.0)
+    first = scheduler.next(0.0)
+    assert first is not None and first.policy is VoicePolicy.NORMAL
+    duration, marks = scheduler.layout(first.tokens)
+    scheduler.finished(first, 0.0, marks)
+    scheduler.offer(_call("B001", 2, 1.0), 1.0)
+    scheduler.offer(_call("C001", 3, 1.5), 1.5)
+    following = scheduler.next(duration)
+    assert following is not None and following.repeat_of is None
+    assert following.calls[0].ticket == "B001"
+    assert scheduler.snapshot(100, HEALTHY).repeats_dropped >= 1
+
+
+def test_quiet_hours_mute_calls(renderer: Renderer) -> None:
+    scheduler = ZoneScheduler("floor1", VoiceConfig(), renderer.layout)
+    assert scheduler.offer(_call("A001", 1, 0.0), 0.0, volume=0) is Offer.MUTED
+    assert scheduler.next(0.0) is None
+    assert scheduler.snapshot(0, HEALTHY).muted == 1
+
+
+@pytest.mark.parametrize("seed", range(1, 21))
+def test_peak_60_calls_from_30_windows_in_60_s(espeak_pack: Path, seed: int) -> None:
+    """Every call starts within the maximum delay; the policy is in the zone state."""
+    site = peak_site(zones=3)
+    renderer = Renderer(load_pack(espeak_pack, site.voice.sample_rate), EspeakEngine())
+    assert renderer.pack.problems == {}
+    calls = peak_calls(site, count=60, seconds=60, seed=seed)
+    assert len({call.window_id for call in calls}) == 30
+    assert calls[-1].at - calls[0].at <= 60
+
+    runs = run_calls(site, renderer, calls)
+
+    announced = {ticket: delay for run in runs.values() for ticket, delay in run.delays.items()}
+    assert max(announced.values()) <= site.voice.max_delay_s
+    # A call is left unsaid only when its window called the next citizen before it came up.
+    for run in runs.values():
+        for ticket in run.dropped:
+            call = next(c for c in calls if c.ticket == ticket)
+            assert any(c.window_id == call.window_id and c.at > call.at for c in calls)
+    assert len(announced) >= 50
+    policies = {p for run in runs.values() for p in run.policies}
+    assert policies - {VoicePolicy.NORMAL}, "a peak must change the policy"
+    for run in runs.values():
+        assert run.scheduler is not None
+        state = run.scheduler.snapshot(100, HEALTHY)
+        assert state.policy is run.policies[-1]
+        assert state.late == 0 and state.worst_delay_s <= site.voice.max_delay_s
+        assert state.calls_spoken == len(run.delays)
+        assert state.superseded == len(run.dropped)
+
+    if seed == 1:
+        # The same burst without the load policy falls minutes behind.
+        baseline = run_calls(site, renderer, calls, adaptive=False)
+        assert max(d for run in baseline.values() for d in run.delays.values()) > 60
