@@ -1,0 +1,163 @@
+"""Voice announcer figures: call event → first audio sample written, and backlog at a peak.
+
+1. Latency over a real Mosquitto: `ticket_called` events are published on the queue's event topic
+   (as the engine does) and the announcer, with the default espeak-ng pack and the WAV-file sink,
+   renders and writes each call; printed: p50/p99 from the publish to the first sample handed to
+   the sink, and the render time alone.
+2. Peak: 60 calls from 30 windows within 60 s on a simulated clock, for 20 random seeds, with
+   and without the load policy; printed per hall layout: worst call delay, largest backlog, calls
+   left unsaid because their window had moved on, time until the last call was said.
+
+    .venv/bin/python bench/voice_bench.py [--calls 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import threading
+import time
+from datetime import date
+from pathlib import Path
+
+from common import REPO, percentile
+
+sys.path.insert(0, str(REPO / "tests"))
+
+from firmware_config.site import BrokerConfig, SiteConfig  # noqa: E402
+from hall_bus.client import BusClient  # noqa: E402
+from hall_bus.contract.queue import (  # noqa: E402
+    PriorityClass,
+    QueueEvent,
+    QueueEventType,
+    TicketState,
+    TicketView,
+    WindowMode,
+    WindowSummary,
+)
+from hall_bus.ids import utc_now  # noqa: E402
+from hall_bus.topics import queue_endpoint  # noqa: E402
+from hall_bus.voice.announce import CallRequest, call_tokens  # noqa: E402
+from hall_bus.voice.daemon import VoiceDaemon  # noqa: E402
+from hall_bus.voice.pack import load_pack  # noqa: E402
+from hall_bus.voice.pack_builder import build_pack  # noqa: E402
+from hall_bus.voice.render import Renderer  # noqa: E402
+from hall_bus.voice.simulate import peak_calls, run_calls  # noqa: E402
+from hall_bus.voice.sinks import WavFileSink  # noqa: E402
+from hall_bus.voice.tts import EspeakEngine  # noqa: E402
+from tests.mosquitto import Mosquitto  # noqa: E402
+from voice_fixtures import peak_site  # noqa: E402
+
+
+def _event(site: SiteConfig, index: int) -> QueueEvent:
+    window = site.windows[index % len(site.windows)]
+    number = f"A{index % 1000:03d}"
+    now = utc_now()
+    ticket = TicketView(
+        ticket_id=f"{date.today()}-{number}-{index}", number=number,
+        business_day=str(date.today()), service_id=site.services[0].id,
+        service_name=site.services[0].name_zh, priority_class=PriorityClass.NORMAL,
+        state=TicketState.CALLED, issued_at=now, queued_at=now, called_at=now,
+        window_id=window.id, window_name=window.name_zh,
+    )
+    summary = WindowSummary(window_id=window.id, number=window.number, name=window.name_zh,
+                            mode=WindowMode.CALLING, current_ticket=number)
+    return QueueEvent(type=QueueEventType.TICKET_CALLED, business_day=str(date.today()),
+                      ticket=ticket, window=summary)
+
+
+def bench_latency(workdir: Path, calls: int) -> None:
+    broker = Mosquitto(workdir / "mosquitto").start()
+    try:
+        config = BrokerConfig(port=broker.port, username=broker.user, password=broker.password)
+        site = peak_site(zones=3).model_copy(update={"broker": config, "data_dir": workdir})
+        # Written as fast as rendered (no waiting for playback), so each call meets an idle zone.
+        daemon = VoiceDaemon(
+            site, data_dir=workdir,
+            sink_factory=lambda zone: WavFileSink(workdir / "out" / zone, realtime=False),
+        )
+        daemon.start(wait=10)
+        publisher = BusClient(site.hall_id, "bench-queue", config)
+        publisher.start(wait=10)
+        sent: dict[str, float] = {}
+        try:
+            for index in range(calls):
+                event = _event(site, index)
+                sent[event.id] = time.monotonic()
+                publisher.publish(queue_endpoint(site.hall_id).event, event, wait=5)
+                time.sleep(0.05)
+            deadline = time.monotonic() + 60
+            written: dict[str, float] = {}
+            while time.monotonic() < deadline and len(written) < calls:
+                for worker in daemon.workers.values():
+                    written.update(worker.first_sample_at)
+                time.sleep(0.05)
+        finally:
+            publisher.stop()
+            daemon.stop()
+    finally:
+        broker.stop()
+    latencies = [(written[i] - sent[i]) * 1000 for i in sent if i in written]
+    print(f"call event → first sample written (Mosquitto, file sink, {len(latencies)}/{calls} "
+          f"calls): p50 {percentile(latencies, 0.5):.1f} ms, p99 {percentile(latencies, 0.99):.1f}"
+          f" ms, max {max(latencies):.1f} ms")
+
+
+def bench_render(workdir: Path) -> None:
+    site = peak_site(zones=3)
+    pack_dir = workdir / "pack"
+    started = time.monotonic()
+    count = build_pack(site, pack_dir)
+    print(f"default pack: {count} clips generated in {time.monotonic() - started:.2f} s")
+    renderer = Renderer(load_pack(pack_dir, site.voice.sample_rate), EspeakEngine())
+    from hall_bus.contract.voice import VoicePolicy
+
+    timings = []
+    for index in range(300):
+        window = site.windows[index % 30]
+        call = CallRequest("t", f"B{index:03d}", window.id, window.number, window.name_zh, 0.0)
+        started = time.perf_counter()
+        renderer.render(call_tokens([call], VoicePolicy.SINGLE, site.voice))
+        timings.append((time.perf_counter() - started) * 1000)
+    print(f"render one call: p50 {percentile(timings, 0.5):.2f} ms, "
+          f"p99 {percentile(timings, 0.99):.2f} ms")
+
+
+def bench_peak(workdir: Path) -> None:
+    for zones in (3, 2, 1):
+        site = peak_site(zones=zones)
+        pack_dir = workdir / f"pack-{zones}"
+        build_pack(site, pack_dir)
+        renderer = Renderer(load_pack(pack_dir, site.voice.sample_rate), EspeakEngine())
+        for adaptive in (True, False):
+            worst, backlog, unsaid, drained = [], [], [], []
+            for seed in range(1, 21):
+                runs = run_calls(site, renderer, peak_calls(site, 60, 60, seed),
+                                 adaptive=adaptive)
+                worst.append(max(d for run in runs.values() for d in run.delays.values()))
+                backlog.append(max(run.max_backlog for run in runs.values()))
+                unsaid.append(sum(len(run.dropped) for run in runs.values()))
+                drained.append(max(run.finished_at for run in runs.values()))
+            label = "load policy on " if adaptive else "load policy off"
+            print(f"peak, 30 windows on {zones} zone(s), {label}: worst delay p50 "
+                  f"{percentile(worst, 0.5):.1f} s / max {max(worst):.1f} s; largest backlog "
+                  f"max {max(backlog)} calls; unsaid (window moved on) max {max(unsaid)}; "
+                  f"last call said by {max(drained):.0f} s")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=200)
+    args = parser.parse_args()
+    threading.current_thread().name = "bench"
+    with tempfile.TemporaryDirectory(prefix="hall-voice-bench-") as folder:
+        workdir = Path(folder)
+        bench_render(workdir)
+        bench_peak(workdir)
+        bench_latency(workdir / "latency", args.calls)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
