@@ -28,6 +28,7 @@ _HANDLERS = {
     "config mosquitto": "firmware_config.mosquitto_config:run_render_command",
     "camera": "drivers.camera.daemon:run_camera_command",
     "bridge": "hall_bus.bridge.daemon:run_bridge_command",
+    "kiosk": "kiosk.runner:run_kiosk_command",
 }
 
 
@@ -107,6 +108,17 @@ def build_parser() -> argparse.ArgumentParser:
     camera.add_argument("--capture-reference", action="store_true",
                         help="take missing empty-seat references from the first frame "
                         "(seats must be empty: installation)")
+
+    kiosk = commands.add_parser("kiosk", help="run a touchscreen kiosk (取号机)")
+    _site_argument(kiosk)
+    kiosk.add_argument("--kiosk", default=None, help="kiosk id from the site (default: first)")
+    kiosk.add_argument("--data-dir", type=Path, default=None, help="receipts and scanner FIFO")
+    kiosk.add_argument("--windowed", action="store_true", help="a window, not full screen")
+    kiosk.add_argument("--offscreen", action="store_true", help="no display (QT_QPA_PLATFORM)")
+    kiosk.add_argument("--seconds", type=float, default=None, help="stop after this long")
+    kiosk.add_argument("--scan-fifo", type=Path, default=None, help="simulated scanner FIFO")
+    kiosk.add_argument("--screenshots", type=Path, default=None, metavar="DIR",
+                       help="save pictures of the main screens to DIR and exit")
 
     bus = commands.add_parser("bus", help="the bus contract").add_subparsers(
         dest="bus_command", required=True, metavar="BUS_COMMAND"

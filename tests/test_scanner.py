@@ -189,3 +189,15 @@ def test_mask_hides_the_birth_date_and_passes_the_bus_contract() -> None:
     TakeTicketRequest(service_id="household", citizen_masked_id=masked)
     with pytest.raises(ValueError):
         TakeTicketRequest(service_id="household", citizen_masked_id=ID_NUMBER)
+
+
+@pytest.mark.parametrize("layout", ["us", "de"])
+def test_simulated_scanner_types_what_the_decoder_reads(layout: str) -> None:
+    from drivers.scanner_sim import key_events
+
+    text = "https://q.example.cn/a?code=YY-0815&x=1"
+    assert [s.text for s in decode_all(KeyDecoder(layout=layout), key_events(text, layout))] == [
+        text
+    ]
+    with pytest.raises(ValueError, match="cannot be typed"):
+        key_events("号码", layout)

@@ -1,0 +1,116 @@
+"""`hall kiosk`: run one kiosk — its window, its printer, its scanners — on the hall bus.
+
+With the default site the printer is the simulator (receipts saved as PNG) and the scanner is
+the scriptable simulated one: `echo YY0815 > <data_dir>/kiosk1-scanner.fifo` scans a code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+
+from drivers.scanner_evdev import ScannerReader
+from drivers.scanner_keys import KeyDecoder, Scan
+from drivers.scanner_sim import FifoScanner
+from firmware_config.kiosk import KioskConfig
+from firmware_config.loader import ConfigError, load_site
+from firmware_config.site import SiteConfig
+from hall_bus.client import BusClient
+
+log = logging.getLogger("hall.kiosk")
+
+DEFAULT_SITE = Path(__file__).resolve().parent.parent / "firmware_config" / "sites" / "demo.yaml"
+
+
+def pick_kiosk(site: SiteConfig, kiosk_id: str | None) -> KioskConfig | None:
+    if kiosk_id is None:
+        return site.kiosks[0] if site.kiosks else KioskConfig(id="kiosk1")
+    return next((kiosk for kiosk in site.kiosks if kiosk.id == kiosk_id), None)
+
+
+def run_kiosk_command(args: argparse.Namespace) -> int:
+    if args.offscreen:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    try:
+        site = load_site(args.site or DEFAULT_SITE)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    kiosk = pick_kiosk(site, args.kiosk)
+    if kiosk is None:
+        print(f"没有这台取号机 / no kiosk {args.kiosk!r} in the site config", file=sys.stderr)
+        return 2
+    if args.screenshots is not None:
+        from kiosk.screenshots import take_screenshots
+
+        for path in take_screenshots(site, kiosk, args.screenshots):
+            print(path)
+        return 0
+    data_dir: Path = args.data_dir or site.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+
+    from PySide6.QtCore import Qt, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from kiosk.app import KioskWindow
+    from kiosk.printing import KioskPrinter
+    from kiosk.ticketing import TicketDesk
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    bus = BusClient(site.hall_id, kiosk.id, site.broker)
+    desk = TicketDesk(site, kiosk, bus)
+    # Not waiting: a kiosk that starts while the broker is away shows it and keeps trying.
+    bus.start(wait=None)
+    printer = KioskPrinter(site, kiosk, bus, receipts_dir=data_dir / f"{kiosk.id}-receipts")
+    printer.start()
+    window = KioskWindow(site, kiosk, desk, printer)
+
+    def on_scan(scan: Scan) -> None:
+        window.deliver_scan(scan.text)
+
+    scanners: list[FifoScanner | ScannerReader] = []
+    for index, scanner in enumerate(kiosk.scanners):
+        if scanner.device == "sim":
+            fifo = args.scan_fifo or data_dir / f"{kiosk.id}-scanner{index or ''}.fifo"
+            scanners.append(FifoScanner(fifo, on_scan, scanner.layout).start())
+            log.info("模拟扫码枪 / simulated scanner: echo CODE > %s", fifo)
+        else:
+            decoder = KeyDecoder(layout=scanner.layout, max_gap_s=scanner.max_gap_ms / 1000)
+            scanners.append(ScannerReader(scanner.device, decoder, on_scan).start())
+
+    if kiosk.fullscreen and not args.windowed:
+        window.setWindowFlags(Qt.WindowType.FramelessWindowHint
+                              | Qt.WindowType.WindowStaysOnTopHint)
+        window.showFullScreen()
+    else:
+        window.resize(1080 * 2 // 3, 1920 * 2 // 3)
+        window.show()
+
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
+        # exit(), not quit(): Qt 6's quit() asks the windows first, and a kiosk window says no.
+        app.exit(0)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    # Python runs signal handlers only between bytecodes; a timer lets it in while Qt waits.
+    heartbeat = QTimer()
+    heartbeat.start(200)
+    heartbeat.timeout.connect(lambda: None)
+    if args.seconds is not None:
+        QTimer.singleShot(round(args.seconds * 1000), lambda: app.exit(0))
+    QTimer.singleShot(0, lambda: log.info("取号机就绪 / kiosk %s ready", kiosk.id))
+    try:
+        app.exec()
+    finally:
+        window.allow_close = True
+        window.close()
+        for reader in scanners:
+            reader.stop()
+        printer.stop()
+        bus.stop()
+    return 0
