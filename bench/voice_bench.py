@@ -21,13 +21,11 @@ import time
 from datetime import date
 from pathlib import Path
 
-from common import REPO, percentile
+from common import percentile
 
-sys.path.insert(0, str(REPO / "tests"))
-
-from firmware_config.site import BrokerConfig, SiteConfig  # noqa: E402
-from hall_bus.client import BusClient  # noqa: E402
-from hall_bus.contract.queue import (  # noqa: E402
+from firmware_config.site import BrokerConfig, SiteConfig
+from hall_bus.client import BusClient
+from hall_bus.contract.queue import (
     PriorityClass,
     QueueEvent,
     QueueEventType,
@@ -36,18 +34,19 @@ from hall_bus.contract.queue import (  # noqa: E402
     WindowMode,
     WindowSummary,
 )
-from hall_bus.ids import utc_now  # noqa: E402
-from hall_bus.topics import queue_endpoint  # noqa: E402
-from hall_bus.voice.announce import CallRequest, call_tokens  # noqa: E402
-from hall_bus.voice.daemon import VoiceDaemon  # noqa: E402
-from hall_bus.voice.pack import load_pack  # noqa: E402
-from hall_bus.voice.pack_builder import build_pack  # noqa: E402
-from hall_bus.voice.render import Renderer  # noqa: E402
-from hall_bus.voice.simulate import peak_calls, run_calls  # noqa: E402
-from hall_bus.voice.sinks import WavFileSink  # noqa: E402
-from hall_bus.voice.tts import EspeakEngine  # noqa: E402
-from tests.mosquitto import Mosquitto  # noqa: E402
-from voice_fixtures import peak_site  # noqa: E402
+from hall_bus.contract.voice import VoicePolicy
+from hall_bus.ids import utc_now
+from hall_bus.topics import queue_endpoint
+from hall_bus.voice.announce import CallRequest, call_tokens
+from hall_bus.voice.daemon import VoiceDaemon
+from hall_bus.voice.pack import load_pack
+from hall_bus.voice.pack_builder import build_pack
+from hall_bus.voice.render import Renderer
+from hall_bus.voice.simulate import peak_calls, run_calls
+from hall_bus.voice.sinks import WavFileSink
+from hall_bus.voice.tts import EspeakEngine
+from tests.mosquitto import Mosquitto
+from tests.voice_fixtures import peak_site
 
 
 def _event(site: SiteConfig, index: int) -> QueueEvent:
@@ -111,8 +110,6 @@ def bench_render(workdir: Path) -> None:
     count = build_pack(site, pack_dir)
     print(f"default pack: {count} clips generated in {time.monotonic() - started:.2f} s")
     renderer = Renderer(load_pack(pack_dir, site.voice.sample_rate), EspeakEngine())
-    from hall_bus.contract.voice import VoicePolicy
-
     timings = []
     for index in range(300):
         window = site.windows[index % 30]
