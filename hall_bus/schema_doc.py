@@ -25,6 +25,8 @@ from hall_bus import topics
 from hall_bus.contract import (
     QUEUE_ACTIONS,
     RATING_LABELS_ZH,
+    CameraEvent,
+    CameraState,
     PriorityClass,
     QueueEvent,
     QueueEventType,
@@ -36,6 +38,7 @@ from hall_bus.contract import (
     TicketState,
     WindowMode,
 )
+from hall_bus.contract.camera import ENUM_DESCRIPTIONS as CAMERA_ENUM_DESCRIPTIONS
 from hall_bus.errors import ERROR_CODES
 from hall_bus.ids import rfc3339
 
@@ -103,6 +106,7 @@ ENUM_DESCRIPTIONS: dict[str, Mapping[str, str]] = {
         SupervisionKind.WINDOW_IDLE: "An open window called nobody while people waited.",
         SupervisionKind.STAFF_ABSENT: "An open window's seat was empty.",
     },
+    **CAMERA_ENUM_DESCRIPTIONS,
 }
 
 _ENVELOPE_FIELDS = ("v", "id", "ts", "deadline")
@@ -150,6 +154,8 @@ def payload_models() -> dict[str, type[BaseModel]]:
         "Response": Response,
         "QueueEvent": QueueEvent,
         "QueueSummaryState": QueueSummaryState,
+        "CameraEvent": CameraEvent,
+        "CameraState": CameraState,
     }
     for action in QUEUE_ACTIONS.values():
         models.setdefault(action.request.__name__, action.request)
@@ -225,13 +231,31 @@ def queue_topics(per_action: bool = True) -> list[TopicDoc]:
     return found
 
 
+def camera_topics() -> list[TopicDoc]:
+    """One camera supervision daemon's topics (`<camera>` is its name in the site config)."""
+    camera = topics.camera_endpoint(_SENTINEL_HALL, "camera-placeholder")
+
+    def named(topic: str) -> str:
+        return _placeholder(topic).replace("camera-placeholder", "<camera>")
+
+    return [
+        TopicDoc(named(camera.status), "yes", "camera → all", "Status",
+                 "`online` while frames arrive, `offline` when the stream stalls or the daemon "
+                 "stops (the process itself: `hall/<hall_id>/camera-<camera>/status`)"),
+        TopicDoc(named(camera.state), "yes", "camera → all", CameraState.__name__,
+                 "camera health, every seat's presence, the waiting-area count"),
+        TopicDoc(named(camera.event), "no", "camera → all", CameraEvent.__name__,
+                 "presence changes, absences, crowding levels, camera faults; never video"),
+    ]
+
+
 # --- hall bus schema --------------------------------------------------------------------------
 
 
 def schema_document() -> dict[str, Any]:
     """`{"topics": [...], "payloads": {name: JSON Schema}}` for the queue engine's topics."""
     topic_list = []
-    for doc in queue_topics():
+    for doc in [*queue_topics(), *camera_topics()]:
         entry: dict[str, Any] = {
             "topic": doc.topic,
             "retained": doc.retained == "yes",
@@ -404,6 +428,9 @@ def render_bus_markdown() -> str:
         "### Queue engine",
         "",
         *_topic_table(queue_topics(per_action=False)),
+        "### Camera supervision",
+        "",
+        *_topic_table(camera_topics()),
         "## 信封 / Envelope",
         "",
         "Every JSON payload carries these fields. Readers ignore unknown keys, so newer senders do",
@@ -467,6 +494,18 @@ def render_bus_markdown() -> str:
         str(state_schema.get("description", "")),
         "",
         *_fields_table(state_schema, skip=("v", "id", "ts")),
+    ]
+    for title, model in (("摄像头事件 / Camera events", CameraEvent),
+                         ("摄像头状态 / Camera state", CameraState)):
+        schema = schema_of(model)
+        lines += [
+            f"## {title}: `{camera_topics()[2 if model is CameraEvent else 1].topic}`",
+            "",
+            str(schema.get("description", "")),
+            "",
+            *_fields_table(schema, skip=("v", "id", "ts")),
+        ]
+    lines += [
         "## 类型 / Types",
         "",
     ]

@@ -17,6 +17,15 @@ from hall_bus.contract.base import (
     ResponseStatus,
     Timestamp,
 )
+from hall_bus.contract.camera import (
+    CameraEvent,
+    CameraEventType,
+    CameraHealth,
+    CameraState,
+    SeatState,
+    SeatView,
+    WaitingAreaView,
+)
 from hall_bus.contract.kiosk import (
     KioskEvent,
     KioskEventType,
@@ -80,6 +89,10 @@ __all__ = [
     "Appointment",
     "AppointmentsLoadedData",
     "CallNextRequest",
+    "CameraEvent",
+    "CameraEventType",
+    "CameraHealth",
+    "CameraState",
     "CancelRequest",
     "CheckInRequest",
     "DescribeData",
@@ -111,6 +124,8 @@ __all__ = [
     "Response",
     "ResponseStatus",
     "ResumeRequest",
+    "SeatState",
+    "SeatView",
     "ServiceInfo",
     "ServiceSummary",
     "SkipRequest",
@@ -125,6 +140,7 @@ __all__ = [
     "TicketView",
     "Timestamp",
     "TransferRequest",
+    "WaitingAreaView",
     "WindowActionData",
     "WindowInfo",
     "WindowMode",

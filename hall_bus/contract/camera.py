@@ -103,6 +103,34 @@ class CameraEvent(Message):
     )
 
 
+ENUM_DESCRIPTIONS: dict[str, dict[str, str]] = {
+    "CameraHealth": {
+        CameraHealth.STARTING: "No frame analysed yet.",
+        CameraHealth.OK: "The picture can be trusted.",
+        CameraHealth.FROZEN: "The picture stopped changing (stuck encoder or stream).",
+        CameraHealth.BLACK: "A dark picture: lens capped, lights off or signal lost.",
+        CameraHealth.COVERED: "A featureless picture: something in front of the lens.",
+        CameraHealth.STALLED: "No frames arrive; the stream is being reopened.",
+        CameraHealth.NO_REFERENCE: "Seats configured but no empty-seat reference taken yet.",
+    },
+    "SeatState": {
+        SeatState.UNKNOWN: "Camera fault or not decided yet; never counts as absent.",
+        SeatState.PRESENT: "Somebody in the seat.",
+        SeatState.EMPTY: "Nobody in the seat (within the grace period, or window not open).",
+        SeatState.ABSENT: "Empty for the grace period while the window is open.",
+    },
+    "CameraEventType": {
+        CameraEventType.PRESENCE_CHANGED: "A seat's state changed (`state`).",
+        CameraEventType.ABSENCE_STARTED: "An open window's seat stayed empty for the grace "
+        "period; the queue engine raises `staff_absent`.",
+        CameraEventType.ABSENCE_ENDED: "The staff member returned, the window closed, or the "
+        "camera failed.",
+        CameraEventType.CROWDING_CHANGED: "The waiting area's crowding level changed.",
+        CameraEventType.CAMERA_FAULT: "The picture cannot be trusted (`health`).",
+        CameraEventType.CAMERA_RECOVERED: "The picture is good again.",
+    },
+}
+
 EVENT_MODELS: dict[str, type[Message]] = {
     "camera/<name>/event": CameraEvent,
     "camera/<name>/state": CameraState,
