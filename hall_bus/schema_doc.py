@@ -39,6 +39,7 @@ from hall_bus.contract import (
     WindowMode,
 )
 from hall_bus.contract.camera import ENUM_DESCRIPTIONS as CAMERA_ENUM_DESCRIPTIONS
+from hall_bus.contract.voice import VoiceState
 from hall_bus.errors import ERROR_CODES
 from hall_bus.ids import rfc3339
 
@@ -156,6 +157,7 @@ def payload_models() -> dict[str, type[BaseModel]]:
         "QueueSummaryState": QueueSummaryState,
         "CameraEvent": CameraEvent,
         "CameraState": CameraState,
+        "VoiceState": VoiceState,
     }
     for action in QUEUE_ACTIONS.values():
         models.setdefault(action.request.__name__, action.request)
@@ -252,10 +254,21 @@ def camera_topics() -> list[TopicDoc]:
 # --- hall bus schema --------------------------------------------------------------------------
 
 
+def voice_topics() -> list[TopicDoc]:
+    """The voice announcer's topics (node `voice`)."""
+    voice = topics.Endpoint(_SENTINEL_HALL, "voice")
+    return [
+        TopicDoc(_placeholder(voice.status), "yes", "voice → all", "Status",
+                 "the announcer's availability; last will `offline`"),
+        TopicDoc(_placeholder(voice.state), "yes", "voice → all", VoiceState.__name__,
+                 "per audio zone: backlog, load policy and why, last announcement, output health"),
+    ]
+
+
 def schema_document() -> dict[str, Any]:
     """`{"topics": [...], "payloads": {name: JSON Schema}}` for the queue engine's topics."""
     topic_list = []
-    for doc in [*queue_topics(), *camera_topics()]:
+    for doc in [*queue_topics(), *camera_topics(), *voice_topics()]:
         entry: dict[str, Any] = {
             "topic": doc.topic,
             "retained": doc.retained == "yes",
@@ -431,6 +444,9 @@ def render_bus_markdown() -> str:
         "### Camera supervision",
         "",
         *_topic_table(camera_topics()),
+        "### Voice announcer",
+        "",
+        *_topic_table(voice_topics()),
         "## 信封 / Envelope",
         "",
         "Every JSON payload carries these fields. Readers ignore unknown keys, so newer senders do",
@@ -505,6 +521,14 @@ def render_bus_markdown() -> str:
             "",
             *_fields_table(schema, skip=("v", "id", "ts")),
         ]
+    voice_schema = schema_of(VoiceState)
+    lines += [
+        f"## 语音播报状态 / Voice state: `{voice_topics()[1].topic}`",
+        "",
+        str(voice_schema.get("description", "")),
+        "",
+        *_fields_table(voice_schema, skip=("v", "id", "ts")),
+    ]
     lines += [
         "## 类型 / Types",
         "",

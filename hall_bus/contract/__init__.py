@@ -79,6 +79,14 @@ from hall_bus.contract.queue import (
     WindowRequest,
     WindowSummary,
 )
+from hall_bus.contract.voice import (
+    AnnouncementKind,
+    LastAnnouncement,
+    SinkHealth,
+    VoicePolicy,
+    VoiceState,
+    ZoneVoiceState,
+)
 
 __all__ = [
     "EVENT_MODELS",
@@ -86,6 +94,7 @@ __all__ = [
     "RATING_LABELS_ZH",
     "SCHEMA_VERSION",
     "Action",
+    "AnnouncementKind",
     "Appointment",
     "AppointmentsLoadedData",
     "CallNextRequest",
@@ -101,6 +110,7 @@ __all__ = [
     "KioskEvent",
     "KioskEventType",
     "KioskPrinterState",
+    "LastAnnouncement",
     "ListTicketsRequest",
     "LoadAppointmentsRequest",
     "LoginRequest",
@@ -128,6 +138,7 @@ __all__ = [
     "SeatView",
     "ServiceInfo",
     "ServiceSummary",
+    "SinkHealth",
     "SkipRequest",
     "StartServiceRequest",
     "SupervisionAlert",
@@ -140,10 +151,13 @@ __all__ = [
     "TicketView",
     "Timestamp",
     "TransferRequest",
+    "VoicePolicy",
+    "VoiceState",
     "WaitingAreaView",
     "WindowActionData",
     "WindowInfo",
     "WindowMode",
     "WindowRequest",
     "WindowSummary",
+    "ZoneVoiceState",
 ]
