@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class _Strict(BaseModel):
@@ -41,6 +41,31 @@ class HttpsUplinkConfig(_Strict):
         return value.rstrip("/")
 
 
+class CentralBrokerConfig(_Strict):
+    """The city's central MQTT broker (a clustered EMQX or VerneMQ in production) that the hall's
+    Mosquitto bridges to: the hall's events and states go up, commands for the hall come down."""
+
+    host: str = Field(min_length=1, description="Central broker address (name on its certificate).")
+    port: int = Field(default=8883, ge=1, le=65535, description="Its MQTT-over-TLS port.")
+    username: str = Field(
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="This hall's own account on the central broker (one per hall).",
+    )
+    password_file: Path = Field(description="File holding that account's password (one line).")
+    ca_file: Path | None = Field(
+        default=None,
+        description="CA that signed the central broker's certificate. Without it the link is "
+        "plain TCP, which only a loopback address may use.",
+    )
+    keepalive_s: int = Field(default=60, ge=5, le=600, description="Keepalive of the link.")
+
+    @model_validator(mode="after")
+    def _tls_off_loopback(self) -> CentralBrokerConfig:
+        if self.ca_file is None and self.host not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError("central_broker: set ca_file; plain MQTT is allowed only on loopback")
+        return self
+
+
 class BridgeConfig(_Strict):
     uplink: Literal["https"] = Field(default="https", description="How events go up.")
     https: HttpsUplinkConfig
@@ -61,3 +86,8 @@ class BridgeConfig(_Strict):
         default=5.0, gt=0, le=600, description="How often the retained bridge state is refreshed."
     )
     db: Path | None = Field(default=None, description="Outbox SQLite file; default in data_dir.")
+    central_broker: CentralBrokerConfig | None = Field(
+        default=None,
+        description="Bridge the hall's Mosquitto to a central broker (many halls, one city); "
+        "`hall config mosquitto` renders the bridge section.",
+    )

@@ -120,7 +120,14 @@ def render_mosquitto_config(
     # Group-readable so a root-owned folder can still be read by the mosquitto group.
     _write_atomically(passwd_path, passwd, 0o640)
     _write_atomically(acl_path, _render(ACL_NAME, values), 0o644)
-    _write_atomically(conf_path, _render(CONF_NAME, values), 0o644)
+    conf_text, conf_mode = _render(CONF_NAME, values), 0o644
+    if site.bridge is not None and site.bridge.central_broker is not None:
+        from firmware_config.central_bridge import render_central_bridge
+
+        # The bridge section carries the hall's central password: owner and group only.
+        conf_text += render_central_bridge(site.hall_id, site.bridge.central_broker)
+        conf_mode = 0o640
+    _write_atomically(conf_path, conf_text, conf_mode)
     return conf_path
 
 
