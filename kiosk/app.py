@@ -85,7 +85,7 @@ class KioskWindow(QWidget):
         self._home_status: tuple[str, dict[str, object]] | None = None
         self._shown: Attempt | None = None
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kiosk-work")
-        self._relay = _Relay()
+        self._relay = _Relay(self)  # owned by the window: deleted with it, in Qt's order
         self._relay.finished.connect(self._on_finished, Qt.ConnectionType.QueuedConnection)
         self._relay.scanned.connect(self.on_scan, Qt.ConnectionType.QueuedConnection)
         self._build()

@@ -107,10 +107,16 @@ def run_kiosk_command(args: argparse.Namespace) -> int:
     try:
         app.exec()
     finally:
-        window.allow_close = True
-        window.close()
+        heartbeat.stop()
         for reader in scanners:
             reader.stop()
+        window.allow_close = True
+        window.close()
         printer.stop()
         bus.stop()
+        # Delete the window inside Qt's event loop, before Python's exit tears objects down in
+        # an order Qt does not expect (which aborts with "shared QObject was deleted directly").
+        window.deleteLater()
+        app.sendPostedEvents(None, 0)
+        app.processEvents()
     return 0

@@ -101,4 +101,7 @@ def take_screenshots(site: SiteConfig, kiosk: KioskConfig, out_dir: Path) -> lis
         bus.stop()
         engine.stop()
         broker.stop()
+        window.deleteLater()  # in Qt's order, before Python's exit (see kiosk/runner.py)
+        app.sendPostedEvents(None, 0)
+        app.processEvents()
     return saved

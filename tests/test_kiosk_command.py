@@ -47,7 +47,7 @@ def test_kiosk_command_checks_in_a_scanned_appointment(
     assert tester.request(queue_endpoint(site.hall_id), "load_appointments", request,
                           timeout=5).status is ResponseStatus.OK
     data_dir = tmp_path / "kiosk-data"
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONFAULTHANDLER="1")
     process = subprocess.Popen(
         [sys.executable, "-m", "hall_bus.cli", "kiosk", "--site", str(site_file), "--offscreen",
          "--data-dir", str(data_dir)],
@@ -66,7 +66,9 @@ def test_kiosk_command_checks_in_a_scanned_appointment(
         tickets = (listed.data or {})["tickets"]
         assert [(t["number"], t["appointment_code"]) for t in tickets] == [("B001", "YY0815")]
         process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=15) == 0
+        code = process.wait(timeout=15)
+        assert process.stdout is not None
+        assert code == 0, process.stdout.read().decode(errors="replace")
         statuses.wait_for(lambda raw: raw == b"offline", timeout=10)
     finally:
         if process.poll() is None:
