@@ -4,13 +4,16 @@ supervision alert; the watchdog reports and restarts a stalled stream."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 from bus_helpers import Collector
 from camera_rig import desk_camera
+from mosquitto import Mosquitto
 from queue_fixtures import make_site
 
 from drivers.camera.daemon import CameraDaemon
@@ -111,6 +114,7 @@ def test_absence_seen_by_the_camera_is_a_staff_absent_alert_of_the_engine(
             lambda e: e.type is CameraEventType.ABSENCE_STARTED, timeout=20)
         assert (absence.window_id, absence.staff_id, absence.grace_s) == ("w1", "s001", 120)
         assert absence.snapshot_jpeg_b64 is None
+        assert absence.message.startswith("1号窗口工作人员离岗")
         alert = watcher.queue_events.wait_for(
             lambda e: e.type is QueueEventType.SUPERVISION_ALERT and e.alert is not None
             and e.alert.kind is SupervisionKind.STAFF_ABSENT, timeout=5)
@@ -140,7 +144,9 @@ class UnpluggableSource:
 
     def __init__(self) -> None:
         self.scene = DeskScene()
+        self.spec = SEATED
         self.unplugged = threading.Event()
+        self.garbage = threading.Event()  # a broken decoder: frames of the wrong shape
         self.opens = 0
 
     def open(self) -> None:
@@ -149,7 +155,11 @@ class UnpluggableSource:
         self.opens += 1
 
     def read(self) -> Image | None:
-        return None if self.unplugged.is_set() else self.scene.render(SEATED)
+        if self.unplugged.is_set():
+            return None
+        if self.garbage.is_set():
+            return np.zeros((7, 3), np.uint8)
+        return self.scene.render(self.spec)
 
     def close(self) -> None:
         pass
@@ -177,5 +187,38 @@ def test_watchdog_reports_a_stalled_stream_and_reopens_it(
             lambda e: e.type is CameraEventType.CAMERA_RECOVERED, timeout=15)
         assert source.opens >= 2
         assert camera.grabber.restarts >= 1
+    finally:
+        camera.stop()
+
+
+def test_daemon_survives_garbage_frames_and_a_broker_restart(
+    site: SiteConfig, watcher: Watcher, mosquitto: Mosquitto, tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    source = UnpluggableSource()
+    clock = ScaledClock(datetime(2024, 3, 4, 1, 0, tzinfo=UTC), SPEED)
+    source.spec = DeskSpec()  # empty at installation
+    camera = CameraDaemon(site, site.cameras[0], source, clock, tmp_path / "refs",
+                          capture_reference=True)
+    camera.start(wait=10)
+    try:
+        watcher.camera_states.wait_for(lambda s: s.health is CameraHealth.OK, timeout=10)
+        source.spec = SEATED
+        watcher.camera_events.wait_for(
+            lambda e: e.window_id == "w1" and e.state is SeatState.PRESENT, timeout=10)
+        source.garbage.set()
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:  # let several garbage frames reach the analysis
+            time.sleep(0.05)
+        source.garbage.clear()
+        assert "bad frame dropped: frame (7, 3) uint8" in caplog.text
+        mosquitto.restart()
+        assert watcher.bus.wait_connected(10)
+        # Still analysing after both: the staff member leaves and the seat empties.
+        source.spec = DeskSpec()
+        watcher.camera_events.wait_for(
+            lambda e: e.window_id == "w1" and e.state is SeatState.EMPTY
+            and e.type is CameraEventType.PRESENCE_CHANGED, timeout=15)
+        assert watcher.status.items[-1] == ONLINE
     finally:
         camera.stop()

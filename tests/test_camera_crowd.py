@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import cv2
 import numpy as np
+import pytest
 from queue_fixtures import START
 
 from drivers.camera.crowd import CrowdingLevels, PeopleCounter
 from drivers.camera.regions import rasterise, to_gray
 from drivers.camera.scene import PERSON_AREA, WAITING_AREA_POLYGON, CrowdScene
+from drivers.camera.sources import OpenCvSource
 from drivers.camera.supervisor import CameraSupervisor
 from firmware_config.camera import CameraConfig, WaitingAreaConfig
 from hall_bus.contract.camera import CameraEventType
@@ -28,6 +33,29 @@ def test_counts_match_the_generated_crowd() -> None:
             errors.append(counter.count(to_gray(scene.render(count, layout))) - count)
     assert max(abs(e) for e in errors) <= 1, errors
     assert sum(abs(e) for e in errors) <= 3, errors
+
+
+def test_counts_from_a_recorded_crowd_video_file(tmp_path: Path) -> None:
+    """Known counts written to an MJPEG file, read back through the daemon's file source."""
+    scene = CrowdScene()
+    known = [0, 3, 7, 12, 18, 25, 31, 25, 14, 6, 1]
+    path = tmp_path / "crowd.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), 5.0, (640, 360))
+    for index, count in enumerate(known):
+        writer.write(scene.render(count, index))
+    writer.release()
+    source = OpenCvSource(str(path))
+    source.open()
+    frames = []
+    while (frame := source.read()) is not None:
+        frames.append(frame)
+    source.close()
+    assert len(frames) == len(known)
+    assert source.pace_s == pytest.approx(0.2)  # a file plays at its recorded rate
+    counter = _counter(scene)
+    counter.set_reference(counter.region.crop(to_gray(frames[0])))  # the empty hall, as recorded
+    counted = [counter.count(to_gray(frame)) for frame in frames]
+    assert all(abs(c - k) <= 1 for c, k in zip(counted, known, strict=True)), (counted, known)
 
 
 def test_counting_survives_a_lighting_change() -> None:

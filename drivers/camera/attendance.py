@@ -4,7 +4,7 @@
   `LEAVE_SETTLE_S`, so a citizen standing in front of the desk for a while (a dark coat can look
   much like the empty chair) does not flip the seat. The absence clock still starts at the first
   empty verdict, so this delays no alert.
-* `absent` needs an empty seat for longer than the grace period while the window is open (staff
+* `absent` needs an empty seat for the grace period while the window is open (staff
   logged in, not paused); the clock starts at the later of the seat emptying and the window
   opening. It ends after `settle_s` of presence evidence, or when the window closes.
 * A camera fault (verdict None) says nothing about the seat: the state is `unknown`, timers start

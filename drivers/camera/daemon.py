@@ -19,7 +19,7 @@ from types import FrameType
 from drivers.camera.grabber import FrameGrabber
 from drivers.camera.references import ReferenceStore
 from drivers.camera.sources import FrameSource, SourceError, open_source
-from drivers.camera.supervisor import CameraSupervisor
+from drivers.camera.supervisor import BadFrame, CameraSupervisor
 from firmware_config.camera import CameraConfig
 from firmware_config.site import SiteConfig
 from hall_bus.client import BusClient
@@ -52,7 +52,8 @@ class CameraDaemon:
         self.bus = BusClient(site.hall_id, f"camera-{camera.name}", site.broker)
         references = ReferenceStore(reference_dir) if reference_dir is not None else None
         self.supervisor = CameraSupervisor(
-            camera, site.thresholds.staff_absent_min * 60, references, clock()
+            camera, site.thresholds.staff_absent_min * 60, references, clock(),
+            {w.id: w.name_zh for w in site.windows},
         )
         self.grabber = FrameGrabber(source)
         self.capture_reference = capture_reference
@@ -108,6 +109,8 @@ class CameraDaemon:
             next_at += interval
             try:
                 self._step()
+            except BadFrame as exc:
+                log.warning("坏帧已丢弃 / camera %s: bad frame dropped: %s", self.camera.name, exc)
             except Exception:
                 # A bad frame or a bug in one analysis must not end the supervision.
                 log.exception("画面分析失败 / analysis of camera %s failed", self.camera.name)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 
 import cv2
+import numpy as np
 
 from drivers.camera.attendance import SeatAttendance, SeatChange
 from drivers.camera.crowd import CrowdingLevels, PeopleCounter
@@ -49,6 +50,10 @@ _HEALTH_ZH = {
 }
 
 
+class BadFrame(ValueError):
+    """A frame that is not an 8-bit BGR picture (a broken decoder or driver)."""
+
+
 def seat_key(window_id: str) -> str:
     return f"seat-{window_id}"
 
@@ -60,8 +65,11 @@ class CameraSupervisor:
         grace_s: float,
         references: ReferenceStore | None,
         now: datetime,
+        window_names: Mapping[str, str] | None = None,
     ) -> None:
         self.config = config
+        # Messages name windows as the hall does ("3号窗口"); the id where no name is known.
+        self._window_names = dict(window_names or {})
         self.grace_s = grace_s
         self._references = references
         self._faces = FaceFinder()
@@ -126,8 +134,8 @@ class CameraSupervisor:
     # --- analysis --------------------------------------------------------------------------
 
     def _fit(self, frame: Image) -> Image:
-        if frame.ndim != 3 or frame.shape[2] != 3 or frame.size == 0:
-            raise ValueError(f"frame has shape {frame.shape}; a BGR picture is expected")
+        if frame.ndim != 3 or frame.shape[2] != 3 or frame.size == 0 or frame.dtype != np.uint8:
+            raise BadFrame(f"frame {frame.shape} {frame.dtype}; an 8-bit BGR picture is expected")
         if (frame.shape[1], frame.shape[0]) != self._size:
             return cv2.resize(frame, self._size, interpolation=cv2.INTER_AREA)
         return frame
@@ -203,17 +211,18 @@ class CameraSupervisor:
         detector: SeatDetector | None = None,
     ) -> CameraEvent:
         window = change.window_id
+        name = self._window_names.get(window, f"{window}窗口")
         snapshot = None
         if change.type is CameraEventType.ABSENCE_STARTED:
             minutes = (change.absent_s or 0) // 60
-            message = (f"{window}窗口工作人员离岗{minutes}分钟 / staff of window {window} away "
+            message = (f"{name}工作人员离岗{minutes}分钟 / staff of window {window} away "
                        f"for {minutes} min")
             if self.config.snapshot_on_alert and frame is not None:
                 snapshot = alert_snapshot(frame, self._faces, detector.region if detector else None)
         elif change.type is CameraEventType.ABSENCE_ENDED:
-            message = f"{window}窗口缺岗结束 / absence at window {window} ended ({change.reason})"
+            message = f"{name}缺岗结束 / absence at window {window} ended ({change.reason})"
         else:
-            message = (f"{window}窗口座位：{_STATE_ZH[change.state]} / seat of window {window}: "
+            message = (f"{name}座位：{_STATE_ZH[change.state]} / seat of window {window}: "
                        f"{change.state.value}")
         return CameraEvent(
             type=change.type, camera=self.config.name, window_id=window, staff_id=staff_id,
