@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -159,5 +160,37 @@ def test_state_comes_back_after_the_broker_lost_everything(
             assert files[0].name == f"000001-{ticket}.wav"
         finally:
             watcher.stop()
+    finally:
+        daemon.stop()
+
+
+def test_a_notice_is_announced_at_its_time(broker_config: BrokerConfig, tmp_path: Path) -> None:
+    voice = VoiceConfig.model_validate({
+        "languages": ["zh", "en"],
+        "notices": [
+            {"id": "opening", "at": "08:30", "text_zh": "政务服务中心现在开始办公。",
+             "text_en": "The centre is now open."},
+            {"id": "closing", "at": "17:15", "text_zh": "距离下班还有十五分钟。"},
+        ],
+    })
+    site = make_site().model_copy(update={"broker": broker_config, "voice": voice})
+    # 08:30:20 in Shanghai: the daemon starts 20 s after the opening notice was due.
+    clock = FakeClock(datetime(2026, 5, 6, 0, 30, 20, tzinfo=UTC))
+    daemon = VoiceDaemon(site, data_dir=tmp_path, clock=clock)
+    daemon.start(wait=10)
+    try:
+        files = _wait_for_files(tmp_path / "voice" / "out" / "floor1", 1)
+        assert files[0].name == "000001-opening.wav"
+        samples, rate = read_wav(files[0])
+        # Chime, then two sentences of speech: several seconds.
+        assert samples.size / rate > 3.0
+        deadline = time.monotonic() + 15  # the state is updated once it has been played
+        while (last := daemon.state().zones[0].last) is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert last is not None and last.kind.value == "notice"
+        assert last.text == "政务服务中心现在开始办公。，The centre is now open."
+        # Said once a day: the same moment again queues nothing.
+        start = clock.now.astimezone(site.zone) - timedelta(minutes=1)
+        assert daemon.queue_due_notices(start, clock.now.astimezone(site.zone)) == []
     finally:
         daemon.stop()

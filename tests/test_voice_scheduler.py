@@ -169,3 +169,14 @@ def test_peak_60_calls_from_30_windows_in_60_s(espeak_pack: Path, seed: int) -> 
         # The same burst without the load policy falls minutes behind.
         baseline = run_calls(site, renderer, calls, adaptive=False)
         assert max(d for run in baseline.values() for d in run.delays.values()) > 60
+
+
+def test_notices_wait_for_calls_but_not_forever(renderer: Renderer) -> None:
+    scheduler = ZoneScheduler("floor1", VoiceConfig(max_delay_s=60), renderer.layout)
+    scheduler.add_notice("lunch", [], 0.0)
+    scheduler.offer(_call("A001", 1, 0.0), 0.0)
+    first = scheduler.next(0.0)
+    assert first is not None and first.calls and first.calls[0].ticket == "A001"
+    scheduler.offer(_call("B001", 2, 61.0), 61.0)
+    overdue = scheduler.next(61.0)
+    assert overdue is not None and overdue.notice_id == "lunch"

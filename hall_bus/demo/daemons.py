@@ -97,4 +97,11 @@ def demo_daemons(context: DemoContext) -> list[Daemon]:
             logs / "queue.log",
         ),
         *_camera_daemons(context, site_arg),
+        # The announcer writes one WAV per announcement under <data dir>/voice/out/<zone>/.
+        Daemon(
+            "voice",
+            hall_command("voice", *site_arg, "--data-dir", str(context.data_dir),
+                         "--sim-clock", context.clock.describe()),
+            logs / "voice.log",
+        ),
     ]

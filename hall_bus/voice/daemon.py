@@ -15,7 +15,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 
@@ -43,6 +43,7 @@ log = logging.getLogger("hall.voice")
 
 CALL_EVENTS = (QueueEventType.TICKET_CALLED, QueueEventType.TICKET_RECALLED)
 IDLE_POLL_S = 0.5
+NOTICE_GRACE_S = 60.0
 
 SinkFactory = Callable[[str], Sink]
 
@@ -250,22 +251,30 @@ class VoiceDaemon:
         return self.voice.volume_at(self.local_now().time())
 
     def _notice_loop(self) -> None:
+        # A restart just after a notice's time still says it; one an hour later does not.
+        checked = self.local_now() - timedelta(seconds=NOTICE_GRACE_S)
         while not self.stopping.wait(1.0):
             now = self.local_now()
-            for notice in self.voice.notices:
-                key = (now.date(), notice.id)
-                # Due within the last minute and not yet said today: a restart just after the
-                # moment still says it, a restart an hour later does not.
-                due = datetime.combine(now.date(), notice.at, now.tzinfo)
-                if key in self._notices_done or not 0 <= (now - due).total_seconds() < 60:
-                    continue
-                self._notices_done.add(key)
-                tokens = notice_tokens(notice.text_zh, notice.text_en, self.voice)
-                for zone in notice.zones or self.zones:
-                    worker = self.workers.get(zone)
-                    if worker is not None:
-                        worker.scheduler.add_notice(notice.id, tokens)
-                        worker.wake.set()
+            self.queue_due_notices(checked, now)
+            checked = now
+
+    def queue_due_notices(self, after: datetime, until: datetime) -> list[str]:
+        """Queue every notice whose time of day falls in (after, until]; their ids."""
+        queued = []
+        for notice in self.voice.notices:
+            day = until.date()
+            due = datetime.combine(day, notice.at, until.tzinfo)
+            if not after < due <= until or (day, notice.id) in self._notices_done:
+                continue
+            self._notices_done.add((day, notice.id))
+            tokens = notice_tokens(notice.text_zh, notice.text_en, self.voice)
+            for zone in notice.zones or self.zones:
+                worker = self.workers.get(zone)
+                if worker is not None:
+                    worker.scheduler.add_notice(notice.id, tokens, self.monotonic())
+                    worker.wake.set()
+            queued.append(notice.id)
+        return queued
 
     # --- state -------------------------------------------------------------------------------
 

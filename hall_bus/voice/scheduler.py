@@ -36,6 +36,7 @@ ARRIVAL_WINDOW_S = 60.0
 # Plan against this share of the maximum delay: calls come in bursts, and a burst that lands
 # during a long announcement must still fit in what is left.
 PLANNING_SHARE = 0.6
+NOTICE_MAX_WAIT_S = 60.0
 POLICY_ORDER = (VoicePolicy.NORMAL, VoicePolicy.SINGLE, VoicePolicy.MERGED, VoicePolicy.TERSE)
 MERGING = (VoicePolicy.MERGED, VoicePolicy.TERSE)
 
@@ -87,7 +88,7 @@ class ZoneScheduler:
         self.last: LastAnnouncement | None = None
         self.counters = _Counters()
         self._pending: list[CallRequest] = []
-        self._notices: deque[tuple[str, list[Token]]] = deque()
+        self._notices: deque[tuple[str, list[Token], float]] = deque()  # id, words, queued at
         self._arrivals: deque[float] = deque()
         self._follow_up: tuple[CallRequest, int] | None = None  # call to repeat, times left
         self._lock = threading.Lock()
@@ -114,9 +115,9 @@ class ZoneScheduler:
             self._pending.append(call)
             return Offer.QUEUED
 
-    def add_notice(self, notice_id: str, tokens: list[Token]) -> None:
+    def add_notice(self, notice_id: str, tokens: list[Token], now: float) -> None:
         with self._lock:
-            self._notices.append((notice_id, tokens))
+            self._notices.append((notice_id, tokens, now))
 
     @property
     def has_follow_up(self) -> bool:
@@ -131,16 +132,19 @@ class ZoneScheduler:
     # --- output -----------------------------------------------------------------------------
 
     def next(self, now: float) -> Plan | None:
-        """Take the next announcement off the queue: a due repeat, then calls, then notices."""
+        """Take the next announcement off the queue: a due repeat, then calls, then notices (a
+        notice that has waited a minute goes before the calls)."""
         with self._lock:
             repeat = self._take_follow_up(now)
             if repeat is not None:
                 return repeat
-            if not self._pending:
-                if not self._notices:
-                    return None
-                notice_id, tokens = self._notices.popleft()
+            # Calls come first, but a notice is not starved by a busy afternoon.
+            overdue = bool(self._notices) and now - self._notices[0][2] > NOTICE_MAX_WAIT_S
+            if self._notices and (overdue or not self._pending):
+                notice_id, tokens, _queued = self._notices.popleft()
                 return Plan(AnnouncementKind.NOTICE, self.policy, tokens, notice_id=notice_id)
+            if not self._pending:
+                return None
             self.policy, self.policy_reason = self._choose(now)
             size = self.voice.merge_max if self.policy in MERGING else 1
             calls, self._pending = self._pending[:size], self._pending[size:]
