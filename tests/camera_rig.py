@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from queue_fixtures import START
 
+from drivers.camera.references import ReferenceStore
 from drivers.camera.scene import SEAT_POLYGONS, DeskSpec, DeskTimeline
 from drivers.camera.supervisor import CameraSupervisor
 from firmware_config.camera import CameraConfig, SeatConfig
@@ -40,9 +41,10 @@ class Rig:
     open_windows: dict[str, str | None] = field(default_factory=lambda: {"w1": "s001"})
     events: list[tuple[float, CameraEvent]] = field(default_factory=list)
     elapsed: float = 0.0
+    references: ReferenceStore | None = None
 
     def __post_init__(self) -> None:
-        self.supervisor = CameraSupervisor(self.config, self.grace_s, None, START)
+        self.supervisor = CameraSupervisor(self.config, self.grace_s, self.references, START)
         # Installation: the reference is taken with both seats empty.
         self.supervisor.capture_references(self.timeline.scene.render(DeskSpec()))
 

@@ -7,14 +7,18 @@ GRACE_S. Frames are analysed at 1 per second of scene time.
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
 import cv2
 import numpy as np
 from camera_rig import GRACE_S, Rig, desk_camera
+from queue_fixtures import START
 
 from drivers.camera.faces import FaceFinder
+from drivers.camera.references import ReferenceStore
 from drivers.camera.scene import DeskScene, DeskSpec, DeskTimeline, SeatSpec, portrait_path
 from drivers.camera.snapshot import SNAPSHOT_WIDTH, blur_faces
+from drivers.camera.supervisor import CameraSupervisor
 from hall_bus.contract.camera import CameraEventType, CameraHealth
 
 SEATED = DeskSpec(seats=(SeatSpec(person="seated"), SeatSpec()))
@@ -171,6 +175,25 @@ def test_camera_recovers_and_needs_fresh_evidence_before_an_absence() -> None:
     assert rig.of(ABSENCE) == []  # the dark minutes did not count towards the grace period
     rig.run(20)
     assert len(rig.of(ABSENCE, "w1")) == 1
+
+
+def test_reference_is_refreshed_only_after_a_confidently_empty_minute(tmp_path: Path) -> None:
+    store = ReferenceStore(tmp_path)
+    rig = Rig(DeskTimeline([(0, SEATED), (30 * 60, EMPTY)]), references=store)
+    installed = store.path("seat-w1").read_bytes()
+    rig.run(30 * 60, fps=0.5)
+    assert store.path("seat-w1").read_bytes() == installed  # never while somebody sits there
+    rig.run(50)
+    assert store.path("seat-w1").read_bytes() == installed  # not yet a minute of empty seat
+    rig.run(30)
+    refreshed = store.load("seat-w1")
+    assert store.path("seat-w1").read_bytes() != installed
+    assert refreshed is not None and refreshed.shape == rig.supervisor.seats[0][0].region.mask.shape
+    # A restart loads the stored pictures: nothing is missing, the refreshed one is in use.
+    restarted = CameraSupervisor(rig.config, GRACE_S, store, START)
+    assert restarted.missing_references == []
+    loaded = restarted.seats[0][0].reference
+    assert loaded is not None and np.array_equal(loaded, refreshed)
 
 
 def _need_portrait() -> None:
