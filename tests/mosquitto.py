@@ -149,6 +149,12 @@ class Mosquitto:
             process.wait()
 
     @property
+    def pid(self) -> int:
+        if self._process is None:
+            raise RuntimeError("mosquitto is not running")
+        return self._process.pid
+
+    @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
