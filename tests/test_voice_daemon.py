@@ -18,8 +18,19 @@ from voice_fixtures import dominant_frequency
 from firmware_config.site import BrokerConfig, SiteConfig
 from firmware_config.voice import SinkConfig, VoiceConfig
 from hall_bus.client import BusClient
+from hall_bus.contract.queue import (
+    PriorityClass,
+    QueueEvent,
+    QueueEventType,
+    TicketState,
+    TicketView,
+    WindowMode,
+    WindowSummary,
+)
 from hall_bus.contract.voice import VoicePolicy, VoiceState
+from hall_bus.ids import utc_now
 from hall_bus.queue.service import QueueEngine
+from hall_bus.topics import queue_endpoint
 from hall_bus.voice.audio import read_wav
 from hall_bus.voice.daemon import VoiceDaemon, voice_endpoint
 from hall_bus.voice.pack import MANIFEST
@@ -193,4 +204,41 @@ def test_a_notice_is_announced_at_its_time(broker_config: BrokerConfig, tmp_path
         start = clock.now.astimezone(site.zone) - timedelta(minutes=1)
         assert daemon.queue_due_notices(start, clock.now.astimezone(site.zone)) == []
     finally:
+        daemon.stop()
+
+
+def _called(site: SiteConfig, number: str, window_number: int, window_id: str = "w1") -> bytes:
+    now = utc_now()
+    ticket = TicketView(
+        ticket_id=f"2026-05-06-{number}", number=number, business_day="2026-05-06",
+        service_id="household", service_name="户籍办理", priority_class=PriorityClass.NORMAL,
+        state=TicketState.CALLED, issued_at=now, queued_at=now, called_at=now,
+        window_id=window_id, window_name="综合窗口",
+    )
+    window = WindowSummary(window_id=window_id, number=window_number, name="综合窗口",
+                           mode=WindowMode.CALLING, current_ticket=number)
+    return QueueEvent(type=QueueEventType.TICKET_CALLED, business_day="2026-05-06",
+                      ticket=ticket, window=window).to_json()
+
+
+def test_bad_call_events_are_dropped_and_the_zone_keeps_calling(
+    broker_config: BrokerConfig, tmp_path: Path
+) -> None:
+    site = make_site().model_copy(update={"broker": broker_config})
+    daemon = VoiceDaemon(site, data_dir=tmp_path)
+    daemon.start(wait=10)
+    publisher = BusClient(site.hall_id, "stray", broker_config)
+    publisher.start(wait=10)
+    topic = queue_endpoint(site.hall_id).event
+    try:
+        for payload in (b"{not json", b'{"type": "ticket_called"}',
+                        _called(site, "A001", 0), _called(site, "A" * 40 + "1", 3),
+                        _called(site, "A-1; rm", 3)):
+            assert publisher.publish(topic, payload, wait=5)
+        assert publisher.publish(topic, _called(site, "B007", 2), wait=5)
+        files = _wait_for_files(tmp_path / "voice" / "out" / "floor1", 1)
+        assert [f.name for f in files] == ["000001-B007.wav"]
+        assert all(worker.thread.is_alive() for worker in daemon.workers.values())
+    finally:
+        publisher.stop()
         daemon.stop()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import signal
 import threading
 import time
@@ -44,6 +45,8 @@ log = logging.getLogger("hall.voice")
 CALL_EVENTS = (QueueEventType.TICKET_CALLED, QueueEventType.TICKET_RECALLED)
 IDLE_POLL_S = 0.5
 NOTICE_GRACE_S = 60.0
+MAX_WINDOW_NUMBER = 999
+TICKET_PATTERN = re.compile(r"[A-Za-z]{0,3}[0-9]{1,5}")
 
 SinkFactory = Callable[[str], Sink]
 
@@ -69,7 +72,12 @@ class ZoneWorker:
     def _run(self) -> None:
         daemon = self.daemon
         while not daemon.stopping.is_set():
-            plan = self.scheduler.next(daemon.monotonic())
+            try:
+                plan = self.scheduler.next(daemon.monotonic())
+            except Exception:  # never let one odd call end the zone's thread
+                log.exception("zone %s: could not plan the next announcement", self.scheduler.zone)
+                daemon.stopping.wait(IDLE_POLL_S)
+                continue
             if plan is None:
                 self.wake.wait(IDLE_POLL_S)
                 self.wake.clear()
@@ -222,6 +230,10 @@ class VoiceDaemon:
         if event.type not in CALL_EVENTS or event.ticket is None or event.window is None:
             return
         window = event.window
+        problem = _unspeakable(event.ticket.number, window.number)
+        if problem:
+            log.warning("dropped %s on %s: %s", event.id, topic, problem)
+            return
         configured = self.windows.get(window.window_id)
         zone = configured.zone if configured else self.zones[0]
         call = CallRequest(
@@ -296,6 +308,16 @@ class VoiceDaemon:
             return
         with self._state_lock:
             self.bus.publish_state(self.endpoint.state, self.state())
+
+
+def _unspeakable(ticket: str, window_number: int) -> str | None:
+    """Why a call cannot be read out, or None. The queue engine never sends these; a stray
+    publisher might, and one bad message must not stall a zone."""
+    if not 1 <= window_number <= MAX_WINDOW_NUMBER:
+        return f"window number {window_number} outside 1..{MAX_WINDOW_NUMBER}"
+    if not TICKET_PATTERN.fullmatch(ticket):
+        return f"ticket number {ticket[:20]!r} is not letters then digits (at most 8)"
+    return None
 
 
 def _safe(name: str) -> str:
