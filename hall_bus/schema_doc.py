@@ -39,6 +39,8 @@ from hall_bus.contract import (
     WindowMode,
 )
 from hall_bus.contract.camera import ENUM_DESCRIPTIONS as CAMERA_ENUM_DESCRIPTIONS
+from hall_bus.contract.kiosk import ENUM_DESCRIPTIONS as KIOSK_ENUM_DESCRIPTIONS
+from hall_bus.contract.kiosk import KioskEvent, KioskPrinterState
 from hall_bus.contract.voice import VoiceState
 from hall_bus.errors import ERROR_CODES
 from hall_bus.ids import rfc3339
@@ -108,6 +110,7 @@ ENUM_DESCRIPTIONS: dict[str, Mapping[str, str]] = {
         SupervisionKind.STAFF_ABSENT: "An open window's seat was empty.",
     },
     **CAMERA_ENUM_DESCRIPTIONS,
+    **KIOSK_ENUM_DESCRIPTIONS,
 }
 
 _ENVELOPE_FIELDS = ("v", "id", "ts", "deadline")
@@ -158,6 +161,8 @@ def payload_models() -> dict[str, type[BaseModel]]:
         "CameraEvent": CameraEvent,
         "CameraState": CameraState,
         "VoiceState": VoiceState,
+        "KioskPrinterState": KioskPrinterState,
+        "KioskEvent": KioskEvent,
     }
     for action in QUEUE_ACTIONS.values():
         models.setdefault(action.request.__name__, action.request)
@@ -265,10 +270,28 @@ def voice_topics() -> list[TopicDoc]:
     ]
 
 
+def kiosk_topics() -> list[TopicDoc]:
+    """One kiosk's topics (`<kiosk>` is its id in the site config, e.g. kiosk1)."""
+    node = topics.Endpoint(_SENTINEL_HALL, "kiosk-placeholder")
+    printer = topics.Endpoint(_SENTINEL_HALL, "kiosk-placeholder", "printer")
+
+    def named(topic: str) -> str:
+        return _placeholder(topic).replace("kiosk-placeholder", "<kiosk>")
+
+    return [
+        TopicDoc(named(node.status), "yes", "kiosk → all", "Status",
+                 "the kiosk's availability; last will `offline`"),
+        TopicDoc(named(printer.state), "yes", "kiosk → all", KioskPrinterState.__name__,
+                 "its ticket printer: ready, paper, cover, as the printer answered (DLE EOT)"),
+        TopicDoc(named(node.event), "no", "kiosk → all", KioskEvent.__name__,
+                 "tickets printed or not, notices printed, scans refused; masked IDs only"),
+    ]
+
+
 def schema_document() -> dict[str, Any]:
     """`{"topics": [...], "payloads": {name: JSON Schema}}` for the queue engine's topics."""
     topic_list = []
-    for doc in [*queue_topics(), *camera_topics(), *voice_topics()]:
+    for doc in [*queue_topics(), *camera_topics(), *voice_topics(), *kiosk_topics()]:
         entry: dict[str, Any] = {
             "topic": doc.topic,
             "retained": doc.retained == "yes",
@@ -447,6 +470,9 @@ def render_bus_markdown() -> str:
         "### Voice announcer",
         "",
         *_topic_table(voice_topics()),
+        "### Kiosks",
+        "",
+        *_topic_table(kiosk_topics()),
         "## 信封 / Envelope",
         "",
         "Every JSON payload carries these fields. Readers ignore unknown keys, so newer senders do",
@@ -529,6 +555,19 @@ def render_bus_markdown() -> str:
         "",
         *_fields_table(voice_schema, skip=("v", "id", "ts")),
     ]
+    kiosk_sections: list[tuple[str, type[BaseModel], TopicDoc]] = [
+        ("取号机打印机状态 / Kiosk printer state", KioskPrinterState, kiosk_topics()[1]),
+        ("取号机事件 / Kiosk events", KioskEvent, kiosk_topics()[2]),
+    ]
+    for kiosk_title, kiosk_model, doc in kiosk_sections:
+        schema = schema_of(kiosk_model)
+        lines += [
+            f"## {kiosk_title}: `{doc.topic}`",
+            "",
+            str(schema.get("description", "")),
+            "",
+            *_fields_table(schema, skip=("v", "id", "ts")),
+        ]
     lines += [
         "## 类型 / Types",
         "",

@@ -246,6 +246,7 @@ class KioskWindow(QWidget):
                 masked = id_card.mask(id_card.validate(scanned))
             except id_card.InvalidIdNumber as exc:
                 log.info("kiosk %s: ID card rejected: %s", self.kiosk.id, exc)
+                self.desk.report_rejected_scan(f"身份证号码无效 / invalid ID number: {exc}")
                 self._set_home_status("id_invalid")
                 return
             # Only the masked form is kept; the full number ends its life in this function.
@@ -256,6 +257,7 @@ class KioskWindow(QWidget):
         if code is None:
             log.info("kiosk %s: scan of %d characters is not an appointment", self.kiosk.id,
                      len(scanned))
+            self.desk.report_rejected_scan("无法识别的条码 / not an appointment code")
             return
         self._start(self.desk.check_in(code))
 

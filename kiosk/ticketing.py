@@ -28,6 +28,7 @@ from hall_bus.contract import (
     TicketIssuedData,
     TicketView,
 )
+from hall_bus.contract.kiosk import KioskEvent, KioskEventType
 from hall_bus.ids import new_id, utc_now
 
 log = logging.getLogger(__name__)
@@ -133,6 +134,11 @@ class TicketDesk:
             })
             return Outcome(OutcomeKind.UNREACHABLE, message="request expired; sending anew")
         return Outcome(OutcomeKind.REFUSED, code=response.code, message=response.error or "")
+
+    def report_rejected_scan(self, reason: str) -> None:
+        """Tell the hall a scan was refused; `reason` must not hold the scanned text."""
+        self.bus.publish(topics.Endpoint(self.site.hall_id, self.kiosk.id).event,
+                         KioskEvent(type=KioskEventType.SCAN_REJECTED, detail=reason[:300]))
 
     def ticket_url(self, ticket: TicketView) -> str:
         return self.kiosk.ticket_url_template.format(

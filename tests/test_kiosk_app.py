@@ -174,7 +174,10 @@ def test_id_card_scan_is_masked_everywhere(
     window.reset_to_home()
     window.deliver_scan(ID_NUMBER[:17] + "1")
     qtbot.waitUntil(lambda: "无效" in window.home.status.text(), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: any(e["type"] == "scan_rejected"
+                                for e in kiosk.tap.json_on("/kiosk1/event")), timeout=WAIT_MS)
     assert ID_NUMBER[:17] not in caplog.text
+    assert not kiosk.tap.contains(ID_NUMBER[:17])
 
 
 def test_language_and_elderly_mode(kiosk: RunningKiosk, qtbot: QtBot) -> None:

@@ -54,3 +54,22 @@ class KioskEvent(Message):
     detail: str | None = Field(
         default=None, max_length=300, description="Printer status or why a scan was refused."
     )
+
+
+# One line per enum value for docs/bus.md; keyed by the enum's schema title.
+ENUM_DESCRIPTIONS: dict[str, dict[str, str]] = {
+    "KioskEventType": {
+        KioskEventType.TICKET_PRINTED: "A ticket was printed and the printer said it is still "
+        "ready afterwards.",
+        KioskEventType.PRINT_FAILED: "The engine issued a ticket the printer could not print; "
+        "the kiosk showed the number and its QR on screen instead.",
+        KioskEventType.NOTICE_PRINTED: "A one-time notification sheet (一次性告知单) was printed.",
+        KioskEventType.SCAN_REJECTED: "A scan was refused (invalid ID number, unknown code).",
+    },
+    "PrinterPaper": {
+        PrinterPaper.OK: "Paper present.",
+        PrinterPaper.NEAR_END: "The near-end sensor says the roll is running out.",
+        PrinterPaper.OUT: "No paper: nothing can be printed.",
+        PrinterPaper.UNKNOWN: "The printer did not answer; never taken as paper present.",
+    },
+}
