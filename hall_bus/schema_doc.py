@@ -38,6 +38,8 @@ from hall_bus.contract import (
     TicketState,
     WindowMode,
 )
+from hall_bus.contract.bridge import ENUM_DESCRIPTIONS as BRIDGE_ENUM_DESCRIPTIONS
+from hall_bus.contract.bridge import BridgeEvent, BridgeState, DownlinkState
 from hall_bus.contract.camera import ENUM_DESCRIPTIONS as CAMERA_ENUM_DESCRIPTIONS
 from hall_bus.contract.kiosk import ENUM_DESCRIPTIONS as KIOSK_ENUM_DESCRIPTIONS
 from hall_bus.contract.kiosk import KioskEvent, KioskPrinterState
@@ -111,6 +113,7 @@ ENUM_DESCRIPTIONS: dict[str, Mapping[str, str]] = {
     },
     **CAMERA_ENUM_DESCRIPTIONS,
     **KIOSK_ENUM_DESCRIPTIONS,
+    **BRIDGE_ENUM_DESCRIPTIONS,
 }
 
 _ENVELOPE_FIELDS = ("v", "id", "ts", "deadline")
@@ -163,6 +166,9 @@ def payload_models() -> dict[str, type[BaseModel]]:
         "VoiceState": VoiceState,
         "KioskPrinterState": KioskPrinterState,
         "KioskEvent": KioskEvent,
+        "BridgeState": BridgeState,
+        "BridgeEvent": BridgeEvent,
+        "DownlinkState": DownlinkState,
     }
     for action in QUEUE_ACTIONS.values():
         models.setdefault(action.request.__name__, action.request)
@@ -288,10 +294,28 @@ def kiosk_topics() -> list[TopicDoc]:
     ]
 
 
+def bridge_topics() -> list[TopicDoc]:
+    """The bridge to the central backend (node `bridge`)."""
+    bridge = topics.Endpoint(_SENTINEL_HALL, "bridge")
+    document = topics.Endpoint(_SENTINEL_HALL, "bridge", "kind-placeholder")
+    return [
+        TopicDoc(_placeholder(bridge.status), "yes", "bridge → all", "Status",
+                 "the bridge's availability; last will `offline`"),
+        TopicDoc(_placeholder(bridge.state), "yes", "bridge → all", BridgeState.__name__,
+                 "outbox backlog, oldest undelivered age, last success, overdue ratings"),
+        TopicDoc(_placeholder(bridge.event), "no", "bridge → all", BridgeEvent.__name__,
+                 "a downlink document accepted, or rejected with the version kept"),
+        TopicDoc(_placeholder(document.state).replace("kind-placeholder", "<kind>"), "yes",
+                 "bridge → all", DownlinkState.__name__,
+                 "last accepted catalogue, appointments, roster, notices or follow_ups"),
+    ]
+
+
 def schema_document() -> dict[str, Any]:
     """`{"topics": [...], "payloads": {name: JSON Schema}}` for the queue engine's topics."""
     topic_list = []
-    for doc in [*queue_topics(), *camera_topics(), *voice_topics(), *kiosk_topics()]:
+    for doc in [*queue_topics(), *camera_topics(), *voice_topics(), *kiosk_topics(),
+                *bridge_topics()]:
         entry: dict[str, Any] = {
             "topic": doc.topic,
             "retained": doc.retained == "yes",
@@ -473,6 +497,9 @@ def render_bus_markdown() -> str:
         "### Kiosks",
         "",
         *_topic_table(kiosk_topics()),
+        "### Bridge to the central backend",
+        "",
+        *_topic_table(bridge_topics()),
         "## 信封 / Envelope",
         "",
         "Every JSON payload carries these fields. Readers ignore unknown keys, so newer senders do",
@@ -563,6 +590,19 @@ def render_bus_markdown() -> str:
         schema = schema_of(kiosk_model)
         lines += [
             f"## {kiosk_title}: `{doc.topic}`",
+            "",
+            str(schema.get("description", "")),
+            "",
+            *_fields_table(schema, skip=("v", "id", "ts")),
+        ]
+    for bridge_title, bridge_model, doc in (
+        ("桥接状态 / Bridge state", BridgeState, bridge_topics()[1]),
+        ("桥接事件 / Bridge events", BridgeEvent, bridge_topics()[2]),
+        ("下行文档 / Downlink documents", DownlinkState, bridge_topics()[3]),
+    ):
+        schema = schema_of(bridge_model)
+        lines += [
+            f"## {bridge_title}: `{doc.topic}`",
             "",
             str(schema.get("description", "")),
             "",

@@ -17,6 +17,13 @@ from hall_bus.contract.base import (
     ResponseStatus,
     Timestamp,
 )
+from hall_bus.contract.bridge import (
+    BridgeEvent,
+    BridgeEventType,
+    BridgeState,
+    DownlinkKind,
+    DownlinkState,
+)
 from hall_bus.contract.camera import (
     CameraEvent,
     CameraEventType,
@@ -97,6 +104,9 @@ __all__ = [
     "AnnouncementKind",
     "Appointment",
     "AppointmentsLoadedData",
+    "BridgeEvent",
+    "BridgeEventType",
+    "BridgeState",
     "CallNextRequest",
     "CameraEvent",
     "CameraEventType",
@@ -106,6 +116,8 @@ __all__ = [
     "CheckInRequest",
     "DescribeData",
     "DescribeRequest",
+    "DownlinkKind",
+    "DownlinkState",
     "FinishRequest",
     "KioskEvent",
     "KioskEventType",

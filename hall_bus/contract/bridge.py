@@ -281,3 +281,20 @@ class BridgeEvent(Message):
 
 def rating_due(rated_at: datetime, limit_h: float) -> datetime:
     return rated_at + timedelta(hours=limit_h)
+
+
+# Meanings of the enum values, for docs/bus.md (hall_bus/schema_doc.py).
+ENUM_DESCRIPTIONS: dict[str, dict[str, str]] = {
+    "BridgeEventType": {
+        BridgeEventType.DOWNLINK_ACCEPTED: "A new version of a downlink document is in force.",
+        BridgeEventType.DOWNLINK_REJECTED: "A downlink document failed its checks; the previous "
+        "version stays in force and the backend is told why.",
+    },
+    "DownlinkKind": {
+        DownlinkKind.CATALOGUE: "事项目录: the services, their prefixes and names.",
+        DownlinkKind.APPOINTMENTS: "当日预约: the day's bookings, loaded into the queue engine.",
+        DownlinkKind.ROSTER: "人员排班: staff and the windows they may log in at.",
+        DownlinkKind.NOTICES: "大厅公告: notices for the hall screen, with validity times.",
+        DownlinkKind.FOLLOW_UPS: "差评整改: follow-up state of bad ratings, from the backend.",
+    },
+}
