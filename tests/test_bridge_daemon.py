@@ -19,6 +19,7 @@ from bridge_fixtures import (
     wait_until,
 )
 from bus_helpers import Collector
+from mosquitto import Mosquitto
 from queue_fixtures import FakeClock
 
 from bench.reference_backend import ReferenceBackend
@@ -42,10 +43,15 @@ def backend(tmp_path: Path) -> Iterator[ReferenceBackend]:
 
 
 @pytest.fixture
-def broker_config(tmp_path: Path) -> Iterator[BrokerConfig]:
+def broker(tmp_path: Path) -> Iterator[Mosquitto]:
     broker = hall_broker(tmp_path / "mosquitto")
-    yield broker_config_for(broker)
+    yield broker
     broker.kill()
+
+
+@pytest.fixture
+def broker_config(broker: Mosquitto) -> BrokerConfig:
+    return broker_config_for(broker)
 
 
 @pytest.fixture
@@ -226,3 +232,57 @@ def _check_in(code: str) -> object:
     from hall_bus.contract.queue import CheckInRequest
 
     return CheckInRequest(appointment_code=code)
+
+
+def test_roster_notices_and_follow_ups_come_down_checked(
+    site: SiteConfig, backend: ReferenceBackend, watcher: Watcher, tmp_path: Path
+) -> None:
+    backend.publish(HALL, "roster", 3, {"staff": [
+        {"staff_id": "s001", "name": "张敏", "windows": ["w1", "w9"]},
+        {"staff_id": "s009", "name": "陈静"}]})
+    backend.publish(HALL, "notices", 1, {"notices": [{
+        "notice_id": "n1", "text_zh": "今日下午社保系统升级", "text_en": "Social insurance upgrade",
+        "valid_from": "2026-01-05T00:00:00Z", "valid_until": "2026-01-05T09:00:00Z"}]})
+    backend.publish(HALL, "follow_ups", 12, {"follow_ups": [{
+        "ticket_id": "2026-01-05-00001", "status": "in_progress", "note": "已回访 / called back",
+        "updated_at": "2026-01-05T03:00:00Z"}]})
+    bridge = start_bridge(site, tmp_path)
+    try:
+        for kind, version in (("roster", 3), ("notices", 1), ("follow_ups", 12)):
+            watcher.documents.wait_for(lambda d, k=kind, v=version: d.kind == k and d.version == v)
+        follow_up = next(d for d in watcher.documents.items if d.kind == "follow_ups")
+        assert follow_up.body["follow_ups"][0]["status"] == "in_progress"
+
+        # A roster naming a window the hall does not have, a notice carrying a full ID number:
+        # both refused, and what the screens and kiosks use stays as it was.
+        backend.publish(HALL, "roster", 4, {"staff": [
+            {"staff_id": "s001", "name": "张敏", "windows": ["w42"]}]})
+        backend.publish(HALL, "notices", 2, {"notices": [{
+            "notice_id": "n2", "text_zh": "请 330102199001011234 到1号窗口",
+            "valid_from": "2026-01-05T00:00:00Z", "valid_until": "2026-01-05T09:00:00Z"}]})
+        roster = watcher.events.wait_for(lambda e: e.kind == "roster" and e.version == 4)
+        notices = watcher.events.wait_for(lambda e: e.kind == "notices" and e.version == 2)
+        assert roster.type == notices.type == "downlink_rejected"
+        assert "w42" in str(roster.error) and roster.kept_version == 3
+        assert "330102199001011234" not in str(notices.error) and notices.kept_version == 1
+    finally:
+        bridge.stop()
+    assert "330102199001011234" not in str(backend.store.reports(HALL))
+    assert {(d.kind, d.version) for d in watcher.documents.items} == {
+        ("roster", 3), ("notices", 1), ("follow_ups", 12)}
+
+
+def test_bridge_rides_out_a_broker_restart(
+    site: SiteConfig, backend: ReferenceBackend, watcher: Watcher, tmp_path: Path,
+    broker: Mosquitto,
+) -> None:
+    bridge = start_bridge(site, tmp_path)
+    try:
+        watcher.bus.publish(watcher.queue_event_topic, ticket_event(1))
+        wait_until(lambda: len(backend.store.records(HALL)) == 1, 10, "the first event")
+        broker.restart()
+        assert watcher.bus.wait_connected(15) and bridge.bus.wait_connected(15)
+        watcher.bus.publish(watcher.queue_event_topic, ticket_event(2))
+        wait_until(lambda: len(backend.store.records(HALL)) == 2, 15, "the event after restart")
+    finally:
+        bridge.stop()
