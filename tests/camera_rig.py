@@ -21,9 +21,6 @@ def desk_camera(**overrides: object) -> CameraConfig:
         "name": "desk",
         "source": "generated:desk",
         "analysis_fps": 1.0,
-        # Half size keeps the tests fast; regions are normalised, so nothing else changes.
-        "width": 320,
-        "height": 180,
         "seats": [
             SeatConfig(window="w1", polygon=SEAT_POLYGONS["left"]),
             SeatConfig(window="w2", polygon=SEAT_POLYGONS["right"]),
