@@ -104,11 +104,14 @@ class RequestServer:
                 f"请求无效 / invalid request: {reason}",
             ))
             return
-        # Before the deadline check: a late duplicate must not contradict the first answer.
-        if not self.seen.add(request.id):
+        # Before the deadline check: a late copy of an executed request must not contradict the
+        # first answer.
+        if request.id in self.seen:
             log.debug("dropped duplicate request %s on %s", request.id, topic)
             return
         if request.expired():
+            # Not remembered: nothing was done, so the requester may send the same id again with
+            # a new deadline and have it executed then.
             log.info("dropped expired %s request %s (deadline %s)", action, request.id,
                      rfc3339(request.deadline))
             self._answer(action, Response.fail(
@@ -116,6 +119,7 @@ class RequestServer:
                 f"请求已过期 / request arrived after its deadline {rfc3339(request.deadline)}",
             ))
             return
+        self.seen.add(request.id)
         try:
             response = self.handler(action, request)
         except Exception as exc:

@@ -459,6 +459,19 @@ def test_expired_request_is_not_executed(
     assert any(r.levelno == logging.INFO and "expired" in r.message for r in caplog.records)
 
 
+def test_expired_request_can_be_sent_again_with_the_same_id(
+    make_client: MakeClient, service: tuple[BusClient, list[Request]],
+) -> None:
+    client = make_client("kiosk1")
+    client.start(wait=5)
+    late = EchoRequest(text="again", deadline=utc_now() - timedelta(seconds=1))
+    assert client.request(SERVICE, "echo", late, timeout=3).code == "deadline_expired"
+    retry = late.model_copy(update={"deadline": utc_now() + timedelta(seconds=5)})
+    response = client.request(SERVICE, "echo", retry, timeout=3)
+    assert (response.status, response.id) == (ResponseStatus.OK, late.id)
+    assert [r.id for r in service[1]] == [late.id]
+
+
 def test_duplicate_request_is_executed_once(
     make_client: MakeClient, service: tuple[BusClient, list[Request]]
 ) -> None:
