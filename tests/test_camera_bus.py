@@ -222,3 +222,48 @@ def test_daemon_survives_garbage_frames_and_a_broker_restart(
         assert watcher.status.items[-1] == ONLINE
     finally:
         camera.stop()
+
+
+class HangingSource(UnpluggableSource):
+    """A driver whose read blocks and never returns until released (beyond any timeout)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hang = threading.Event()
+        self.release = threading.Event()
+
+    def read(self) -> Image | None:
+        if self.hang.is_set():
+            self.release.wait()
+            return None
+        return super().read()
+
+
+def test_watchdog_replaces_a_stream_stuck_in_a_read(
+    site: SiteConfig, watcher: Watcher, tmp_path: Path
+) -> None:
+    stuck = HangingSource()
+    replacements: list[UnpluggableSource] = []
+
+    def reopen() -> UnpluggableSource:
+        replacements.append(UnpluggableSource())
+        return replacements[-1]
+
+    camera = CameraDaemon(site, site.cameras[0], stuck, reference_dir=tmp_path / "refs",
+                          capture_reference=True, reopen=reopen)
+    camera.start(wait=10)
+    try:
+        watcher.camera_states.wait_for(lambda s: s.health is CameraHealth.OK, timeout=10)
+        stuck.hang.set()
+        fault = watcher.camera_events.wait_for(
+            lambda e: e.type is CameraEventType.CAMERA_FAULT, timeout=10)
+        assert fault.health is CameraHealth.STALLED
+        # Three stall periods into the blocked read the stream is replaced and frames flow.
+        watcher.camera_events.wait_for(
+            lambda e: e.type is CameraEventType.CAMERA_RECOVERED, timeout=15)
+        assert camera.watchdog_restarts == 1
+        assert len(replacements) == 1 and replacements[0].opens == 1
+        assert watcher.status.items[-1] == ONLINE
+    finally:
+        stuck.release.set()
+        camera.stop()

@@ -13,6 +13,7 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -30,6 +31,7 @@ from hall_bus.topics import OFFLINE, ONLINE, camera_endpoint, queue_endpoint
 
 log = logging.getLogger("hall.camera")
 
+STUCK_FACTOR = 3  # a read blocking this many stall periods gets the stream restarted
 STATE_REFRESH_S = 30.0  # the retained state is also republished this often (for its fps figure)
 DEMO_PERIOD_S = 1800.0  # the generated desk repeats every half hour of (simulated) time
 _CLOSED_MODES = (WindowMode.CLOSED, WindowMode.PAUSED)
@@ -44,7 +46,9 @@ class CameraDaemon:
         clock: Clock = wall_clock,
         reference_dir: Path | None = None,
         capture_reference: bool = False,
+        reopen: Callable[[], FrameSource] | None = None,
     ) -> None:
+        """`reopen` makes a fresh source when the watchdog abandons one stuck in a read."""
         self.site = site
         self.camera = camera
         self.clock = clock
@@ -56,6 +60,8 @@ class CameraDaemon:
             {w.id: w.name_zh for w in site.windows},
         )
         self.grabber = FrameGrabber(source)
+        self._reopen = reopen
+        self.watchdog_restarts = 0
         self.capture_reference = capture_reference
         self._open_windows: dict[str, str | None] = {}
         self._windows_lock = threading.Lock()
@@ -123,6 +129,8 @@ class CameraDaemon:
         now = self.clock()
         windows = self.open_windows()
         stalled = self.grabber.seconds_since_frame() >= self.camera.stall_after_s
+        if stalled:
+            self._restart_if_stuck()
         frame = self.grabber.take()
         events: list[CameraEvent] = []
         if frame is not None:
@@ -138,6 +146,17 @@ class CameraDaemon:
             log.info("%s", event.message)
             self.bus.publish(self.endpoint.event, event)
         self._publish_state()
+
+    def _restart_if_stuck(self) -> None:
+        stuck = self.grabber.stuck_for()
+        if self._reopen is None or stuck < STUCK_FACTOR * self.camera.stall_after_s:
+            return
+        log.warning("视频读取卡住 %.0f 秒，重启视频流 / camera %s: read blocked for %.0f s, "
+                    "restarting the stream", stuck, self.camera.name, stuck)
+        self.grabber.abandon()
+        self.grabber = FrameGrabber(self._reopen())
+        self.grabber.start()
+        self.watchdog_restarts += 1
 
     def _set_online(self, online: bool) -> None:
         if online is not self._online:
@@ -181,6 +200,7 @@ def run_camera_command(args: argparse.Namespace) -> int:
     daemon = CameraDaemon(
         site, camera, source, clock, site.data_dir / "camera" / camera.name,
         capture_reference=args.capture_reference,
+        reopen=lambda: open_source(camera.source, clock, DEMO_PERIOD_S, camera.analysis_fps),
     )
     stop = threading.Event()
 

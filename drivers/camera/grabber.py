@@ -3,8 +3,9 @@
 Analysis wants the newest picture, not a backlog, so older frames are simply replaced. When the
 source gives nothing (`read()` returns None: stream ended or dropped, device unplugged) the source
 is closed and opened again after a paced, growing delay, each failure logged. A stream that hangs
-inside `read()` is caught by OpenCV's read timeout; the daemon's watchdog reports the camera
-stalled as soon as no frame has arrived for `stall_after_s`, whatever the cause.
+inside `read()` is normally ended by OpenCV's read timeout; if a driver blocks beyond it,
+`stuck_for()` tells the daemon's watchdog, which abandons this grabber (its thread is a daemon
+thread blocked in C code that cannot be interrupted) and starts a new one on a new source.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class FrameGrabber:
         self._frame: Image | None = None
         self._frame_at = time.monotonic()
         self._taken = True
+        self._reading_since: float | None = None
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="camera-grabber", daemon=True)
 
@@ -39,7 +41,18 @@ class FrameGrabber:
     def stop(self) -> None:
         self._stopping.set()
         self._thread.join(timeout=5)
-        self.source.close()
+        if not self._thread.is_alive():
+            self.source.close()
+
+    def abandon(self) -> None:
+        """Give up on a grabber stuck in `read()`: it stops by itself if the read ever returns."""
+        self._stopping.set()
+
+    def stuck_for(self) -> float:
+        """Seconds the current `read()` has been blocking; 0 when not reading."""
+        with self._lock:
+            since = self._reading_since
+        return 0.0 if since is None else time.monotonic() - since
 
     def take(self) -> Image | None:
         """The newest frame not taken yet, or None."""
@@ -68,11 +81,17 @@ class FrameGrabber:
                     self._stopping.wait(delay)
                     delay = min(delay * 2, RETRY_MAX_S)
                     continue
+            with self._lock:
+                self._reading_since = time.monotonic()
             try:
                 frame = self.source.read()
             except Exception:
                 log.exception("读取视频帧失败 / reading %s failed", self.source.description)
                 frame = None
+            with self._lock:
+                self._reading_since = None
+            if self._stopping.is_set():
+                break
             if frame is None:
                 # Dropped or ended: close, wait, open again (a looping file starts over).
                 log.warning("视频源无画面，重新连接 / no frame from %s; reopening in %.1f s",
