@@ -23,6 +23,8 @@ from drivers.receipt_render import Receipt, ReceiptRenderer
 
 log = logging.getLogger(__name__)
 
+KEEP_RECEIPTS = 20
+
 
 @dataclass
 class Faults:
@@ -39,7 +41,8 @@ class PrinterSimulator:
                  out_dir: Path | None = None) -> None:
         self.faults = Faults()
         self.out_dir = out_dir
-        self.receipts: list[Receipt] = []
+        self.receipts: list[Receipt] = []  # the most recent KEEP_RECEIPTS, oldest first
+        self.printed = 0
         self.bytes_received = 0
         self.bytes_discarded = 0
         self._parser = EscposParser()
@@ -68,8 +71,9 @@ class PrinterSimulator:
             return bytes(reply)
 
     def wait_receipts(self, count: int, timeout: float) -> list[Receipt]:
+        """Wait until `count` receipts have been printed in all; return the ones kept."""
         with self._lock:
-            self.received.wait_for(lambda: len(self.receipts) >= count, timeout)
+            self.received.wait_for(lambda: self.printed >= count, timeout)
             return list(self.receipts)
 
     def _can_print(self) -> bool:
@@ -89,12 +93,15 @@ class PrinterSimulator:
         return bytes([fixed | paper])
 
     def _keep(self, receipt: Receipt) -> None:
+        self.printed += 1
         self.receipts.append(receipt)
+        # A long demo day prints thousands of tickets; their pictures need not stay in memory.
+        del self.receipts[:-KEEP_RECEIPTS]
         if self.out_dir is not None and receipt.image is not None:
             self.out_dir.mkdir(parents=True, exist_ok=True)
-            path = self.out_dir / f"ticket-{len(self.receipts):04d}.png"
+            path = self.out_dir / f"ticket-{self.printed:04d}.png"
             receipt.image.save(path)
-            log.info("simulated printer: ticket %d saved to %s", len(self.receipts), path)
+            log.info("simulated printer: ticket %d saved to %s", self.printed, path)
 
 
 class PtyPrinter:

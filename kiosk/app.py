@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import logging
+import queue
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -51,9 +52,13 @@ class Attempt:
 
 
 class _Relay(QObject):
-    """Carries worker results and scans into the GUI thread (queued connections)."""
+    """Wakes the GUI thread for worker results and scans (queued connections).
 
-    finished = Signal(object)
+    Results travel through a queue, not as signal arguments: a Python object carried by a
+    queued `Signal(object)` corrupted reference counts under load with PySide6 6.12.
+    """
+
+    finished = Signal()
     scanned = Signal(str)
 
 
@@ -86,7 +91,8 @@ class KioskWindow(QWidget):
         self._shown: Attempt | None = None
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kiosk-work")
         self._relay = _Relay(self)  # owned by the window: deleted with it, in Qt's order
-        self._relay.finished.connect(self._on_finished, Qt.ConnectionType.QueuedConnection)
+        self._results: queue.SimpleQueue[Attempt] = queue.SimpleQueue()
+        self._relay.finished.connect(self._drain_results, Qt.ConnectionType.QueuedConnection)
         self._relay.scanned.connect(self.on_scan, Qt.ConnectionType.QueuedConnection)
         self._build()
         self.idle_timer = QTimer(self)
@@ -305,9 +311,18 @@ class KioskWindow(QWidget):
         except Exception as exc:  # never leave the screen spinning
             log.exception("kiosk request failed")
             attempt = Attempt(pending, Outcome(OutcomeKind.UNREACHABLE, message=str(exc)))
-        self._relay.finished.emit(attempt)
+        self._results.put(attempt)
+        self._relay.finished.emit()
 
-    @Slot(object)
+    @Slot()
+    def _drain_results(self) -> None:
+        while True:
+            try:
+                attempt = self._results.get_nowait()
+            except queue.Empty:
+                return
+            self._on_finished(attempt)
+
     def _on_finished(self, attempt: Attempt) -> None:
         self._in_flight = False
         outcome = attempt.outcome
