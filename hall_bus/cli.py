@@ -87,6 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
     bridge = commands.add_parser("bridge", help="run the bridge to the central backend")
     _site_argument(bridge)
     bridge.add_argument("--db", type=Path, default=None, help="outbox SQLite file")
+    bridge.add_argument(
+        "--backend-url", default=None, help="for a site without `bridge:` (the demo): backend URL"
+    )
+    bridge.add_argument("--key-file", type=Path, default=None, help="with --backend-url: hall key")
 
     voice = commands.add_parser("voice", help="run the voice announcer daemon")
     _site_argument(voice)

@@ -24,7 +24,7 @@ from types import FrameType
 
 from pydantic import ValidationError
 
-from firmware_config.bridge import BridgeConfig
+from firmware_config.bridge import BridgeConfig, HttpsUplinkConfig
 from firmware_config.site import SiteConfig
 from hall_bus import topics
 from hall_bus.bridge.downlinks import DocumentRejected, check_document
@@ -268,17 +268,23 @@ def run_bridge_command(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         log.error("%s", exc)
         return 1
-    if site.bridge is None:
+    config = site.bridge
+    if config is None and args.backend_url and args.key_file:
+        # The default run links its hall to the local reference backend this way.
+        config = BridgeConfig(https=HttpsUplinkConfig(base_url=args.backend_url,
+                                                      key_file=args.key_file),
+                              retry_max_s=10.0, poll_downlinks_s=10.0)
+    if config is None:
         log.error("站点配置没有 bridge 段 / the site config has no `bridge:` section")
         return 1
-    db_path = args.db or site.bridge.db or site.data_dir / "bridge.sqlite3"
+    db_path = args.db or config.db or site.data_dir / "bridge.sqlite3"
     db_path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        key = read_key(site.bridge.https.key_file)
+        key = read_key(config.https.key_file)
     except (OSError, ValueError) as exc:
         log.error("无法读取大厅密钥 / cannot read the hall key: %s", exc)
         return 1
-    daemon = BridgeDaemon(site, site.bridge, db_path, key)
+    daemon = BridgeDaemon(site, config, db_path, key)
     stop = threading.Event()
 
     def _on_signal(signum: int, _frame: FrameType | None) -> None:

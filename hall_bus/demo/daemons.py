@@ -7,6 +7,7 @@ starts them in this order, restarts any that dies, and stops them in reverse ord
 from __future__ import annotations
 
 import logging
+import secrets
 import signal
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from firmware_config.site import SiteConfig
+from hall_bus.netutil import free_port
 from hall_bus.simclock import ScaledClock
 
 log = logging.getLogger("hall.demo")
@@ -86,6 +88,31 @@ def _camera_daemons(context: DemoContext, site_arg: tuple[str, str]) -> list[Dae
     ]
 
 
+def _bridge_daemons(context: DemoContext, site_arg: tuple[str, str]) -> list[Daemon]:
+    """The reference backend on loopback and the bridge feeding it, unless the site links to a
+    real backend (then `hall bridge` is started as configured) or bench/ is not shipped."""
+    if context.site.bridge is not None:
+        return [Daemon("bridge", hall_command("bridge", *site_arg),
+                       context.data_dir / "bridge.log")]
+    backend_script = Path(__file__).resolve().parents[2] / "bench" / "reference_backend.py"
+    if not backend_script.exists():
+        return []
+    key_file = context.data_dir / "backend.key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_hex(24) + "\n")
+        key_file.chmod(0o600)
+    port = free_port()
+    backend = [sys.executable, str(backend_script), "--port", str(port),
+               "--db", str(context.data_dir / "backend.sqlite3"),
+               "--hall", f"{context.site.hall_id}={key_file}"]
+    return [
+        Daemon("backend", backend, context.data_dir / "backend.log"),
+        Daemon("bridge", hall_command("bridge", *site_arg, "--backend-url",
+                                      f"http://127.0.0.1:{port}", "--key-file", str(key_file)),
+               context.data_dir / "bridge.log"),
+    ]
+
+
 def demo_daemons(context: DemoContext) -> list[Daemon]:
     site_arg = ("--site", str(context.site_path))
     logs = context.data_dir
@@ -104,4 +131,5 @@ def demo_daemons(context: DemoContext) -> list[Daemon]:
                          "--sim-clock", context.clock.describe()),
             logs / "voice.log",
         ),
+        *_bridge_daemons(context, site_arg),
     ]
