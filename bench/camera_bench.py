@@ -1,18 +1,24 @@
 """Camera supervision cost: analysed frames per second per core at 640x360 with four seats, and
 the CPU share one camera takes at the default analysis rate.
 
-Run: .venv/bin/python -m bench.camera_bench [--frames N]
+Run: .venv/bin/python -m bench.camera_bench [--frames N] [--process-seconds S]
 
 OpenCV is limited to one thread and CPU time (not wall time) is measured, so the figures are per
 core. The frames are generated desk scenes (seated, looking down, empty, lighting changes, a
 citizen in front), analysed as the daemon does. The per-camera share adds decoding a 640x360
 stream at 25 fps, measured on an MPEG-4 file written from the same scenes; a camera's H.264
-sub-stream costs about as much.
+sub-stream costs about as much. Finally a real `hall camera` process runs on the demo's
+generated desk (rendering stands in for decoding) at the default rate, and its CPU time is read
+from /proc: everything a camera costs, Python, MQTT client and threads included.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
+import subprocess
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -92,9 +98,44 @@ def decode_cpu_per_frame(frames: list[Image]) -> float:
     return spent / decoded
 
 
+def process_cpu_share(seconds: float) -> float:
+    """CPU share of one core used by a `hall camera` process on the demo desk (no broker needed:
+    the client keeps retrying in the background, which costs next to nothing)."""
+    from bench.engine_process import write_site
+    from firmware_config.loader import load_site
+
+    site = load_site(None)
+    camera = site.cameras[0]
+    with tempfile.TemporaryDirectory() as folder:
+        site = site.model_copy(update={"data_dir": Path(folder)})
+        site_path = write_site(site, Path(folder) / "site.yaml")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "hall_bus.cli", "camera", "--site", str(site_path),
+             "--camera", camera.name, "--capture-reference"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        try:
+            time.sleep(3)  # imports and the first frames are start-up, not steady state
+            before, started = _cpu_seconds(process.pid), time.monotonic()
+            time.sleep(seconds)
+            used = _cpu_seconds(process.pid) - before
+            share = used / (time.monotonic() - started)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=20)
+    return share
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])  # utime + stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=600)
+    parser.add_argument("--process-seconds", type=float, default=20.0)
     args = parser.parse_args()
     cv2.setNumThreads(1)
     frames = _frames(args.frames)
@@ -113,6 +154,9 @@ def main() -> None:
     print(f"CPU share per camera at {default_fps:g} analysed fps: analysis {analysis_share:.1%}"
           f" + decoding a {STREAM_FPS:g} fps stream {decode_share:.1%}"
           f" = {analysis_share + decode_share:.1%} of one core")
+    share = process_cpu_share(args.process_seconds)
+    print(f"`hall camera` process on the generated desk at {default_fps:g} fps, "
+          f"{args.process_seconds:g} s: {share:.1%} of one core")
 
 
 if __name__ == "__main__":
