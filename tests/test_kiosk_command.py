@@ -10,6 +10,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 import yaml
 from bus_helpers import Collector
 from kiosk_fixtures import kiosk_site
@@ -102,3 +103,20 @@ def test_screenshots_command_pictures_the_main_screens(tmp_path: Path) -> None:
     for name in ("kiosk-ticket.png", "kiosk-printer-error.png", "ticket-receipt.png"):
         codes = [r.text for r in zxingcpp.read_barcodes(Image.open(tmp_path / name))]
         assert len(codes) == 1 and codes[0].startswith("https://hall.example.cn/q/demo-county/")
+
+
+def test_demo_runs_the_first_kiosk_offscreen_without_a_display(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from firmware_config.loader import load_site
+    from hall_bus.demo.daemons import DemoContext, demo_daemons
+    from hall_bus.simclock import ScaledClock
+
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    site = load_site(None)
+    context = DemoContext(site, tmp_path / "site.yaml", tmp_path,
+                          ScaledClock(FakeClock().now, 60))
+    (kiosk,) = [d for d in demo_daemons(context) if d.name.startswith("kiosk")]
+    assert kiosk.argv[3:] == ["kiosk", "--site", str(tmp_path / "site.yaml"), "--kiosk",
+                              "kiosk1", "--data-dir", str(tmp_path), "--offscreen"]

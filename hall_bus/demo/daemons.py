@@ -7,6 +7,7 @@ starts them in this order, restarts any that dies, and stops them in reverse ord
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import signal
 import subprocess
@@ -113,6 +114,21 @@ def _bridge_daemons(context: DemoContext, site_arg: tuple[str, str]) -> list[Dae
     ]
 
 
+def _kiosk_daemons(context: DemoContext, site_arg: tuple[str, str]) -> list[Daemon]:
+    """The site's first kiosk, windowed on a desktop and offscreen without a display; its
+    simulated printer saves receipts under <data dir>/<kiosk>-receipts/."""
+    if not context.site.kiosks:
+        return []
+    kiosk = context.site.kiosks[0]
+    has_display = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return [Daemon(
+        f"kiosk-{kiosk.id}",
+        hall_command("kiosk", *site_arg, "--kiosk", kiosk.id, "--data-dir", str(context.data_dir),
+                     "--windowed" if has_display else "--offscreen"),
+        context.data_dir / f"kiosk-{kiosk.id}.log",
+    )]
+
+
 def demo_daemons(context: DemoContext) -> list[Daemon]:
     site_arg = ("--site", str(context.site_path))
     logs = context.data_dir
@@ -132,4 +148,5 @@ def demo_daemons(context: DemoContext) -> list[Daemon]:
             logs / "voice.log",
         ),
         *_bridge_daemons(context, site_arg),
+        *_kiosk_daemons(context, site_arg),
     ]
