@@ -67,6 +67,9 @@ def split_frames(buffer: bytearray) -> list[bytes]:
             buffer.clear()
             return frames
         del buffer[:start]
+        if len(buffer) >= 5 and buffer[2:5] != b"\xbb\x51\x54":
+            del buffer[:1]  # an AA inside other traffic, not a frame start
+            continue
         # The checksum byte may be FF; the end byte is searched for after the fixed header only.
         end = buffer.find(bytes((END,)), 11)
         if end < 0:

@@ -16,6 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
+from pydantic import ValidationError
+
 from drivers import reference_commands as rc
 from drivers.line_devices import (
     CallerKeypad,
@@ -33,7 +35,13 @@ from firmware_config.line import LineConfig, load_profile
 from firmware_config.site import SiteConfig
 from hall_bus import topics
 from hall_bus.client import BusClient, BusTimeout
-from hall_bus.contract import QUEUE_ACTIONS, QueueEvent, QueueSummaryState, Response
+from hall_bus.contract import (
+    QUEUE_ACTIONS,
+    QueueEvent,
+    QueueSummaryState,
+    Response,
+    TicketView,
+)
 from hall_bus.contract.line import LineDeviceEvent, LineDeviceEventType, LineState
 from hall_bus.ids import new_id, utc_now
 from hall_bus.reconnect import Backoff
@@ -41,6 +49,8 @@ from hall_bus.reconnect import Backoff
 log = logging.getLogger("hall.line")
 
 MAX_REPLY_BYTES = frame_len(64)
+CALL_ACTIONS = ("call_next", "recall")
+PRESS_ANSWER_WAIT_S = 0.03
 REFRESH_S = 30.0  # displays get their text again this often: heartbeat and power-cycle repair
 STATE_EVERY_S = 5.0
 
@@ -74,6 +84,9 @@ class LineDaemon:
         self.transport = LineTransport(self.settings)
         self.devices = build_devices(site, line)
         self.by_address = {d.config.address: d for d in self.devices}
+        # Window strips first: the citizen at the window looks there, the hall screen can wait
+        # one strip frame.
+        self._event_order = sorted(self.devices, key=lambda d: d.kind != "window_strip")
         self.scheduler: LineScheduler[WriteJob] = LineScheduler(
             [d.config.address for d in self.devices if d.polled],
             line.offline_after, line.offline_poll_every)
@@ -85,10 +98,12 @@ class LineDaemon:
         self.cycle_ms: float | None = None
         self.written: list[tuple[float, bytes]] = []  # (monotonic end of write, bytes); bench
         self.record_writes = False
+        self.presses_seen: list[tuple[float, int]] = []  # (monotonic, address); bench
         self._seq = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._dirty: set[str] = set()
+        self._asking = 0  # engine requests sent and not yet answered (line thread only)
         self._refreshed = time.monotonic()
         self._state_sent = 0.0
         self._cycle_started: tuple[int, float] = (0, time.monotonic())
@@ -115,6 +130,17 @@ class LineDaemon:
     # --- LineContext ----------------------------------------------------------------------------
 
     def write(self, job: WriteJob, *, urgent: bool) -> None:
+        if job.replaces:
+            # Only the newest text of a display is worth wire time; it keeps the place (and the
+            # urgency) of the text it replaces, so a burst of changes costs one frame.
+            for pending in (self.scheduler.urgent, self.scheduler.routine):
+                for index, queued in enumerate(pending):
+                    if queued.device is job.device and queued.replaces:
+                        pending[index] = job
+                        if urgent and pending is self.scheduler.routine:
+                            del pending[index]
+                            self.scheduler.urgent.append(job)
+                        return
         (self.scheduler.urgent if urgent else self.scheduler.routine).append(job)
 
     def engine(self, action: str, fields: dict[str, object], request_id: str, attempts: int,
@@ -133,9 +159,25 @@ class LineDaemon:
                     break
                 except BusTimeout:
                     log.warning("queue %s %s unanswered, retrying", action, request_id)
-            self.inbox.put(lambda: done(response))
+            self.inbox.put(lambda: self._answered(action, response, done))
 
+        self._asking += 1
         self.pool.submit(ask)
+
+    def _answered(self, action: str, response: Response | None, done: EngineCallback) -> None:
+        # A call from our own keypad goes to the strip from the engine's answer, without
+        # waiting for its event; the strip is written before the keypad's acknowledgement.
+        self._asking -= 1
+        ticket = (response.data or {}).get("ticket") if response is not None else None
+        if action in CALL_ACTIONS and isinstance(ticket, dict):
+            try:
+                called = TicketView.model_validate(ticket)
+            except ValidationError:
+                log.warning("engine answered %s with an unreadable ticket", action)
+            else:
+                for device in self._event_order:
+                    device.on_called(called, self)
+        done(response)
 
     def device_event(self, device: LineDevice, type_: LineDeviceEventType,
                      **fields: Any) -> None:
@@ -224,7 +266,15 @@ class LineDaemon:
         reply = self._await_reply(device.config.address, rc.POLL, seq)
         self._account(device, reply is not None)
         if reply is not None:
+            if self.record_writes and reply.payload:
+                self.presses_seen.append((time.monotonic(), device.config.address))
             device.on_poll_reply(reply, self)
+            if reply.payload:
+                # A press usually went to the engine, which answers in a few ms: waiting that
+                # long here puts the strip frame on the line before the next frame, not after.
+                deadline = time.monotonic() + PRESS_ANSWER_WAIT_S
+                while self._asking and time.monotonic() < deadline:
+                    self._drain_inbox(deadline - time.monotonic())
 
     def _execute(self, job: WriteJob) -> None:
         seq = self._next_seq()
@@ -298,7 +348,7 @@ class LineDaemon:
     # --- bus side -------------------------------------------------------------------------------
 
     def _on_event(self, event: QueueEvent) -> None:
-        for device in self.devices:
+        for device in self._event_order:
             device.on_queue_event(event, self)
 
     def _on_summary(self, state: QueueSummaryState) -> None:

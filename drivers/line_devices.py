@@ -19,7 +19,13 @@ from drivers.hall_screen import HallScreen
 from drivers.led_text import Effect, layout
 from drivers.reference_frame import Frame, encode
 from firmware_config.line import DeviceProfile, LineConfig, LineDeviceConfig
-from hall_bus.contract import QueueEvent, QueueEventType, QueueSummaryState, Response
+from hall_bus.contract import (
+    QueueEvent,
+    QueueEventType,
+    QueueSummaryState,
+    Response,
+    TicketView,
+)
 from hall_bus.contract.line import LineDeviceEventType, LineDeviceKind, LineDeviceState
 
 EngineCallback = Callable[[Response | None], None]
@@ -31,6 +37,7 @@ class WriteJob:
     build: Callable[[int], bytes]  # frame seq -> wire bytes
     expects_reply: bool
     on_reply: Callable[[Frame], None] | None = None
+    replaces: bool = False  # a display's newest text supersedes its text still waiting to go
     queued_at: float = field(default_factory=time.monotonic)
 
 
@@ -73,6 +80,9 @@ class LineDevice:
     def on_summary(self, state: QueueSummaryState, ctx: LineContext) -> None:
         pass
 
+    def on_called(self, ticket: TicketView, ctx: LineContext) -> None:
+        pass
+
     def on_poll_reply(self, frame: Frame, ctx: LineContext) -> None:
         pass
 
@@ -104,7 +114,8 @@ class LineDevice:
         def build(seq: int) -> bytes:
             return encode_display(framing, address, seq, placed, hall_screen=hall_screen)
 
-        ctx.write(WriteJob(self, build, self.supervised, self._show_reply(ctx)), urgent=urgent)
+        ctx.write(WriteJob(self, build, self.supervised, self._show_reply(ctx), replaces=True),
+                  urgent=urgent)
         ctx.state_changed(self)
 
     def _show_reply(self, ctx: LineContext) -> Callable[[Frame], None]:
@@ -129,15 +140,24 @@ class WindowStrip(LineDevice):
         self.window_name = window_name
         self.idle_text = ""
 
+        self.last_call: tuple[str, int] | None = None
+
     def on_queue_event(self, event: QueueEvent, ctx: LineContext) -> None:
-        ticket = event.ticket
-        if event.type not in (QueueEventType.TICKET_CALLED, QueueEventType.TICKET_RECALLED):
+        calls = (QueueEventType.TICKET_CALLED, QueueEventType.TICKET_RECALLED)
+        if event.type in calls and event.ticket is not None:
+            self.on_called(event.ticket, ctx)
+
+    def on_called(self, ticket: TicketView, ctx: LineContext) -> None:
+        """A call or recall, from the engine's answer to our keypad or from its event."""
+        if ticket.window_id != self.config.window:
             return
-        if ticket is None or ticket.window_id != self.config.window:
-            return
-        recalled = event.type is QueueEventType.TICKET_RECALLED
+        key = (ticket.ticket_id, ticket.recalls)
+        if key == self.last_call:
+            return  # the answer already showed it; the event repeats it
+        self.last_call = key
+        effect = led_strip.recall_effect() if ticket.recalls else Effect.STATIC
         self.display(led_strip.call_text(ticket.number, self.window_number), ctx, urgent=True,
-                     effect=led_strip.recall_effect() if recalled else Effect.STATIC)
+                     effect=effect)
 
     def on_summary(self, state: QueueSummaryState, ctx: LineContext) -> None:
         window = next((w for w in state.windows if w.window_id == self.config.window), None)
@@ -158,14 +178,19 @@ class HallScreenDevice(LineDevice):
         self.screen = HallScreen(call_rows=max(1, self.profile.rows - 2), notice=self.line.notice)
         self.window_numbers = window_numbers
 
+        self.last_call: tuple[str, int] | None = None
+
     def on_queue_event(self, event: QueueEvent, ctx: LineContext) -> None:
-        ticket = event.ticket
-        if event.type is not QueueEventType.TICKET_CALLED or ticket is None:
-            return
+        if event.type is QueueEventType.TICKET_CALLED and event.ticket is not None:
+            self.on_called(event.ticket, ctx)
+
+    def on_called(self, ticket: TicketView, ctx: LineContext) -> None:
         number = self.window_numbers.get(ticket.window_id or "")
-        if number is not None:
-            self.screen.called(ticket.number, number)
-            self.display("\n".join(self.screen.lines()), ctx, urgent=True, hall_screen=True)
+        if number is None or ticket.recalls or (ticket.ticket_id, 0) == self.last_call:
+            return
+        self.last_call = (ticket.ticket_id, 0)
+        self.screen.called(ticket.number, number)
+        self.display("\n".join(self.screen.lines()), ctx, urgent=True, hall_screen=True)
 
     def on_summary(self, state: QueueSummaryState, ctx: LineContext) -> None:
         before = self.screen.lines()

@@ -30,6 +30,8 @@ from firmware_config.line import LineConfig, load_profile
 
 log = logging.getLogger("hall.line.sim")
 
+TURNAROUND_S = 0.002  # a device's pause between the end of a request and its answer
+
 
 @dataclass
 class Faults:
@@ -209,8 +211,10 @@ class SimulatedLine:
         out = faults.garbage + bytes(wire)
         if self.line_garbage:
             out, self.line_garbage = self.line_garbage + out, b""
-        # Turnaround, then the answer takes its wire time at the line's baud rate.
-        time.sleep(faults.delay_s + 0.002 + len(out) * 10 / self.baud)
+        # The pty hands us the request at once; on a real line its last byte arrives only after
+        # its wire time. Then the device's turnaround, then the answer's own wire time.
+        wire_in = len(encode(frame)) * 10 / self.baud
+        time.sleep(wire_in + faults.delay_s + TURNAROUND_S + len(out) * 10 / self.baud)
         with contextlib.suppress(OSError):  # unplugged while answering: the answer is lost
             os.write(master, out)
 

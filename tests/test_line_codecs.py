@@ -90,7 +90,7 @@ def test_aa_strip_frame_exact_bytes_and_checksum() -> None:
     bad[12] ^= 1
     with pytest.raises(led_aa_strip.AaStripError):
         led_aa_strip.decode_text(bytes(bad))
-    buffer = bytearray(b"\x13\x37" + wire + b"\xaa\x02")
+    buffer = bytearray(b"\x13\xaa\x00\x37\xff" + wire + b"\xaa\x02")
     assert led_aa_strip.split_frames(buffer) == [wire]
     assert buffer == bytearray(b"\xaa\x02")
 

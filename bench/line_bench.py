@@ -1,0 +1,193 @@
+"""One simulated 9600-baud RS-485 line: 16 windows (strip + caller + pad each) and a hall screen.
+
+    python bench/line_bench.py [--presses 60] [--baud 9600]
+
+Prints, next to their wire-time lower bounds:
+(a) key press -> the window strip's frame fully written, p50 and p99; the bound for one press is
+    the poll that finds it, its answer, the device turnaround and the strip frame; a press made
+    just after its keypad's poll also waits one poll cycle, so the worst-case bound adds that;
+(b) the idle poll cycle (every keypad and pad once), next to the sum of poll + turnaround +
+    empty answer over the polled devices.
+The queue engine runs in-process against a private Mosquitto; the devices are the pty simulators,
+which take a request's and an answer's wire time at the line's baud rate, as a real line does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import bench_site, percentile
+
+from drivers import reference_commands as rc
+from drivers.caller_keypad import Key
+from drivers.led_text import Effect
+from drivers.line_daemon import LineDaemon
+from drivers.line_simulator import TURNAROUND_S, SimDisplay, SimKeypad, simulate_line
+from drivers.reference_frame import encode, frame_len
+from firmware_config.line import LineConfig, LineDeviceConfig
+from firmware_config.site import BrokerConfig, SiteConfig
+from hall_bus.client import BusClient
+from hall_bus.contract import TakeTicketRequest
+from hall_bus.queue.service import QueueEngine
+from hall_bus.topics import queue_endpoint
+from tests.mosquitto import Mosquitto
+
+CALL_MARK = "请".encode("gbk")  # a call's text, not an idle text or a refresh
+
+
+def line_for(site: SiteConfig, link: Path, baud: int) -> LineConfig:
+    devices = [LineDeviceConfig(id="hall-screen", profile="hall-screen-hl1-64x6", address=200)]
+    for index, window in enumerate(site.windows[:16]):
+        base = 3 * index
+        devices += [
+            LineDeviceConfig(id=f"{window.id}-strip", profile="strip-hl1-32x1",
+                             address=base + 1, window=window.id),
+            LineDeviceConfig(id=f"{window.id}-caller", profile="caller-hl1",
+                             address=base + 2, window=window.id),
+            LineDeviceConfig(id=f"{window.id}-pad", profile="pad-hl1",
+                             address=base + 3, window=window.id),
+        ]
+    return LineConfig(id="line1", port=str(link), baud=baud, devices=devices)
+
+
+def wait(predicate: object, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(0.002)
+    raise TimeoutError("bench step did not complete")
+
+
+def wire(baud: int, n_bytes: int) -> float:
+    return n_bytes * 10 / baud
+
+
+def run(site: SiteConfig, workdir: Path, presses: int, baud: int) -> None:
+    engine = QueueEngine(site, workdir / "queue.sqlite3")
+    engine.start(wait=10)
+    line = line_for(site, workdir / "ttyBENCH", baud)
+    sim, devices = simulate_line(line)
+    sim.start()
+    daemon = LineDaemon(site, line)
+    daemon.start(wait=10)
+    client = BusClient(site.hall_id, "bench", site.broker)
+    client.start(wait=10)
+    try:
+        windows = site.windows[:16]
+        staff = _staff_for(site, [w.id for w in windows])
+        for window, person in zip(windows, staff, strict=True):
+            caller = devices[f"{window.id}-caller"]
+            assert isinstance(caller, SimKeypad)
+            caller.press(Key.LOGIN, person)
+        wait(lambda: all(len(_keypad(devices, w.id).acks) == 1 for w in windows), 30)
+        served = {s.service for w in windows for s in w.services}
+        for service in sorted(served):
+            for _ in range(presses):
+                client.request(queue_endpoint(site.hall_id), "take_ticket",
+                               TakeTicketRequest(service_id=service))
+        time.sleep(2)  # let idle texts and the hall screen settle: measure a quiet line
+        cycles = []
+        for _ in range(20):
+            before = daemon.scheduler.cycles
+            wait(lambda b=before: daemon.scheduler.cycles > b + 1)
+            if daemon.cycle_ms is not None:
+                cycles.append(daemon.cycle_ms / 1000)
+        polled = sum(1 for d in daemon.devices if d.polled)
+        cycle_bound = polled * (wire(baud, frame_len(0)) * 2 + TURNAROUND_S)
+
+        daemon.record_writes = True
+        latencies, after_seen = [], []
+        rng = random.Random(7)
+        for _ in range(presses):
+            window = rng.choice(windows)
+            strip = devices[f"{window.id}-strip"]
+            assert isinstance(strip, SimDisplay)
+            shown_before = len(strip.history)
+            time.sleep(rng.uniform(0, cycle_bound))  # any phase of the poll cycle
+            daemon.written.clear()
+            daemon.presses_seen.clear()
+            pressed = time.monotonic()
+            _keypad(devices, window.id).press(Key.NEXT)
+            address = next(d.config.address for d in daemon.devices
+                           if d.config.id == f"{window.id}-strip")
+
+            def strip_written(a: int = address) -> list[float]:
+                return [t for t, data in list(daemon.written)
+                        if data[2] == a and data[3] == rc.SHOW and CALL_MARK in data]
+
+            wait(strip_written)
+            assert len(strip.history) > shown_before
+            written = strip_written()[0]
+            seen = next(t for t, a in daemon.presses_seen if a == address + 1)
+            keypad = _keypad(devices, window.id)
+            wait(lambda k=keypad: not k.pending)  # acknowledged: the next press starts clean
+            latencies.append(written - pressed)
+            after_seen.append(written - seen)
+        strip_frame = len(encode(rc.show(1, 1, ("请A001号到1号窗口",), effect=Effect.STATIC)))
+        press_bound = (wire(baud, frame_len(0) + frame_len(2)) + TURNAROUND_S
+                       + wire(baud, strip_frame))
+        seen_bound = wire(baud, strip_frame)
+        ms = 1000
+        print(f"line: {baud} baud 8N1, {polled} polled devices, 16 strips + hall screen, "
+              f"{presses} presses")
+        print(f"(a) press -> strip frame written: p50 {percentile(latencies, .5) * ms:.0f} ms, "
+              f"p99 {percentile(latencies, .99) * ms:.0f} ms; wire-time bound "
+              f"{press_bound * ms:.0f} ms (press seen at once) .. "
+              f"{(press_bound + cycle_bound) * ms:.0f} ms (press just missed its poll)")
+        seen_p50, seen_p99 = percentile(after_seen, .5), percentile(after_seen, .99)
+        print(f"    press seen on the line -> strip frame written: p50 "
+              f"{seen_p50 * ms:.0f} ms, p99 {seen_p99 * ms:.0f} ms; bound "
+              f"{seen_bound * ms:.0f} ms (the strip frame alone; the engine's answer and a frame "
+              f"already on the wire come on top)")
+        print(f"(b) poll cycle: p50 {percentile(cycles, .5) * ms:.0f} ms, max "
+              f"{max(cycles) * ms:.0f} ms; wire-time bound {cycle_bound * ms:.0f} ms "
+              f"(ratio p50 {percentile(cycles, .5) / cycle_bound:.2f})")
+    finally:
+        client.stop()
+        daemon.stop()
+        sim.stop()
+        engine.stop()
+
+
+def _keypad(devices: dict[str, object], window_id: str) -> SimKeypad:
+    keypad = devices[f"{window_id}-caller"]
+    assert isinstance(keypad, SimKeypad)
+    return keypad
+
+
+def _staff_for(site: SiteConfig, window_ids: list[str]) -> list[str]:
+    free = list(site.staff)
+    chosen = []
+    for window_id in window_ids:
+        person = next(p for p in free if not p.windows or window_id in p.windows)
+        free.remove(person)
+        chosen.append(person.id)
+    return chosen
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--presses", type=int, default=60)
+    parser.add_argument("--baud", type=int, default=9600)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="hall-line-bench-") as folder:
+        workdir = Path(folder)
+        broker = Mosquitto(workdir / "mosquitto").start()
+        try:
+            config = BrokerConfig(port=broker.port, username=broker.user,
+                                  password=broker.password)
+            site = bench_site(config).model_copy(update={"data_dir": workdir})
+            run(site, workdir, args.presses, args.baud)
+        finally:
+            broker.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
