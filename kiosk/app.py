@@ -45,6 +45,12 @@ _USER_INPUT = {QEvent.Type.MouseButtonPress, QEvent.Type.TouchBegin, QEvent.Type
 
 
 @dataclass(frozen=True)
+class NoticeResult:
+    service_id: str
+    error: str | None
+
+
+@dataclass(frozen=True)
 class Attempt:
     pending: PendingRequest
     outcome: Outcome
@@ -91,7 +97,7 @@ class KioskWindow(QWidget):
         self._shown: Attempt | None = None
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kiosk-work")
         self._relay = _Relay(self)  # owned by the window: deleted with it, in Qt's order
-        self._results: queue.SimpleQueue[Attempt] = queue.SimpleQueue()
+        self._results: queue.SimpleQueue[Attempt | NoticeResult] = queue.SimpleQueue()
         self._relay.finished.connect(self._drain_results, Qt.ConnectionType.QueuedConnection)
         self._relay.scanned.connect(self.on_scan, Qt.ConnectionType.QueuedConnection)
         self._build()
@@ -231,15 +237,27 @@ class KioskWindow(QWidget):
         self._start(self.desk.take_ticket(self._service_id, masked_id=self._masked_id))
 
     def print_notice(self) -> None:
+        """Print the one-time notification sheet of the service on screen (on the worker)."""
         guide = guide_for(self.site, self._service_id or "")
         service = self.site.service(self._service_id or "")
-        if guide is None or service is None:
+        if guide is None or service is None or self._in_flight:
             return
-        try:
-            self.printer.print_notice(guide, f"{service.name_zh} {service.name_en}")
-            self.guide.status.setText(text("notice_printed", self.language))
-        except PrintFailed as failure:
-            self.guide.status.setText(str(failure))
+        self._in_flight = True
+        self.guide.status.setText("")
+
+        def work() -> None:
+            try:
+                self.printer.print_notice(guide, f"{service.name_zh} {service.name_en}")
+                result = NoticeResult(service.id, None)
+            except PrintFailed as failure:
+                result = NoticeResult(service.id, str(failure))
+            except Exception as exc:
+                log.exception("notice printing failed")
+                result = NoticeResult(service.id, str(exc))
+            self._results.put(result)
+            self._relay.finished.emit()
+
+        self._worker.submit(work)
 
     @Slot(str)
     def on_scan(self, scanned: str) -> None:
@@ -318,10 +336,16 @@ class KioskWindow(QWidget):
     def _drain_results(self) -> None:
         while True:
             try:
-                attempt = self._results.get_nowait()
+                result = self._results.get_nowait()
             except queue.Empty:
                 return
-            self._on_finished(attempt)
+            if isinstance(result, NoticeResult):
+                self._in_flight = False
+                self.guide.status.setText(
+                    text("notice_printed", self.language) if result.error is None
+                    else result.error)
+            else:
+                self._on_finished(result)
 
     def _on_finished(self, attempt: Attempt) -> None:
         self._in_flight = False

@@ -227,3 +227,20 @@ def _to_pil(image: QImage) -> Image.Image:
     buffer.open(QIODevice.OpenModeFlag.WriteOnly)
     image.save(buffer, "PNG")
     return Image.open(io.BytesIO(bytes(buffer.data())))
+
+
+def test_notice_sheet_is_printed_from_the_guide(kiosk: RunningKiosk, qtbot: QtBot) -> None:
+    window = kiosk.window
+    tap(qtbot, window.home.services["household"])
+    tap(qtbot, window.guide.notice)
+    qtbot.waitUntil(lambda: "告知单已打印" in window.guide.status.text(), timeout=WAIT_MS)
+    assert kiosk.printer.simulator is not None
+    (sheet,) = kiosk.printer.simulator.wait_receipts(1, timeout=5)
+    assert "一次性告知单" in sheet.lines
+    assert "1. 居民户口簿（原件）" in sheet.lines
+    assert "承诺 20个工作日；法定 60日" in sheet.lines
+    assert "《中华人民共和国居民身份证法》" in sheet.lines
+    assert kiosk.tickets() == []  # a notice is not a ticket
+    kiosk.printer.simulator.faults.cover_open = True
+    tap(qtbot, window.guide.notice)
+    qtbot.waitUntil(lambda: "盖未关" in window.guide.status.text(), timeout=WAIT_MS)
