@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -36,7 +38,7 @@ class HttpsUplinkConfig(_Strict):
         parts = urlsplit(value)
         if parts.scheme not in ("https", "http") or not parts.hostname:
             raise ValueError(f"base_url {value!r} must be an https:// address")
-        if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+        if parts.scheme == "http" and parts.hostname not in _LOOPBACK:
             raise ValueError("plain http is allowed only on loopback; use https")
         return value.rstrip("/")
 
@@ -61,14 +63,45 @@ class CentralBrokerConfig(_Strict):
 
     @model_validator(mode="after")
     def _tls_off_loopback(self) -> CentralBrokerConfig:
-        if self.ca_file is None and self.host not in ("127.0.0.1", "localhost", "::1"):
+        if self.ca_file is None and self.host not in _LOOPBACK:
             raise ValueError("central_broker: set ca_file; plain MQTT is allowed only on loopback")
         return self
 
 
+
+class MqttUplinkConfig(_Strict):
+    """Records published to a central MQTT broker instead of posted to the backend."""
+
+    host: str = Field(min_length=1, description="Central broker address (name on its certificate).")
+    port: int = Field(default=8883, ge=1, le=65535, description="Its MQTT-over-TLS port.")
+    username: str = Field(
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="This hall's own account there."
+    )
+    password_file: Path = Field(description="File holding that account's password (one line).")
+    ca_file: Path | None = Field(
+        default=None, description="CA of the broker's certificate; without it, plain TCP on "
+        "loopback only.",
+    )
+    timeout_s: float = Field(default=10.0, gt=0, le=120, description="Wait for PUBACKs this long.")
+
+    @model_validator(mode="after")
+    def _tls_off_loopback(self) -> MqttUplinkConfig:
+        if self.ca_file is None and self.host not in _LOOPBACK:
+            raise ValueError("mqtt: set ca_file; plain MQTT is allowed only on loopback")
+        return self
+
+
 class BridgeConfig(_Strict):
-    uplink: Literal["https"] = Field(default="https", description="How events go up.")
-    https: HttpsUplinkConfig
+    uplink: Literal["https", "mqtt"] = Field(
+        default="https", description="How records go up: posted to the backend, or published "
+        "to a central broker."
+    )
+    https: HttpsUplinkConfig | None = Field(
+        default=None,
+        description="The backend's HTTPS API: the uplink when `uplink: https`, and where "
+        "downlink documents come from in either case.",
+    )
+    mqtt: MqttUplinkConfig | None = Field(default=None, description="Needed for `uplink: mqtt`.")
     batch_size: int = Field(default=200, ge=1, le=1000, description="Events per upload.")
     retry_min_s: float = Field(default=1.0, gt=0, le=600, description="First retry delay.")
     retry_max_s: float = Field(default=300.0, gt=0, le=3600, description="Longest retry delay.")
@@ -91,3 +124,11 @@ class BridgeConfig(_Strict):
         description="Bridge the hall's Mosquitto to a central broker (many halls, one city); "
         "`hall config mosquitto` renders the bridge section.",
     )
+
+    @model_validator(mode="after")
+    def _uplink_configured(self) -> BridgeConfig:
+        if self.uplink == "https" and self.https is None:
+            raise ValueError("uplink https needs the `https` section")
+        if self.uplink == "mqtt" and self.mqtt is None:
+            raise ValueError("uplink mqtt needs the `mqtt` section")
+        return self

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from bridge_fixtures import (
+    HALL_KEY,
     bridge_site,
     broker_config_for,
     hall_broker,
@@ -62,9 +63,7 @@ def site(tmp_path: Path, broker_config: BrokerConfig, backend: ReferenceBackend)
 
 def start_bridge(site: SiteConfig, tmp_path: Path) -> BridgeDaemon:
     assert site.bridge is not None
-    daemon = BridgeDaemon(site, site.bridge, tmp_path / "bridge.sqlite3", b"")
-    daemon.backend = type(daemon.backend)(site.hall_id, site.bridge.https,
-                                          site.bridge.https.key_file.read_text().strip().encode())
+    daemon = BridgeDaemon(site, site.bridge, tmp_path / "bridge.sqlite3", HALL_KEY)
     daemon.start(wait=10)
     return daemon
 

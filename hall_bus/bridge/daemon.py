@@ -21,6 +21,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
+from typing import Protocol
 
 from pydantic import ValidationError
 
@@ -29,6 +30,7 @@ from firmware_config.site import SiteConfig
 from hall_bus import topics
 from hall_bus.bridge.downlinks import DocumentRejected, check_document
 from hall_bus.bridge.https_uplink import BackendClient, UplinkError
+from hall_bus.bridge.mqtt_uplink import MqttUplink
 from hall_bus.bridge.records import record_for
 from hall_bus.bridge.store import AcceptedDocument, BridgeStore
 from hall_bus.client import BusClient, BusError, describe_error
@@ -41,6 +43,8 @@ from hall_bus.contract.bridge import (
     DownlinkKind,
     DownlinkReport,
     DownlinkState,
+    UplinkRecord,
+    UplinkResult,
 )
 from hall_bus.contract.queue import LoadAppointmentsRequest, QueueEvent
 from hall_bus.reconnect import Backoff
@@ -49,6 +53,11 @@ log = logging.getLogger(__name__)
 
 NODE = "bridge"
 ENGINE_TIMEOUT_S = 10.0
+STOP_JOIN_S = 15.0
+
+
+class Uplink(Protocol):
+    def upload(self, records: list[UplinkRecord]) -> UplinkResult: ...
 
 
 def read_key(path: Path) -> bytes:
@@ -63,12 +72,26 @@ class _EngineUnavailable(Exception):
 
 
 class BridgeDaemon:
-    def __init__(self, site: SiteConfig, config: BridgeConfig, db_path: Path, key: bytes) -> None:
+    def __init__(
+        self, site: SiteConfig, config: BridgeConfig, db_path: Path, key: bytes | None
+    ) -> None:
         self.site = site
         self.config = config
+        # Downlink documents come from the backend's HTTPS API whatever the uplink is.
+        self.backend: BackendClient | None = None
+        if config.https is not None:
+            if key is None:
+                raise ValueError("the HTTPS API needs the hall key")
+            self.backend = BackendClient(site.hall_id, config.https, key)
+        self.uplink: Uplink
+        if config.uplink == "mqtt":
+            assert config.mqtt is not None  # BridgeConfig checks it
+            self.uplink = MqttUplink(site.hall_id, config.mqtt)
+        else:
+            assert self.backend is not None
+            self.uplink = self.backend
         self.store = BridgeStore(db_path)
         self.bus = BusClient(site.hall_id, NODE, site.broker)
-        self.backend = BackendClient(site.hall_id, config.https, key)
         self.endpoint = topics.Endpoint(site.hall_id, NODE)
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -84,7 +107,10 @@ class BridgeDaemon:
             accepted = self.store.accepted(kind)
             if accepted is not None:
                 self._publish_document(accepted)
-        for name, target in (("delivery", self._deliver_loop), ("downlink", self._downlink_loop)):
+        loops = [("delivery", self._deliver_loop)]
+        if self.backend is not None:
+            loops.append(("downlink", self._downlink_loop))
+        for name, target in loops:
             thread = threading.Thread(target=target, name=f"bridge-{name}", daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -93,7 +119,9 @@ class BridgeDaemon:
         self._stopping.set()
         self._wake.set()
         for thread in self._threads:
-            thread.join(timeout=self.config.https.timeout_s + 2)
+            thread.join(timeout=STOP_JOIN_S)
+        if isinstance(self.uplink, MqttUplink):
+            self.uplink.close()
         self.bus.stop()
         self.store.close()
 
@@ -139,7 +167,7 @@ class BridgeDaemon:
             self.store.count_attempt(seqs)
             now = time.time()
             try:
-                result = self.backend.upload([r.to_uplink(now) for r in batch])
+                result = self.uplink.upload([r.to_uplink(now) for r in batch])
             except UplinkError as exc:
                 self._last_error = str(exc)
                 delay = backoff.next_delay()
@@ -193,6 +221,8 @@ class BridgeDaemon:
             self._stopping.wait(self.config.poll_downlinks_s)
 
     def poll_documents(self) -> None:
+        if self.backend is None:
+            return
         for document in self.backend.documents().documents:
             current = self.store.accepted(document.kind)
             if current is not None and document.version <= current.version:
@@ -232,6 +262,8 @@ class BridgeDaemon:
     def _report(self, document: DownlinkDocument, report: DownlinkReport) -> None:
         # The decision is already stored and in force either way; a receipt the WAN lost is
         # logged rather than retried so that one flaky link cannot stall the other documents.
+        if self.backend is None:
+            return
         try:
             self.backend.report(document.kind, document.version, report)
         except UplinkError as exc:
@@ -280,11 +312,11 @@ def run_bridge_command(args: argparse.Namespace) -> int:
     db_path = args.db or config.db or site.data_dir / "bridge.sqlite3"
     db_path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        key = read_key(config.https.key_file)
+        key = read_key(config.https.key_file) if config.https is not None else None
+        daemon = BridgeDaemon(site, config, db_path, key)
     except (OSError, ValueError) as exc:
-        log.error("无法读取大厅密钥 / cannot read the hall key: %s", exc)
+        log.error("无法读取密钥或密码 / cannot read the hall key or password: %s", exc)
         return 1
-    daemon = BridgeDaemon(site, config, db_path, key)
     stop = threading.Event()
 
     def _on_signal(signum: int, _frame: FrameType | None) -> None:
