@@ -309,7 +309,7 @@ class LineDaemon:
         if answered:
             device.misses_in_row = 0
             device.online = True
-            device.last_seen = time.monotonic()
+            device.last_seen = utc_now()
             if device.polled:
                 self.scheduler.answered(device.config.address)
         else:

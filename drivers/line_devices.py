@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 from drivers import caller_keypad, led_strip
@@ -64,7 +65,7 @@ class LineDevice:
         self.polls = 0
         self.misses = 0
         self.misses_in_row = 0
-        self.last_seen: float | None = None
+        self.last_seen: datetime | None = None  # wall clock, for the bus
 
     @property
     def supervised(self) -> bool:
@@ -94,7 +95,7 @@ class LineDevice:
             line_id=self.line.id, device_id=self.config.id, kind=self.kind,
             address=self.config.address, window_id=self.config.window, online=self.online,
             supervised=self.supervised, shown=list(self.shown), problems=list(self.problems),
-            polls=self.polls, misses=self.misses,
+            polls=self.polls, misses=self.misses, last_seen=self.last_seen,
         )
 
     def display(self, text: str, ctx: LineContext, *, urgent: bool,

@@ -27,6 +27,9 @@ from hall_bus.contract import (
     RATING_LABELS_ZH,
     CameraEvent,
     CameraState,
+    LineDeviceEvent,
+    LineDeviceState,
+    LineState,
     PriorityClass,
     QueueEvent,
     QueueEventType,
@@ -43,6 +46,7 @@ from hall_bus.contract.bridge import BridgeEvent, BridgeState, DownlinkState
 from hall_bus.contract.camera import ENUM_DESCRIPTIONS as CAMERA_ENUM_DESCRIPTIONS
 from hall_bus.contract.kiosk import ENUM_DESCRIPTIONS as KIOSK_ENUM_DESCRIPTIONS
 from hall_bus.contract.kiosk import KioskEvent, KioskPrinterState
+from hall_bus.contract.line import LINE_ENUM_DESCRIPTIONS
 from hall_bus.contract.voice import VoiceState
 from hall_bus.errors import ERROR_CODES
 from hall_bus.ids import rfc3339
@@ -114,6 +118,7 @@ ENUM_DESCRIPTIONS: dict[str, Mapping[str, str]] = {
     **CAMERA_ENUM_DESCRIPTIONS,
     **KIOSK_ENUM_DESCRIPTIONS,
     **BRIDGE_ENUM_DESCRIPTIONS,
+    **LINE_ENUM_DESCRIPTIONS,
 }
 
 _ENVELOPE_FIELDS = ("v", "id", "ts", "deadline")
@@ -169,6 +174,9 @@ def payload_models() -> dict[str, type[BaseModel]]:
         "BridgeState": BridgeState,
         "BridgeEvent": BridgeEvent,
         "DownlinkState": DownlinkState,
+        "LineState": LineState,
+        "LineDeviceState": LineDeviceState,
+        "LineDeviceEvent": LineDeviceEvent,
     }
     for action in QUEUE_ACTIONS.values():
         models.setdefault(action.request.__name__, action.request)
@@ -311,11 +319,34 @@ def bridge_topics() -> list[TopicDoc]:
     ]
 
 
+def line_topics() -> list[TopicDoc]:
+    """One RS-485 line daemon's topics (`<line>` is its id in the site config, e.g. line1)."""
+    node = topics.Endpoint(_SENTINEL_HALL, "line-placeholder")
+    device = topics.Endpoint(_SENTINEL_HALL, "line-placeholder", "device-placeholder")
+
+    def named(topic: str) -> str:
+        return (_placeholder(topic).replace("line-placeholder", "<line>")
+                .replace("device-placeholder", "<device>"))
+
+    return [
+        TopicDoc(named(node.status), "yes", "line → all", "Status",
+                 "the line daemon's availability; last will `offline`"),
+        TopicDoc(named(node.state), "yes", "line → all", LineState.__name__,
+                 "port open, devices answering, last poll cycle"),
+        TopicDoc(named(device.status), "yes", "line → all", "Status",
+                 "a strip, hall screen, caller or pad: answering polls (or port open)"),
+        TopicDoc(named(device.state), "yes", "line → all", LineDeviceState.__name__,
+                 "what it shows, what it could not show, polls and misses"),
+        TopicDoc(named(device.event), "no", "line → all", LineDeviceEvent.__name__,
+                 "key presses, ratings given or left unrated, display problems, offline/online"),
+    ]
+
+
 def schema_document() -> dict[str, Any]:
     """`{"topics": [...], "payloads": {name: JSON Schema}}` for the queue engine's topics."""
     topic_list = []
     for doc in [*queue_topics(), *camera_topics(), *voice_topics(), *kiosk_topics(),
-                *bridge_topics()]:
+                *bridge_topics(), *line_topics()]:
         entry: dict[str, Any] = {
             "topic": doc.topic,
             "retained": doc.retained == "yes",
@@ -500,6 +531,9 @@ def render_bus_markdown() -> str:
         "### Bridge to the central backend",
         "",
         *_topic_table(bridge_topics()),
+        "### RS-485 lines (LED strips, hall screen, callers, pads)",
+        "",
+        *_topic_table(line_topics()),
         "## 信封 / Envelope",
         "",
         "Every JSON payload carries these fields. Readers ignore unknown keys, so newer senders do",
@@ -603,6 +637,19 @@ def render_bus_markdown() -> str:
         schema = schema_of(bridge_model)
         lines += [
             f"## {bridge_title}: `{doc.topic}`",
+            "",
+            str(schema.get("description", "")),
+            "",
+            *_fields_table(schema, skip=("v", "id", "ts")),
+        ]
+    for line_title, line_model, doc in (
+        ("线路状态 / Line state", LineState, line_topics()[1]),
+        ("线路设备状态 / Line device state", LineDeviceState, line_topics()[3]),
+        ("线路设备事件 / Line device events", LineDeviceEvent, line_topics()[4]),
+    ):
+        schema = schema_of(line_model)
+        lines += [
+            f"## {line_title}: `{doc.topic}`",
             "",
             str(schema.get("description", "")),
             "",

@@ -39,6 +39,13 @@ from hall_bus.contract.kiosk import (
     KioskPrinterState,
     PrinterPaper,
 )
+from hall_bus.contract.line import (
+    LineDeviceEvent,
+    LineDeviceEventType,
+    LineDeviceKind,
+    LineDeviceState,
+    LineState,
+)
 from hall_bus.contract.queue import (
     EVENT_MODELS,
     QUEUE_ACTIONS,
@@ -123,6 +130,11 @@ __all__ = [
     "KioskEventType",
     "KioskPrinterState",
     "LastAnnouncement",
+    "LineDeviceEvent",
+    "LineDeviceEventType",
+    "LineDeviceKind",
+    "LineDeviceState",
+    "LineState",
     "ListTicketsRequest",
     "LoadAppointmentsRequest",
     "LoginRequest",

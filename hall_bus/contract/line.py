@@ -81,3 +81,22 @@ class LineState(Message):
     poll_cycle_ms: float | None = Field(
         default=None, description="Duration of the last full poll cycle."
     )
+
+
+LINE_ENUM_DESCRIPTIONS: dict[str, dict[str, str]] = {
+    "LineDeviceKind": {
+        LineDeviceKind.WINDOW_STRIP: "窗口条屏 / LED strip above a window.",
+        LineDeviceKind.HALL_SCREEN: "大厅综合屏 / the hall's big LED screen.",
+        LineDeviceKind.CALLER: "呼叫器 / caller keypad at a window.",
+        LineDeviceKind.PAD: "评价器 / evaluation pad at a window.",
+    },
+    "LineDeviceEventType": {
+        LineDeviceEventType.KEY_PRESSED: "A caller key was executed once and acknowledged.",
+        LineDeviceEventType.RATING_GIVEN: "A pad rating was sent to the engine (see `detail` "
+        "if it was refused).",
+        LineDeviceEventType.RATING_UNRATED: "The citizen did not rate before the pad timed out.",
+        LineDeviceEventType.DISPLAY_PROBLEM: "Text could not be shown in full (see `detail`).",
+        LineDeviceEventType.WENT_OFFLINE: "The device stopped answering.",
+        LineDeviceEventType.CAME_ONLINE: "The device answers again.",
+    },
+}
