@@ -119,6 +119,10 @@ class BridgeConfig(_Strict):
         default=5.0, gt=0, le=600, description="How often the retained bridge state is refreshed."
     )
     db: Path | None = Field(default=None, description="Outbox SQLite file; default in data_dir.")
+    keep_delivered_days: float = Field(
+        default=7.0, ge=0, le=366,
+        description="Confirmed records stay in the outbox this long (for inquiries), then go.",
+    )
     central_broker: CentralBrokerConfig | None = Field(
         default=None,
         description="Bridge the hall's Mosquitto to a central broker (many halls, one city); "

@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 NODE = "bridge"
 ENGINE_TIMEOUT_S = 10.0
 STOP_JOIN_S = 15.0
+PRUNE_INTERVAL_S = 3600.0
 
 
 class Uplink(Protocol):
@@ -154,7 +155,13 @@ class BridgeDaemon:
 
     def _deliver(self, backoff: Backoff) -> None:
         next_state = 0.0
+        next_prune = 0.0
         while not self._stopping.is_set():
+            if time.monotonic() >= next_prune:
+                pruned = self.store.prune_delivered(self.config.keep_delivered_days * 86400)
+                if pruned:
+                    log.info("清理已送达记录 %d 条 / pruned %d delivered records", pruned, pruned)
+                next_prune = time.monotonic() + PRUNE_INTERVAL_S
             if time.monotonic() >= next_state:
                 self._publish_state()
                 next_state = time.monotonic() + self.config.state_interval_s

@@ -145,12 +145,29 @@ class BridgeStore:
         at = time.time() if now is None else now
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
+            before = self._db.total_changes
             self._db.executemany(
                 "UPDATE outbox SET delivered_at = ? WHERE seq = ? AND delivered_at IS NULL",
                 [(at, s) for s in seqs],
             )
+            newly = self._db.total_changes - before
             self._set_meta("last_success_at", str(at))
+            self._set_meta("delivered_total", str(self._delivered_total() + newly))
             self._db.execute("COMMIT")
+
+    def prune_delivered(self, older_than_s: float, now: float | None = None) -> int:
+        """Forget records confirmed longer ago than `older_than_s`; the outbox would otherwise
+        grow for as long as the controller runs. Pending records are never touched."""
+        limit = (time.time() if now is None else now) - older_than_s
+        with self._lock:
+            cursor = self._db.execute(
+                "DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < ?", (limit,)
+            )
+            return cursor.rowcount
+
+    def _delivered_total(self) -> int:
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'delivered_total'").fetchone()
+        return int(row[0]) if row is not None else 0
 
     def figures(self, now: float | None = None) -> OutboxFigures:
         current = time.time() if now is None else now
@@ -162,10 +179,8 @@ class BridgeStore:
                 "SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL AND due_at < ?",
                 (current,),
             ).fetchone()
-            (delivered,) = self._db.execute(
-                "SELECT COUNT(*) FROM outbox WHERE delivered_at IS NOT NULL"
-            ).fetchone()
-        return OutboxFigures(int(backlog), oldest, int(overdue), int(delivered))
+            delivered = self._delivered_total()
+        return OutboxFigures(int(backlog), oldest, int(overdue), delivered)
 
     def last_success_at(self) -> float | None:
         value = self._meta("last_success_at")
