@@ -1,4 +1,6 @@
-"""`hall line --port P`: the line daemon of one port, or (`--simulate`) that line's devices."""
+"""`hall line --port P`: the line daemon of one port; `--simulate`: that line's devices instead;
+`--picture DIR`: pictures of a strip and the hall screen after a simulated call.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +26,15 @@ def run_line_command(args: argparse.Namespace) -> int:
         site = load_site(args.site)
     except ConfigError as exc:
         log.error("%s", exc)
+        return 2
+    if args.picture is not None:
+        from drivers.line_picture import make_pictures
+
+        for path in make_pictures(site, args.picture):
+            print(path)
+        return 0
+    if args.port is None:
+        log.error("需要 --port 或 --picture / give --port or --picture")
         return 2
     line = _find_line(site.lines, args.port)
     if line is None:

@@ -79,9 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     line = commands.add_parser("line", help="run the RS-485 line daemon of one serial port")
     _site_argument(line)
-    line.add_argument("--port", required=True, help="serial port, pty link or line id")
+    line.add_argument("--port", default=None, help="serial port, pty link or line id")
     line.add_argument(
         "--simulate", action="store_true", help="be the line's simulated devices instead"
+    )
+    line.add_argument(
+        "--picture", type=Path, default=None, metavar="DIR",
+        help="write PNGs of a window strip and the hall screen after a simulated call",
     )
 
     bridge = commands.add_parser("bridge", help="run the bridge to the central backend")
