@@ -8,6 +8,7 @@ import argparse
 import logging
 import signal
 import threading
+from pathlib import Path
 
 from drivers.line_daemon import LineDaemon
 from drivers.line_simulator import SimDisplay, simulate_line
@@ -43,7 +44,7 @@ def run_line_command(args: argparse.Namespace) -> int:
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     if args.simulate:
-        return _simulate(line, stopping)
+        return _simulate(line, site.data_dir, stopping)
     daemon = LineDaemon(site, line)
     daemon.start(wait=None)
     try:
@@ -53,11 +54,11 @@ def run_line_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _simulate(line: LineConfig, stopping: threading.Event) -> int:
+def _simulate(line: LineConfig, data_dir: Path, stopping: threading.Event) -> int:
     """Serve the simulated devices and print what each display shows when it changes."""
-    sim, devices = simulate_line(line)
+    sim, devices = simulate_line(line, data_dir)
     sim.start()
-    log.info("模拟线路 / simulated line %s on %s", line.id, line.port)
+    log.info("模拟线路 / simulated line %s on %s", line.id, sim.link)
     shown: dict[str, tuple[str, ...]] = {}
     try:
         while not stopping.wait(0.5):

@@ -31,7 +31,7 @@ from drivers.line_devices import (
 from drivers.line_scheduler import LineScheduler
 from drivers.line_transport import LineError, LineSettings, LineTransport
 from drivers.reference_frame import Frame, FrameReader, encode, frame_len
-from firmware_config.line import LineConfig, load_profile
+from firmware_config.line import LineConfig, load_profile, resolve_port
 from firmware_config.site import SiteConfig
 from hall_bus import topics
 from hall_bus.client import BusClient, BusTimeout
@@ -79,8 +79,8 @@ class LineDaemon:
     def __init__(self, site: SiteConfig, line: LineConfig, *, pace: bool = True) -> None:
         self.site = site
         self.line = line
-        self.settings = LineSettings(line.port, line.baud, line.parity, line.stop_bits,
-                                     line.rs485, pace)
+        self.settings = LineSettings(resolve_port(line.port, site.data_dir), line.baud,
+                                     line.parity, line.stop_bits, line.rs485, pace)
         self.transport = LineTransport(self.settings)
         self.devices = build_devices(site, line)
         self.by_address = {d.config.address: d for d in self.devices}

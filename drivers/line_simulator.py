@@ -26,7 +26,7 @@ from drivers import reference_commands as rc
 from drivers.evaluation_pad import decode_idle_payload
 from drivers.led_text import Effect
 from drivers.reference_frame import Frame, FrameReader, encode
-from firmware_config.line import LineConfig, load_profile
+from firmware_config.line import LineConfig, load_profile, resolve_port
 
 log = logging.getLogger("hall.line.sim")
 
@@ -241,9 +241,12 @@ class SimulatedLine:
                 display.show((text_aa.text,), Effect.STATIC)
 
 
-def simulate_line(line: LineConfig) -> tuple[SimulatedLine, dict[str, SimDevice]]:
+def simulate_line(
+    line: LineConfig, data_dir: Path | None = None
+) -> tuple[SimulatedLine, dict[str, SimDevice]]:
     """Simulated devices for every device of a configured line, behind its port name."""
-    sim = SimulatedLine(Path(line.port), [], line.baud)
+    port = resolve_port(line.port, data_dir) if data_dir is not None else line.port
+    sim = SimulatedLine(Path(port), [], line.baud)
     by_id: dict[str, SimDevice] = {}
     for config in line.devices:
         profile = load_profile(config.profile)

@@ -79,7 +79,8 @@ class LineConfig(_Strict):
     id: Name = Field(description="Node name of the line daemon on the bus, e.g. line1.")
     port: str = Field(
         min_length=1,
-        description="Serial device, a simulator's pty link, or socket://host:port (serial server).",
+        description="Serial device, socket://host:port (serial server), or sim:<name> for "
+        "simulated devices on a pty in the data folder.",
     )
     baud: int = Field(default=9600, ge=1200, le=921600)
     parity: Parity = "none"
@@ -98,6 +99,16 @@ class LineConfig(_Strict):
     notice: str = Field(default="", max_length=200, description="Hall screen scrolling notice.")
     pad: PadPolicy = Field(default_factory=PadPolicy)
     devices: list[LineDeviceConfig] = Field(min_length=1)
+
+
+SIM_PREFIX = "sim:"
+
+
+def resolve_port(port: str, data_dir: Path) -> str:
+    """`sim:<name>` is a simulator's pty link, `<data_dir>/<name>.tty`; other ports are as given."""
+    if port.startswith(SIM_PREFIX):
+        return str(data_dir / f"{port.removeprefix(SIM_PREFIX)}.tty")
+    return port
 
 
 def check_lines(lines: list[LineConfig], window_ids: set[str]) -> None:

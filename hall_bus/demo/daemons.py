@@ -129,6 +129,21 @@ def _kiosk_daemons(context: DemoContext, site_arg: tuple[str, str]) -> list[Daem
     )]
 
 
+def _line_daemons(context: DemoContext, site_arg: tuple[str, str]) -> list[Daemon]:
+    """Each simulated RS-485 line (`port: sim:<name>`): its devices on a pty, then its daemon;
+    the simulator logs what every strip and the hall screen show."""
+    daemons = []
+    for line in context.site.lines:
+        if line.port.startswith("sim:"):
+            daemons.append(Daemon(f"line-sim-{line.id}",
+                                  hall_command("line", *site_arg, "--port", line.id, "--simulate"),
+                                  context.data_dir / f"line-sim-{line.id}.log"))
+            daemons.append(Daemon(f"line-{line.id}",
+                                  hall_command("line", *site_arg, "--port", line.id),
+                                  context.data_dir / f"line-{line.id}.log"))
+    return daemons
+
+
 def demo_daemons(context: DemoContext) -> list[Daemon]:
     site_arg = ("--site", str(context.site_path))
     logs = context.data_dir
@@ -149,4 +164,5 @@ def demo_daemons(context: DemoContext) -> list[Daemon]:
         ),
         *_bridge_daemons(context, site_arg),
         *_kiosk_daemons(context, site_arg),
+        *_line_daemons(context, site_arg),
     ]
