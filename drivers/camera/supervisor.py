@@ -145,8 +145,8 @@ class CameraSupervisor:
     ) -> list[CameraEvent]:
         """Analyse one frame taken at `now`; `open_windows` maps each window open in the queue
         engine (logged in, not paused) to its staff id."""
-        self._analysed.append(time.monotonic())
         fitted = self._fit(frame)
+        self._analysed.append(time.monotonic())
         gray = to_gray(fitted)
         health = self._health_check.check(gray, now.timestamp())
         if health is CameraHealth.OK and self.missing_references:
