@@ -7,7 +7,8 @@ import pytest
 from firmware_config.line import load_profile, profile_names
 from firmware_config.loader import ConfigError, default_site_path, parse_site
 
-DEMO = default_site_path().read_text(encoding="utf-8")
+# The demo site without its own `lines:` section (its last one), so each test sets its lines.
+DEMO = default_site_path().read_text(encoding="utf-8").split("\nlines:\n")[0]
 
 
 def _with_lines(lines_yaml: str) -> str:
@@ -29,6 +30,12 @@ def test_every_profile_loads() -> None:
             "hall-screen-hl1-64x6"} <= set(names)
     for name in names:
         assert load_profile(name).address_max >= load_profile(name).address_min
+
+
+def test_the_demo_lines_load() -> None:
+    site = parse_site(default_site_path().read_text(encoding="utf-8"), "demo.yaml")
+    assert [line.id for line in site.lines] == ["line1", "line2"]
+    assert sum(len(line.devices) for line in site.lines) == 16 * 3 + 1
 
 
 def test_a_valid_line_loads() -> None:
