@@ -244,3 +244,22 @@ def test_notice_sheet_is_printed_from_the_guide(kiosk: RunningKiosk, qtbot: QtBo
     kiosk.printer.simulator.faults.cover_open = True
     tap(qtbot, window.guide.notice)
     qtbot.waitUntil(lambda: "盖未关" in window.guide.status.text(), timeout=WAIT_MS)
+
+
+def test_unknown_appointment_and_garbage_scans_are_refused_clearly(
+    kiosk: RunningKiosk, qtbot: QtBot
+) -> None:
+    window = kiosk.window
+    window.deliver_scan("YY9999")
+    wait_page(qtbot, kiosk, "refused")
+    assert window.refused.title.text() == "暂时无法取号"
+    assert window.refused.body.text().startswith("没有该预约：YY9999")
+    tap(qtbot, window.refused.back)
+    assert window.page_name() == "home"
+    # Not printable, or too long for any code: refused without a request to the engine.
+    window.deliver_scan("\x07\x08garbage")
+    window.deliver_scan("x" * 300)
+    qtbot.waitUntil(lambda: len([e for e in kiosk.tap.json_on("/kiosk1/event")
+                                 if e["type"] == "scan_rejected"]) == 2, timeout=WAIT_MS)
+    assert window.page_name() == "home"
+    assert kiosk.tickets() == []
