@@ -40,6 +40,7 @@ from kiosk.ticketing import (
 log = logging.getLogger(__name__)
 
 RETRY_INTERVAL_MS = 3000
+PRINTER_CHECK_MS = 1000
 ELDERLY_SCALE = 1.5
 _USER_INPUT = {QEvent.Type.MouseButtonPress, QEvent.Type.TouchBegin, QEvent.Type.KeyPress}
 
@@ -109,6 +110,11 @@ class KioskWindow(QWidget):
         self.retry_timer.setSingleShot(True)
         self.retry_timer.setInterval(RETRY_INTERVAL_MS)
         self.retry_timer.timeout.connect(self.retry)
+        # The printer is polled on its own thread; the screen only reads its last answer.
+        self.printer_timer = QTimer(self)
+        self.printer_timer.setInterval(PRINTER_CHECK_MS)
+        self.printer_timer.timeout.connect(self.retranslate_printer)
+        self.printer_timer.start(PRINTER_CHECK_MS)
         app = QApplication.instance()
         if app is not None:
             app.installEventFilter(self)
@@ -181,6 +187,7 @@ class KioskWindow(QWidget):
     def set_elderly(self, on: bool) -> None:
         """Larger text, and a touch on a service takes the ticket at once (no guide page)."""
         self.elderly = on
+        self.home.set_columns(2 if on else 3)
         self._apply_style()
         self.retranslate()
         if on:
@@ -203,6 +210,7 @@ class KioskWindow(QWidget):
         log.info("kiosk %s idle: back to the home screen", self.kiosk.id)
         self.language = "zh"
         self.elderly = False
+        self.home.set_columns(3)
         self._apply_style()
         self.reset_to_home()
 
@@ -400,8 +408,9 @@ class KioskWindow(QWidget):
         )
         for service in self.site.services:
             self.home.services[service.id].setText(
-                service.name_zh if lang == "zh" else service.name_en)
+                service.name_zh if lang == "zh" else pages.two_lines(service.name_en))
         self._retranslate_guide(lang)
+        self.retranslate_printer()
         self.busy.title.setText(text("busy", lang))
         self.busy.body.setText("")
         self.broker_away.title.setText(text("broker_away_title", lang))
@@ -414,6 +423,14 @@ class KioskWindow(QWidget):
             self.refused.body.setText(self._shown.outcome.message)
             self._retranslate_ticket(self.ticket, self._shown, lang)
             self._retranslate_ticket(self.printer_error, self._shown, lang)
+
+    def retranslate_printer(self) -> None:
+        status = self.printer.driver.last_status
+        # Silence from a printer that should answer is trouble; a profile without status
+        # answers prints blind, so it is not announced as paused.
+        paused = self.kiosk.printer.answers_status and not status.ready
+        self.home.printer_notice.setText(text("printer_paused", self.language) if paused else "")
+        self.home.printer_notice.setVisible(paused)
 
     def _retranslate_guide(self, lang: Language) -> None:
         self.guide.back.setText(text("back", lang))

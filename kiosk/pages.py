@@ -58,17 +58,36 @@ class HomePage(QWidget):
         self.title = label("home-title", "title")
         self.hint = label("home-hint")
         self.status = label("home-status", "notice")
+        self.printer_notice = label("home-printer-notice", "notice")
         layout.addWidget(self.title)
-        grid = QGridLayout()
+        layout.addWidget(self.printer_notice)
+        self.grid = QGridLayout()
         self.services: dict[str, QPushButton] = {}
-        for index, service_id in enumerate(service_ids):
+        for service_id in service_ids:
             button = big_button(f"service-{service_id}")
             button.setProperty("role", "service")
             self.services[service_id] = button
-            grid.addWidget(button, index // 3, index % 3)
-        layout.addLayout(grid, 1)
+        self.set_columns(3)
+        layout.addLayout(self.grid, 1)
         layout.addWidget(self.status)
         layout.addWidget(self.hint)
+
+
+    def set_columns(self, columns: int) -> None:
+        """Fewer, wider targets in elderly mode; the buttons keep their order."""
+        for index, button in enumerate(self.services.values()):
+            self.grid.removeWidget(button)
+            self.grid.addWidget(button, index // columns, index % columns)
+
+
+def two_lines(text: str, limit: int = 14) -> str:
+    """Break a long label at the space nearest its middle: buttons do not wrap by themselves."""
+    if len(text) <= limit or " " not in text:
+        return text
+    middle = len(text) // 2
+    spaces = [i for i, char in enumerate(text) if char == " "]
+    cut = min(spaces, key=lambda i: abs(i - middle))
+    return text[:cut] + "\n" + text[cut + 1 :]
 
 
 class GuidePage(QWidget):

@@ -71,6 +71,8 @@ def take_screenshots(site: SiteConfig, kiosk: KioskConfig, out_dir: Path) -> lis
             time.sleep(0.01)
 
     try:
+        printer.start()
+        wait(lambda: printer.driver.last_status.ready)
         first_service = site.services[0].id
         shot("home")
         window.choose_service(first_service)
@@ -91,6 +93,7 @@ def take_screenshots(site: SiteConfig, kiosk: KioskConfig, out_dir: Path) -> lis
         wait(lambda: window.page_name() == "printer_error")
         shot("printer-error")
         printer.simulator.faults.paper_out = False
+        printer.driver.status()
         window.reset_to_home()
         window.set_language("en")
         window.set_elderly(True)

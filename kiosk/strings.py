@@ -49,6 +49,9 @@ TEXTS: dict[str, tuple[str, str]] = {
     "id_invalid": ("身份证号码无效，请重新刷卡", "The ID number is not valid. Please try again"),
     "help_desk": ("综合咨询台", "the enquiry desk"),
     "window_n": ("{n} 号窗口", "window {n}"),
+    "printer_paused": ("凭条打印机暂停使用，取号后号码和二维码将显示在屏幕上",
+                       "The ticket printer is paused; your number and QR code will be shown "
+                       "on screen"),
     "scan_to_follow": ("扫码查看排队进度", "Scan to follow the queue"),
 }
 

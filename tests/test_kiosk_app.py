@@ -194,6 +194,8 @@ def test_language_and_elderly_mode(kiosk: RunningKiosk, qtbot: QtBot) -> None:
     assert "font-size: 42px" in window.styleSheet()  # body 22 px x 1.5 ... title 34 x 1.5 = 51
     assert "font-size: 33px" in window.styleSheet()
     assert window.elderly_button.text() == "标准模式"
+    tax = window.home.services["tax"]  # the third service: second row once there are 2 columns
+    assert window.home.grid.getItemPosition(window.home.grid.indexOf(tax))[:2] == (1, 0)
     # Simpler flow: one touch takes the ticket, and the voice hook reads the number.
     tap(qtbot, window.home.services["business"])
     wait_page(qtbot, kiosk, "ticket")
@@ -263,3 +265,23 @@ def test_unknown_appointment_and_garbage_scans_are_refused_clearly(
                                  if e["type"] == "scan_rejected"]) == 2, timeout=WAIT_MS)
     assert window.page_name() == "home"
     assert kiosk.tickets() == []
+
+
+def test_home_says_when_the_printer_is_paused(kiosk: RunningKiosk, qtbot: QtBot) -> None:
+    window = kiosk.window
+    assert kiosk.printer.simulator is not None
+    qtbot.waitUntil(lambda: window.home.printer_notice.text() == "", timeout=WAIT_MS)
+    kiosk.printer.simulator.faults.cover_open = True
+    kiosk.printer.driver.status()  # what the poller does every few seconds
+    qtbot.waitUntil(lambda: "暂停使用" in window.home.printer_notice.text(), timeout=WAIT_MS)
+    kiosk.printer.simulator.faults.cover_open = False
+    kiosk.printer.driver.status()
+    qtbot.waitUntil(lambda: window.home.printer_notice.text() == "", timeout=WAIT_MS)
+
+
+def test_long_english_labels_wrap_at_a_middle_space() -> None:
+    from kiosk.pages import two_lines
+
+    assert two_lines("Social and medical insurance") == "Social and\nmedical insurance"
+    assert two_lines("Taxation") == "Taxation"
+    assert two_lines("户籍办理与出入境证件办理") == "户籍办理与出入境证件办理"
