@@ -19,6 +19,7 @@ _SCHEMA = (
     " hall_id TEXT NOT NULL, event_id TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL,"
     " type TEXT NOT NULL, overdue INTEGER NOT NULL, body TEXT NOT NULL, received_at REAL NOT NULL,"
     " UNIQUE (hall_id, event_id))",
+    "CREATE INDEX IF NOT EXISTS records_seq ON records (hall_id, seq)",
     "CREATE TABLE IF NOT EXISTS documents (hall_id TEXT NOT NULL, kind TEXT NOT NULL,"
     " version INTEGER NOT NULL, body TEXT NOT NULL, published_at TEXT NOT NULL,"
     " PRIMARY KEY (hall_id, kind))",
@@ -86,6 +87,13 @@ class BackendStore:
             self._db.execute("COMMIT")
             self.duplicates_received += len(duplicates)
         return accepted, duplicates
+
+    def count(self, hall_id: str) -> int:
+        with self._lock:
+            (n,) = self._db.execute(
+                "SELECT COUNT(*) FROM records WHERE hall_id = ?", (hall_id,)
+            ).fetchone()
+        return int(n)
 
     def records(self, hall_id: str) -> list[dict[str, Any]]:
         with self._lock:
