@@ -175,3 +175,16 @@ def test_missing_serial_port_is_a_failed_print_not_a_crash() -> None:
     assert printer.status().online is None
     with pytest.raises(PrintFailed):
         printer.print_job(b"\x1b@")
+
+
+@pytest.mark.parametrize("scheme", ["usb:{}", "serial:{}?baud=19200"])
+def test_device_file_and_serial_port_strings(
+    sim: tuple[PrinterSimulator, PtyPrinter], scheme: str
+) -> None:
+    # usb: opens the path as the kernel's usblp device file would be opened; a pty stands in.
+    simulator, pty = sim
+    printer = TicketPrinter(scheme.format(pty.path), PrinterProfile())
+    assert printer.status().ready
+    printer.print_job(render_ticket(TICKET, printer.profile))
+    assert "B007" in simulator.wait_receipts(1, timeout=5)[0].lines
+    printer.stop()
