@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from line_fixtures import SimHall, make_line, wait_until
+from mosquitto import Mosquitto
 from queue_fixtures import FakeClock
 from test_queue_engine import Hall, _site
 
@@ -124,3 +125,23 @@ def test_noise_bad_crc_silence_and_unplug(rig: tuple[Hall, SimHall, LineDaemon])
     wait_until(lambda: len(sim.caller.acks) == 3, what="resume after replug")
     hall.states.wait_for(lambda s: any(w.window_id == "w1" and w.mode.value == "idle"
                                        for w in s.windows))
+
+
+def test_broker_restart_keeps_the_line_working(
+    rig: tuple[Hall, SimHall, LineDaemon], mosquitto: Mosquitto,
+) -> None:
+    hall, sim, daemon = rig
+    hall.ok("take_ticket", service_id="household")
+    sim.caller.press(Key.LOGIN, "s001")
+    wait_until(lambda: len(sim.caller.acks) == 1, what="login")
+    mosquitto.restart(forget_state=True)  # retained state gone: the daemon must republish it
+    wait_until(lambda: daemon.bus.connected and hall.bus.connected, timeout=15,
+               what="both reconnected")
+    sim.caller.press(Key.NEXT)
+    wait_until(lambda: sim.strip.shown == ("请A001号到1号窗口",), timeout=15,
+               what="strip shows a call made after the restart")
+    seen: list[LineDeviceState] = []
+    hall.bus.subscribe_model(Endpoint("test-hall", "line1", "w1-strip").state, LineDeviceState,
+                             lambda _t, s: seen.append(s))
+    wait_until(lambda: bool(seen) and seen[-1].shown == ["请A001号到1号窗口"],
+               what="retained strip state after the restart")
