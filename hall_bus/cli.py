@@ -125,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     kiosk.add_argument("--offscreen", action="store_true", help="no display (QT_QPA_PLATFORM)")
     kiosk.add_argument("--seconds", type=float, default=None, help="stop after this long")
     kiosk.add_argument("--scan-fifo", type=Path, default=None, help="simulated scanner FIFO")
+    kiosk.add_argument("--no-voice", action="store_true", help="no spoken elderly-mode prompts")
+    kiosk.add_argument("--prompts-dir", type=Path, default=None,
+                       help="write spoken prompts as WAV files here instead of playing them")
     kiosk.add_argument("--screenshots", type=Path, default=None, metavar="DIR",
                        help="save pictures of the main screens to DIR and exit")
 

@@ -21,6 +21,7 @@ from firmware_config.kiosk import KioskConfig
 from firmware_config.loader import ConfigError, load_site
 from firmware_config.site import SiteConfig
 from hall_bus.client import BusClient
+from kiosk.voice_prompt import SpokenPrompt
 
 log = logging.getLogger("hall.kiosk")
 
@@ -68,7 +69,8 @@ def run_kiosk_command(args: argparse.Namespace) -> int:
     bus.start(wait=None)
     printer = KioskPrinter(site, kiosk, bus, receipts_dir=data_dir / f"{kiosk.id}-receipts")
     printer.start()
-    window = KioskWindow(site, kiosk, desk, printer)
+    prompt = None if args.no_voice else SpokenPrompt(out_dir=args.prompts_dir)
+    window = KioskWindow(site, kiosk, desk, printer, voice_prompt=prompt)
 
     def on_scan(scan: Scan) -> None:
         window.deliver_scan(scan.text)
@@ -114,6 +116,8 @@ def run_kiosk_command(args: argparse.Namespace) -> int:
         window.close()
         printer.stop()
         bus.stop()
+        if prompt is not None:
+            prompt.stop()
         # Delete the window inside Qt's event loop, before Python's exit tears objects down in
         # an order Qt does not expect (which aborts with "shared QObject was deleted directly").
         window.deleteLater()

@@ -285,3 +285,17 @@ def test_long_english_labels_wrap_at_a_middle_space() -> None:
     assert two_lines("Social and medical insurance") == "Social and\nmedical insurance"
     assert two_lines("Taxation") == "Taxation"
     assert two_lines("户籍办理与出入境证件办理") == "户籍办理与出入境证件办理"
+
+
+def test_spoken_prompt_is_a_real_wav(tmp_path: Path) -> None:
+    from kiosk.voice_prompt import SpokenPrompt
+
+    prompt = SpokenPrompt(out_dir=tmp_path)
+    if prompt.executable is None:
+        pytest.fail("espeak-ng is not installed; .ci/bootstrap installs it")
+    prompt("您的号码 A001")
+    assert prompt.wait(20)
+    (wav,) = tmp_path.glob("prompt-*.wav")
+    data = wav.read_bytes()
+    assert data[:4] == b"RIFF" and data[8:12] == b"WAVE"
+    assert len(data) > 22050  # well over half a second of 16-bit speech at 22 kHz

@@ -119,4 +119,5 @@ def test_demo_runs_the_first_kiosk_offscreen_without_a_display(
                           ScaledClock(FakeClock().now, 60))
     (kiosk,) = [d for d in demo_daemons(context) if d.name.startswith("kiosk")]
     assert kiosk.argv[3:] == ["kiosk", "--site", str(tmp_path / "site.yaml"), "--kiosk",
-                              "kiosk1", "--data-dir", str(tmp_path), "--offscreen"]
+                              "kiosk1", "--data-dir", str(tmp_path), "--offscreen",
+                              "--prompts-dir", str(tmp_path / "kiosk")]

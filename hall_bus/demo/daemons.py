@@ -124,7 +124,8 @@ def _kiosk_daemons(context: DemoContext, site_arg: tuple[str, str]) -> list[Daem
     return [Daemon(
         f"kiosk-{kiosk.id}",
         hall_command("kiosk", *site_arg, "--kiosk", kiosk.id, "--data-dir", str(context.data_dir),
-                     "--windowed" if has_display else "--offscreen"),
+                     *(["--windowed"] if has_display
+                       else ["--offscreen", "--prompts-dir", str(context.data_dir / "kiosk")])),
         context.data_dir / f"kiosk-{kiosk.id}.log",
     )]
 
