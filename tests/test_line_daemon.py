@@ -15,7 +15,7 @@ from drivers.caller_keypad import Key, Result
 from drivers.evaluation_pad import PROMPT, THANKS, PadKey
 from drivers.line_daemon import LineDaemon
 from firmware_config.site import BrokerConfig
-from hall_bus.contract.line import LineDeviceState
+from hall_bus.contract.line import LineDeviceEvent, LineDeviceEventType, LineDeviceState
 from hall_bus.queue.service import QueueEngine
 from hall_bus.topics import Endpoint
 
@@ -145,3 +145,62 @@ def test_broker_restart_keeps_the_line_working(
                              lambda _t, s: seen.append(s))
     wait_until(lambda: bool(seen) and seen[-1].shown == ["请A001号到1号窗口"],
                what="retained strip state after the restart")
+
+
+def test_unanswered_pad_times_out_unrated_and_one_rating_per_ticket(
+    rig: tuple[Hall, SimHall, LineDaemon],
+) -> None:
+    hall, sim, _ = rig
+    events: list[LineDeviceEvent] = []
+    pad = Endpoint("test-hall", "line1", "w1-pad")
+    hall.bus.subscribe_model(pad.event, LineDeviceEvent, lambda _t, e: events.append(e))
+    hall.ok("login", window_id="w1", staff_id="s001")
+    hall.ok("take_ticket", service_id="household")
+    hall.ok("take_ticket", service_id="household")
+    first = hall.ok("call_next", window_id="w1")["ticket"]
+    hall.ok("finish", window_id="w1")
+    wait_until(lambda: sim.pad.shown[:1] == (PROMPT,), what="prompt")
+    # Nobody rates: after the 2 s timeout the pad goes idle and the ticket is recorded unrated.
+    wait_until(lambda: any(e.type is LineDeviceEventType.RATING_UNRATED for e in events),
+               timeout=6, what="unrated event")
+    unrated = next(e for e in events if e.type is LineDeviceEventType.RATING_UNRATED)
+    assert unrated.ticket_id == first["ticket_id"]
+    wait_until(lambda: sim.pad.shown == () and sim.pad.idle is not None, what="idle again")
+    sim.pad.press(PadKey.LEVEL_1)  # too late for that ticket: nothing is rated
+    wait_until(lambda: not sim.pad.pending, what="press acknowledged")
+    assert all(t["rating"] is None for t in hall.tickets())
+
+    second = hall.ok("call_next", window_id="w1")["ticket"]
+    hall.ok("finish", window_id="w1")
+    wait_until(lambda: sim.pad.shown[:1] == (PROMPT,), what="prompt for the second ticket")
+    sim.pad.press(PadKey.LEVEL_1)
+    wait_until(lambda: any(a.text == THANKS for a in sim.pad.acks), what="rated")
+    rated = {t["ticket_id"]: t["rating"] for t in hall.tickets()}
+    assert rated == {first["ticket_id"]: None, second["ticket_id"]: "very_satisfied"}
+
+
+def test_what_a_display_cannot_show_is_reported(
+    broker_config: BrokerConfig, tmp_path: Path,
+) -> None:
+    site = _site(broker_config, tmp_path)
+    config, sim = make_line(tmp_path / "ttyLINE1")
+    config = config.model_copy(update={"notice": "请𠮷先生到服务台"})  # 𠮷 is not in GBK
+    sim.line.start()
+    daemon = LineDaemon(site, config)
+    hall = Hall(site)
+    states: list[LineDeviceState] = []
+    screen = Endpoint("test-hall", "line1", "hall-screen")
+    hall.bus.subscribe_model(screen.state, LineDeviceState, lambda _t, s: states.append(s))
+    daemon.start(wait=10)
+    engine = QueueEngine(site, tmp_path / "queue.sqlite3", FakeClock())
+    engine.start(wait=10)
+    try:
+        wait_until(lambda: any(s.problems for s in states), what="problem reported")
+        problem = next(s for s in states if s.problems).problems[0]
+        assert "not in GBK" in problem and "𠮷" in problem
+        wait_until(lambda: sim.screen.shown[-1:] == ("请?先生到服务台",), what="shown with ?")
+    finally:
+        hall.bus.stop()
+        daemon.stop()
+        sim.line.stop()
+        engine.stop()
