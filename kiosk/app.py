@@ -11,7 +11,6 @@ from __future__ import annotations
 import html
 import logging
 import queue
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -30,7 +29,6 @@ from kiosk import pages
 from kiosk.printing import KioskPrinter
 from kiosk.strings import Language, text
 from kiosk.ticketing import (
-    REQUEST_LIFETIME_S,
     Outcome,
     OutcomeKind,
     PendingRequest,
@@ -88,11 +86,9 @@ class KioskWindow(QWidget):
         self.language: Language = "zh"
         self.elderly = False
         self.allow_close = False
-        self.request_lifetime_s = REQUEST_LIFETIME_S
         self._service_id: str | None = None
         self._masked_id: str | None = None
         self._pending: PendingRequest | None = None
-        self._pending_since = 0.0
         self._in_flight = False
         self._home_status: tuple[str, dict[str, object]] | None = None
         self._shown: Attempt | None = None
@@ -300,7 +296,7 @@ class KioskWindow(QWidget):
     def retry(self) -> None:
         if self._pending is None or self._in_flight:
             return
-        if time.monotonic() - self._pending_since > self.request_lifetime_s + 5:
+        if self._pending.certainly_dead():
             # The engine refuses a request past its deadline: this one can no longer be issued.
             log.warning("kiosk %s: gave up request %s", self.kiosk.id, self._pending.request.id)
             self._pending = None
@@ -313,7 +309,6 @@ class KioskWindow(QWidget):
 
     def _start(self, pending: PendingRequest) -> None:
         self._pending = pending
-        self._pending_since = time.monotonic()
         self.show_page("busy")
         self.retranslate()
         self._submit(pending)

@@ -63,6 +63,10 @@ class PendingRequest:
         self.request = request
         self.attempts = 0
 
+    def certainly_dead(self, margin_s: float = 5.0) -> bool:
+        """Past its deadline (plus clock skew): the engine will never execute it now."""
+        return utc_now() > self.request.deadline + timedelta(seconds=margin_s)
+
 
 class TicketDesk:
     """Talks to the queue engine for one kiosk. Thread-safe; call from worker threads."""
@@ -72,6 +76,7 @@ class TicketDesk:
         self.kiosk = kiosk
         self.bus = bus
         self.queue = topics.queue_endpoint(site.hall_id)
+        self.request_lifetime_s = REQUEST_LIFETIME_S
         self._waiting: set[str] = set()
         self._recovered: dict[str, TicketView] = {}
         self._lock = threading.Lock()
@@ -82,14 +87,14 @@ class TicketDesk:
         request = TakeTicketRequest.model_validate({
             "service_id": service_id, "priority_class": priority_class,
             "source": self.kiosk.id, "citizen_masked_id": masked_id,
-            "deadline": utc_now() + timedelta(seconds=REQUEST_LIFETIME_S),
+            "deadline": utc_now() + timedelta(seconds=self.request_lifetime_s),
         })
         return PendingRequest("take_ticket", request)
 
     def check_in(self, appointment_code: str) -> PendingRequest:
         request = CheckInRequest(
             appointment_code=appointment_code, source=self.kiosk.id,
-            deadline=utc_now() + timedelta(seconds=REQUEST_LIFETIME_S),
+            deadline=utc_now() + timedelta(seconds=self.request_lifetime_s),
         )
         return PendingRequest("check_in", request)
 
@@ -130,7 +135,7 @@ class TicketDesk:
                 self._waiting.discard(pending.request.id)
             pending.request = pending.request.model_copy(update={
                 "id": new_id(),
-                "deadline": utc_now() + timedelta(seconds=REQUEST_LIFETIME_S),
+                "deadline": utc_now() + timedelta(seconds=self.request_lifetime_s),
             })
             return Outcome(OutcomeKind.UNREACHABLE, message="request expired; sending anew")
         return Outcome(OutcomeKind.REFUSED, code=response.code, message=response.error or "")

@@ -299,3 +299,24 @@ def test_spoken_prompt_is_a_real_wav(tmp_path: Path) -> None:
     data = wav.read_bytes()
     assert data[:4] == b"RIFF" and data[8:12] == b"WAVE"
     assert len(data) > 22050  # well over half a second of 16-bit speech at 22 kHz
+
+
+def test_gives_up_only_when_the_request_can_no_longer_be_executed(
+    kiosk: RunningKiosk, qtbot: QtBot
+) -> None:
+    window = kiosk.window
+    window.desk.request_lifetime_s = 0.5
+    window.retry_timer.setInterval(200)
+    kiosk.engine.stop()
+    tap(qtbot, window.home.services["household"])
+    tap(qtbot, window.guide.take)
+    wait_page(qtbot, kiosk, "broker_away")
+    # Past its deadline (and a margin for clock skew) the engine would refuse it: back home,
+    # saying why, and no ticket appears when the engine returns and reads what was queued.
+    wait_page(qtbot, kiosk, "home")
+    assert window.home.status.text() == "网络连接暂时中断"
+    kiosk.restart_engine()
+    qtbot.waitUntil(lambda: any(r.get("code") == "deadline_expired"
+                                for r in kiosk.tap.json_on("/response/take_ticket")),
+                    timeout=WAIT_MS)
+    assert kiosk.tickets() == []
