@@ -152,8 +152,17 @@ def test_no_absence_while_the_window_is_closed_or_paused() -> None:
     # Paused (logged out or on a break): the absence ends.
     del rig.open_windows["w1"]
     rig.run(5)
-    assert [e.absent_since for _, e in rig.of(CameraEventType.ABSENCE_ENDED, "w1")] != []
+    (_, first), = rig.of(ABSENCE, "w1")
+    (_, ended), = rig.of(CameraEventType.ABSENCE_ENDED, "w1")
+    assert ended.absent_since == first.absent_since
     assert rig.seat("w1") == "empty"
+    # Resumed with the seat still empty: a new absence, with its own start, after the grace.
+    rig.open_windows["w1"] = "s001"
+    resumed = rig.elapsed
+    rig.run(GRACE_S + 10)
+    second = [e for _, e in rig.of(ABSENCE, "w1")][1]
+    assert second.absent_since is not None and first.absent_since is not None
+    assert (second.absent_since - first.absent_since).total_seconds() >= resumed - opened
 
 
 def _fault_rig(camera: str) -> Rig:

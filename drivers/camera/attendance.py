@@ -41,6 +41,9 @@ class SeatAttendance:
         self.empty_since: datetime | None = None
         self._occupied_since: datetime | None = None
         self._open_since: datetime | None = None
+        # Start of the running absence: the later of the seat emptying and the window opening,
+        # so an absence resumed after a pause is a new one (the engine raises one per start).
+        self._absence_start: datetime | None = None
 
     def update(
         self, now: datetime, occupied: bool | None, window_open: bool
@@ -63,7 +66,8 @@ class SeatAttendance:
         changes.append(SeatChange(CameraEventType.PRESENCE_CHANGED, self.window_id, state))
 
     def _end_absence(self, now: datetime, reason: str, changes: list[SeatChange]) -> None:
-        since = self.empty_since or self.since
+        since = self._absence_start or self.since
+        self._absence_start = None
         changes.append(SeatChange(
             CameraEventType.ABSENCE_ENDED, self.window_id, self.state, reason, since,
             int((now - since).total_seconds()),
@@ -113,7 +117,8 @@ class SeatAttendance:
         start = max(self.empty_since, self._open_since)
         if (now - start).total_seconds() >= self.grace_s:
             self._move(now, SeatState.ABSENT, changes)
+            self._absence_start = start
             changes.append(SeatChange(
                 CameraEventType.ABSENCE_STARTED, self.window_id, SeatState.ABSENT, "",
-                self.empty_since, int((now - self.empty_since).total_seconds()),
+                start, int((now - start).total_seconds()),
             ))

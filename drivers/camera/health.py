@@ -4,9 +4,9 @@ A real sensor never repeats a frame bit for bit: noise changes some pixels in ev
 picture that stays exactly the same for `frozen_after_s` comes from a stuck encoder or a player
 looping one frame. (An H.264 stream can repeat a still scene exactly between key frames; the
 default `frozen_after_s` of 10 s is longer than the usual 1-4 s key-frame interval, and should
-stay longer than the camera's.) Black is a dark picture; covered is a picture without structure (a hand or a
-cloth on the lens), told apart from a quiet scene by its lack of edges. During a fault nothing may
-be concluded about the seats.
+stay longer than the camera's.) Black is a dark picture; covered is a picture without structure
+(a hand or a cloth on the lens), told apart from a quiet scene by its lack of edges. During a
+fault nothing may be concluded about the seats.
 """
 
 from __future__ import annotations

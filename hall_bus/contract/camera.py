@@ -84,8 +84,9 @@ class CameraEvent(Message):
     state: SeatState | None = Field(default=None, description="New seat state (seat events).")
     absent_since: Timestamp | None = Field(
         default=None,
-        description="When the seat became empty (`absence_started`, `absence_ended`); the queue "
-        "engine raises one `staff_absent` alert per window and `absent_since`.",
+        description="Start of the absence (`absence_started`, `absence_ended`): when the seat "
+        "became empty, or when the window opened if that was later. The queue engine raises one "
+        "`staff_absent` alert per window and `absent_since`.",
     )
     absent_s: int | None = Field(default=None, description="Seconds without presence so far.")
     grace_s: int | None = Field(default=None, description="The grace period that was exceeded.")
