@@ -211,6 +211,16 @@ def test_reference_is_refreshed_only_after_a_confidently_empty_minute(tmp_path: 
     assert loaded is not None and np.array_equal(loaded, refreshed)
 
 
+def test_a_reference_that_no_longer_fits_its_seat_is_not_used(tmp_path: Path) -> None:
+    store = ReferenceStore(tmp_path)
+    store.save("seat-w1", np.zeros((10, 10), np.uint8))  # taken before the polygon was redrawn
+    supervisor = CameraSupervisor(desk_camera(), GRACE_S, store, START)
+    assert supervisor.missing_references == ["seat-w1", "seat-w2"]
+    events = supervisor.process(DeskScene().render(SEATED), START, {"w1": "s001"})
+    assert [e.health for e in events] == [CameraHealth.NO_REFERENCE]
+    assert supervisor.state().seats[0].state.value == "unknown"
+
+
 def _need_portrait() -> None:
     # Faces need the real portrait; without it the scene draws a faceless figure.
     assert portrait_path() is not None, "shared/data/astronaut.png not found: set $HALL_PORTRAIT"

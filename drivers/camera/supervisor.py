@@ -20,7 +20,7 @@ from drivers.camera.crowd import CrowdingLevels, PeopleCounter
 from drivers.camera.faces import FaceFinder
 from drivers.camera.health import HealthCheck
 from drivers.camera.references import ReferenceStore
-from drivers.camera.regions import Gray, Image, rasterise, to_gray
+from drivers.camera.regions import Gray, Image, PixelRegion, rasterise, to_gray
 from drivers.camera.seat import SeatDetector
 from drivers.camera.snapshot import alert_snapshot
 from firmware_config.camera import CameraConfig
@@ -80,9 +80,10 @@ class CameraSupervisor:
         self.seats: list[tuple[SeatDetector, SeatAttendance]] = []
         for seat in config.seats:
             key = seat_key(seat.window)
+            region = rasterise(seat.polygon, *size)
             detector = SeatDetector(
-                rasterise(seat.polygon, *size), seat.occupied_change, seat.empty_change,
-                self._faces, self._load(key), on_reference=self._saver(key),
+                region, seat.occupied_change, seat.empty_change,
+                self._faces, self._load(key, region), on_reference=self._saver(key),
             )
             self.seats.append(
                 (detector, SeatAttendance(seat.window, grace_s, config.clear_after_s, now))
@@ -92,16 +93,23 @@ class CameraSupervisor:
         area = config.waiting_area
         if area is not None:
             person_px = area.person_area * config.width * config.height
-            self.counter = PeopleCounter(
-                rasterise(area.polygon, *size), person_px, self._load(AREA_KEY)
-            )
+            region = rasterise(area.polygon, *size)
+            self.counter = PeopleCounter(region, person_px, self._load(AREA_KEY, region))
             self.levels = CrowdingLevels(list(area.levels), area.hysteresis)
         self._analysed: deque[float] = deque(maxlen=20)
 
     # --- references ------------------------------------------------------------------------
 
-    def _load(self, key: str) -> Gray | None:
-        return self._references.load(key) if self._references else None
+    def _load(self, key: str, region: PixelRegion) -> Gray | None:
+        picture = self._references.load(key) if self._references else None
+        if picture is not None and picture.shape != region.mask.shape:
+            # The polygon or the analysis size changed since installation: the old picture no
+            # longer lines up, so the seat needs a new reference (health says no_reference).
+            log.warning("参考图与区域不符，需重新拍摄 / reference %s is %s, region needs %s; "
+                        "take it again with --capture-reference", key, picture.shape,
+                        region.mask.shape)
+            return None
+        return picture
 
     def _saver(self, key: str) -> Callable[[Gray], None]:
         def save(picture: Gray) -> None:
