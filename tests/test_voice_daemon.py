@@ -13,7 +13,7 @@ from bus_helpers import Collector
 from mosquitto import Mosquitto
 from queue_fixtures import FakeClock, make_site
 from test_queue_engine import Hall
-from voice_fixtures import dominant_frequency
+from voice_fixtures import dominant_frequency, peak_site
 
 from firmware_config.site import BrokerConfig, SiteConfig
 from firmware_config.voice import SinkConfig, VoiceConfig
@@ -241,4 +241,38 @@ def test_bad_call_events_are_dropped_and_the_zone_keeps_calling(
         assert all(worker.thread.is_alive() for worker in daemon.workers.values())
     finally:
         publisher.stop()
+        daemon.stop()
+
+
+def test_a_burst_shows_the_load_policy_in_the_retained_state(
+    broker_config: BrokerConfig, tmp_path: Path
+) -> None:
+    site = peak_site(zones=1).model_copy(update={"broker": broker_config})
+    daemon = VoiceDaemon(site, data_dir=tmp_path)
+    daemon.start(wait=10)
+    watcher, states = _watch_state(site)
+    publisher = BusClient(site.hall_id, "burst", broker_config)
+    publisher.start(wait=10)
+    topic = queue_endpoint(site.hall_id).event
+    try:
+        tickets = [f"A{n:03d}" for n in range(1, 13)]
+        for n, ticket in enumerate(tickets, start=1):
+            publisher.publish(topic, _called(site, ticket, n, f"w{n}"), wait=5)
+        busy = states.wait_for(lambda s: s.zones[0].policy in (VoicePolicy.MERGED,
+                                                                VoicePolicy.TERSE), timeout=15)
+        zone = busy.zones[0]
+        assert "call(s) waiting" in zone.policy_reason and "limit 15 s" in zone.policy_reason
+        merged = states.wait_for(lambda s: s.zones[0].last is not None
+                                 and len(s.zones[0].last.tickets) > 1, timeout=20)
+        last = merged.zones[0].last
+        assert last is not None and last.policy in (VoicePolicy.MERGED, VoicePolicy.TERSE)
+        assert last.tickets == tickets[1:1 + len(last.tickets)]  # first come, first served
+        assert last.worst_delay_s <= site.voice.max_delay_s
+        assert merged.zones[0].repeats_dropped >= 1 and merged.zones[0].late == 0
+        # The events name a window "综合窗口" the pack has no clip for: reported, and spoken.
+        assert "zh/综合窗口: clip missing from the pack; spoken by the engine" in (
+            merged.pack_problems)
+    finally:
+        publisher.stop()
+        watcher.stop()
         daemon.stop()

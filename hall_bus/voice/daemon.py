@@ -177,7 +177,9 @@ class VoiceDaemon:
 
     def start(self, wait: float | None = None) -> None:
         pack = self._pack or self._load_or_build_pack()
-        self.renderer = Renderer(pack, self.engine, on_problem=self._on_pack_problem)
+        # Pack problems found while rendering reach the state with the zone's next publish: the
+        # renderer runs under a scheduler's lock, so it must not publish (and so lock) itself.
+        self.renderer = Renderer(pack, self.engine)
         for zone in self.zones:
             scheduler = ZoneScheduler(zone, self.voice, self.renderer.layout)
             self.workers[zone] = ZoneWorker(self, scheduler, self._sink_factory(zone))
@@ -289,9 +291,6 @@ class VoiceDaemon:
         return queued
 
     # --- state -------------------------------------------------------------------------------
-
-    def _on_pack_problem(self, key: str, problem: str) -> None:
-        self.publish_state()
 
     def state(self) -> VoiceState:
         volume = self.volume_now()
