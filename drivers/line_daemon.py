@@ -30,6 +30,7 @@ from drivers.line_devices import (
 )
 from drivers.line_scheduler import LineScheduler
 from drivers.line_transport import LineError, LineSettings, LineTransport
+from drivers.press_memory import PressMemory
 from drivers.reference_frame import Frame, FrameReader, encode, frame_len
 from firmware_config.line import LineConfig, load_profile, resolve_port
 from firmware_config.site import SiteConfig
@@ -84,6 +85,12 @@ class LineDaemon:
         self.transport = LineTransport(self.settings)
         self.devices = build_devices(site, line)
         self.by_address = {d.config.address: d for d in self.devices}
+        self.press_memory = PressMemory(site.data_dir / f"line-{line.id}-presses.json")
+        self.press_memory.load()
+        for device in self.devices:
+            record = self.press_memory.records.get(device.config.id)
+            if record is not None and hasattr(device, "record"):
+                device.record = record
         # Window strips first: the citizen at the window looks there, the hall screen can wait
         # one strip frame.
         self._event_order = sorted(self.devices, key=lambda d: d.kind != "window_strip")
@@ -187,6 +194,11 @@ class LineDaemon:
 
     def state_changed(self, device: LineDevice) -> None:
         self._dirty.add(device.config.id)
+
+    def remember(self, device: LineDevice) -> None:
+        record = getattr(device, "record", None)
+        if record is not None:
+            self.press_memory.save(device.config.id, record)
 
     # --- the line thread ------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from drivers import caller_keypad, led_strip
 from drivers import reference_commands as rc
@@ -18,12 +18,14 @@ from drivers.display_framing import Framing, can_scroll, encode_display, expects
 from drivers.evaluation_pad import THANKS, PadMode, PadSession, Rating, idle_payload
 from drivers.hall_screen import HallScreen
 from drivers.led_text import Effect, layout
+from drivers.press_memory import PressRecord
 from drivers.reference_frame import Frame, encode
 from firmware_config.line import DeviceProfile, LineConfig, LineDeviceConfig
 from hall_bus.contract import (
     QueueEvent,
     QueueEventType,
     QueueSummaryState,
+    RatingLevel,
     Response,
     TicketView,
 )
@@ -49,6 +51,7 @@ class LineContext(Protocol):
     def device_event(self, device: LineDevice, type_: LineDeviceEventType,
                      **fields: object) -> None: ...
     def state_changed(self, device: LineDevice) -> None: ...
+    def remember(self, device: LineDevice) -> None: ...
 
 
 class LineDevice:
@@ -206,8 +209,7 @@ class _Pressable(LineDevice):
     def __init__(self, *args: object) -> None:
         super().__init__(*args)  # type: ignore[arg-type]
         self.in_flight: int | None = None
-        self.last_seq: int | None = None
-        self.last_ack: tuple[int, rc.Beep, str] | None = None
+        self.record: PressRecord | None = None  # the last press, restored after a restart
 
     @property
     def polled(self) -> bool:
@@ -220,19 +222,39 @@ class _Pressable(LineDevice):
             return
         if press is None or press.seq == self.in_flight:
             return
-        if press.seq == self.last_seq and self.last_ack is not None:
-            # Our ACK was lost: answer again, never execute again.
-            self.send_ack(press.seq, *self.last_ack, ctx)
-            return
+        record = self.record
+        if record is not None and record.repeats(press.seq):
+            if record.ack is not None:
+                # Our ACK was lost: answer again, never execute again.
+                result, beep, text = record.ack
+                self.send_ack(press.seq, result, rc.Beep(beep), text, ctx)
+                return
+            if record.action is not None and record.request_id is not None:
+                # Sent before a restart, answer unknown: same request id, answered from the log.
+                self.in_flight = press.seq
+                self.ask(press, record.action, record.fields or {}, record.request_id, ctx)
+                return
         self.in_flight = press.seq
         self.handle_press(press, ctx)
 
     def handle_press(self, press: rc.Press, ctx: LineContext) -> None:
         raise NotImplementedError
 
+    def ask(self, press: rc.Press, action: str, fields: dict[str, Any], request_id: str,
+            ctx: LineContext) -> None:
+        """Send the press's engine request, remembered first so a restart cannot repeat it."""
+        raise NotImplementedError
+
+    def remember_request(self, seq: int, action: str, fields: dict[str, Any], request_id: str,
+                         ctx: LineContext) -> None:
+        self.record = PressRecord(seq, time.time(), action, fields, request_id)
+        ctx.remember(self)
+
     def finish_press(self, seq: int, result: int, text: str, ctx: LineContext) -> None:
         beep = rc.Beep.OK if result == 0 else rc.Beep.ERROR
-        self.in_flight, self.last_seq, self.last_ack = None, seq, (result, beep, text)
+        self.in_flight = None
+        self.record = PressRecord(seq, time.time(), ack=(result, int(beep), text))
+        ctx.remember(self)
         self.send_ack(seq, result, beep, text, ctx)
 
     def send_ack(self, seq: int, result: int, beep: rc.Beep, text: str, ctx: LineContext) -> None:
@@ -258,21 +280,26 @@ class CallerKeypad(_Pressable):
         if isinstance(wanted, caller_keypad.Result):
             self._done(press, "?", wanted, ctx)
             return
+        self.ask(press, wanted.action, dict(wanted.fields), self.new_id(), ctx)
+
+    def ask(self, press: rc.Press, action: str, fields: dict[str, Any], request_id: str,
+            ctx: LineContext) -> None:
+        self.remember_request(press.seq, action, fields, request_id, ctx)
 
         def done(response: Response | None) -> None:
             if response is None:
                 result = caller_keypad.Result.UNREACHABLE
             elif response.status != "ok":
                 result = caller_keypad.result_for_error(response.code)
-            elif wanted.action == "call_next" and not (response.data or {}).get("ticket"):
+            elif action == "call_next" and not (response.data or {}).get("ticket"):
                 result = caller_keypad.Result.NOBODY_WAITING
             else:
                 result = caller_keypad.Result.OK
             ticket = (response.data or {}).get("ticket") if response else None
             text = str(ticket["number"]) if result == 0 and isinstance(ticket, dict) else ""
-            self._done(press, wanted.action, result, ctx, text)
+            self._done(press, action, result, ctx, text)
 
-        ctx.engine(wanted.action, dict(wanted.fields), self.new_id(), 2, done)
+        ctx.engine(action, fields, request_id, 2, done)
 
     def _done(self, press: rc.Press, action: str, result: caller_keypad.Result,
               ctx: LineContext, text: str = "") -> None:
@@ -336,23 +363,30 @@ class EvaluationPad(_Pressable):
 
     def _rate(self, seq: int, rating: Rating, ctx: LineContext) -> None:
         assert rating.level is not None
-        fields: dict[str, object] = {"ticket_id": rating.ticket_id, "level": rating.level.value,
-                                     "source": self.config.id}
+        fields: dict[str, Any] = {"ticket_id": rating.ticket_id, "level": rating.level.value,
+                                  "source": self.config.id}
         if rating.reason:
             fields["reason"] = rating.reason
+        self.ask(rc.Press(seq, 0), "rate", fields, self.new_id(), ctx)
+
+    def ask(self, press: rc.Press, action: str, fields: dict[str, Any], request_id: str,
+            ctx: LineContext) -> None:
+        self.remember_request(press.seq, action, fields, request_id, ctx)
+        ticket_id, reason = str(fields["ticket_id"]), fields.get("reason")
+        level = RatingLevel(fields["level"])
 
         def done(response: Response | None) -> None:
             # The press stays unacknowledged on the pad until the engine has the rating, so a
             # rating is never lost between pad and engine; the same request id is retried.
             ok = response is not None and response.status == "ok"
-            self.finish_press(seq, 0 if ok else 4, THANKS if ok else "评价未成功", ctx)
-            ctx.device_event(self, LineDeviceEventType.RATING_GIVEN, ticket_id=rating.ticket_id,
-                             level=rating.level, reason=rating.reason,
+            self.finish_press(press.seq, 0 if ok else 4, THANKS if ok else "评价未成功", ctx)
+            ctx.device_event(self, LineDeviceEventType.RATING_GIVEN, ticket_id=ticket_id,
+                             level=level, reason=reason,
                              detail=None if ok else (response.code if response else "timeout"))
             self.display(THANKS, ctx, urgent=True)
             self.show_idle(ctx)
 
-        ctx.engine("rate", fields, self.new_id(), 20, done)
+        ctx.engine(action, fields, request_id, 20, done)
 
     def tick(self, now: float, ctx: LineContext) -> None:
         timed_out = self.session.tick(self.clock())

@@ -204,3 +204,27 @@ def test_what_a_display_cannot_show_is_reported(
         daemon.stop()
         sim.line.stop()
         engine.stop()
+
+
+def test_a_press_is_executed_once_across_a_daemon_restart(
+    rig: tuple[Hall, SimHall, LineDaemon], tmp_path: Path,
+) -> None:
+    hall, sim, daemon = rig
+    hall.ok("login", window_id="w1", staff_id="s001")
+    for _ in range(2):
+        hall.ok("take_ticket", service_id="household")
+    sim.caller.drop_acks = 1000  # every ACK is lost: the keypad keeps repeating its press
+    sim.caller.press(Key.NEXT)
+    wait_until(lambda: any(t["state"] == "called" for t in hall.tickets()), what="called once")
+    daemon.stop()  # dies before the keypad ever heard back
+    restarted = LineDaemon(daemon.site, daemon.line)
+    restarted.start(wait=10)
+    try:
+        sim.caller.drop_acks = 0
+        wait_until(lambda: len(sim.caller.acks) == 1, what="stored ACK sent after the restart")
+        assert sim.caller.acks[0].text == "A001"
+        states = {t["number"]: t["state"] for t in hall.tickets()}
+        assert states == {"A001": "called", "A002": "waiting"}
+        assert (tmp_path / "line-line1-presses.json").is_file()
+    finally:
+        restarted.stop()
