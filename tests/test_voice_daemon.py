@@ -13,7 +13,14 @@ from bus_helpers import Collector
 from mosquitto import Mosquitto
 from queue_fixtures import FakeClock, make_site
 from test_queue_engine import Hall
-from voice_fixtures import dominant_frequency, peak_site
+from voice_fixtures import (
+    CALL_KEYS,
+    RATE,
+    dominant_frequency,
+    peak_site,
+    tone_frequencies,
+    write_tone_pack,
+)
 
 from firmware_config.site import BrokerConfig, SiteConfig
 from firmware_config.voice import SinkConfig, VoiceConfig
@@ -33,8 +40,9 @@ from hall_bus.queue.service import QueueEngine
 from hall_bus.topics import queue_endpoint
 from hall_bus.voice.audio import read_wav
 from hall_bus.voice.daemon import VoiceDaemon, voice_endpoint
-from hall_bus.voice.pack import MANIFEST
+from hall_bus.voice.pack import MANIFEST, load_pack
 from hall_bus.voice.sinks import AlsaSink, SinkError, WavFileSink
+from hall_bus.voice.tts import EspeakEngine
 
 
 def _site(broker_config: BrokerConfig, tmp_path: Path) -> SiteConfig:
@@ -274,5 +282,25 @@ def test_a_burst_shows_the_load_policy_in_the_retained_state(
             merged.pack_problems)
     finally:
         publisher.stop()
+        watcher.stop()
+        daemon.stop()
+
+
+def test_clips_a_window_needs_are_checked_at_start(broker_config: BrokerConfig,
+                                                   tmp_path: Path) -> None:
+    site = make_site().model_copy(update={"broker": broker_config})
+    pack = load_pack(write_tone_pack(tmp_path / "pack", tone_frequencies(CALL_KEYS)), RATE)
+    engine = EspeakEngine()
+    daemon = VoiceDaemon(site, data_dir=tmp_path, pack=pack, engine=engine)
+    daemon.start(wait=10)
+    watcher, states = _watch_state(site)
+    try:
+        # Windows "1号窗口".."3号窗口" are spoken "窗口" after their number; the pack lacks it.
+        state = states.wait_for(lambda s: bool(s.pack_problems), timeout=10)
+        assert state.pack_problems == [
+            "zh/窗口: clip missing from the pack; spoken by the engine"]
+        assert state.pack == "tones"
+        assert engine.calls == 1  # spoken once, then cached for every later call
+    finally:
         watcher.stop()
         daemon.stop()

@@ -27,12 +27,13 @@ from hall_bus.contract.voice import (
     AnnouncementKind,
     LastAnnouncement,
     SinkHealth,
+    VoicePolicy,
     VoiceState,
 )
 from hall_bus.ids import utc_now
 from hall_bus.simclock import Clock, ScaledClock, wall_clock
 from hall_bus.topics import Endpoint, queue_endpoint
-from hall_bus.voice.announce import CallRequest, notice_tokens
+from hall_bus.voice.announce import CallRequest, call_tokens, notice_tokens, repeat_tokens
 from hall_bus.voice.pack import PackError, VoicePack, load_pack
 from hall_bus.voice.pack_builder import build_pack
 from hall_bus.voice.render import Renderer
@@ -180,6 +181,7 @@ class VoiceDaemon:
         # Pack problems found while rendering reach the state with the zone's next publish: the
         # renderer runs under a scheduler's lock, so it must not publish (and so lock) itself.
         self.renderer = Renderer(pack, self.engine)
+        self._warm_up()
         for zone in self.zones:
             scheduler = ZoneScheduler(zone, self.voice, self.renderer.layout)
             self.workers[zone] = ZoneWorker(self, scheduler, self._sink_factory(zone))
@@ -219,6 +221,16 @@ class VoiceDaemon:
             log.error("没有可用的语音包 / no voice pack: %s; every word will use the engine", exc)
             return VoicePack(name="(none)", rate=self.voice.sample_rate,
                              problems={"pack": str(exc)})
+
+    def _warm_up(self) -> None:
+        """Lay out one call per window under every policy before the first event: a clip the pack
+        lacks is reported at once, and its engine-spoken stand-in is cached, so no speech engine
+        runs while a zone plans at a peak."""
+        for window in self.site.windows:
+            call = CallRequest("warm-up", "A000", window.id, window.number, window.name_zh, 0.0)
+            for policy in VoicePolicy:
+                self.renderer.layout(call_tokens([call], policy, self.voice))
+            self.renderer.layout(repeat_tokens(call, self.voice))
 
     def _default_sink(self, zone: str) -> Sink:
         sink = self.voice.sink
