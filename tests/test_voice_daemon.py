@@ -304,3 +304,28 @@ def test_clips_a_window_needs_are_checked_at_start(broker_config: BrokerConfig,
     finally:
         watcher.stop()
         daemon.stop()
+
+
+def test_a_call_is_given_up_when_the_output_stays_down(broker_config: BrokerConfig,
+                                                        tmp_path: Path) -> None:
+    voice = VoiceConfig(max_delay_s=0.5, sink=SinkConfig(retry_s=0.1))
+    site = make_site().model_copy(update={"broker": broker_config, "voice": voice})
+    blocked = tmp_path / "speakers"
+    blocked.write_text("not a folder")
+    pack = load_pack(write_tone_pack(tmp_path / "pack", tone_frequencies(CALL_KEYS)), RATE)
+    daemon = VoiceDaemon(site, data_dir=tmp_path, pack=pack, engine=EspeakEngine(),
+                         sink_factory=lambda zone: WavFileSink(blocked / zone))
+    daemon.start(wait=10)
+    watcher, states = _watch_state(site)
+    publisher = BusClient(site.hall_id, "stray", broker_config)
+    publisher.start(wait=10)
+    try:
+        publisher.publish(queue_endpoint(site.hall_id).event, _called(site, "C003", 3), wait=5)
+        state = states.wait_for(lambda s: s.zones[0].late == 1, timeout=10)
+        zone = state.zones[0]
+        assert zone.calls_spoken == 0 and not zone.sink.ok and zone.sink.failures >= 2
+        assert zone.backlog == 0
+    finally:
+        publisher.stop()
+        watcher.stop()
+        daemon.stop()

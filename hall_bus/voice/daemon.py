@@ -103,6 +103,7 @@ class ZoneWorker:
                 self._failed(str(exc))
                 if self._too_late(plan):
                     log.warning("zone %s: gave up on %s: output down", self.scheduler.zone, name)
+                    self.scheduler.abandoned(plan)
                     return
                 daemon.stopping.wait(daemon.voice.sink.retry_s)
                 continue

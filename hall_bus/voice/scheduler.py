@@ -190,6 +190,11 @@ class ZoneScheduler:
                     counters.repeats_dropped += (self.voice.repeat - 1) * len(plan.calls)
         return delays
 
+    def abandoned(self, plan: Plan) -> None:
+        """The output stayed down past the calls' time: they count as late, never as said."""
+        with self._lock:
+            self.counters.late += len(plan.calls)
+
     def snapshot(self, volume: int, sink: SinkHealth) -> ZoneVoiceState:
         with self._lock:
             c = self.counters
