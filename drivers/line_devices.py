@@ -32,6 +32,7 @@ from hall_bus.contract import (
 from hall_bus.contract.line import LineDeviceEventType, LineDeviceKind, LineDeviceState
 
 EngineCallback = Callable[[Response | None], None]
+COUNTS_EVERY_S = 3.0
 
 
 @dataclass
@@ -181,8 +182,9 @@ class HallScreenDevice(LineDevice):
         super().__init__(*args)  # type: ignore[arg-type]
         self.screen = HallScreen(call_rows=max(1, self.profile.rows - 2), notice=self.line.notice)
         self.window_numbers = window_numbers
-
         self.last_call: tuple[str, int] | None = None
+        self.counts_pending = False
+        self.written_at = -1e9
 
     def on_queue_event(self, event: QueueEvent, ctx: LineContext) -> None:
         if event.type is QueueEventType.TICKET_CALLED and event.ticket is not None:
@@ -194,13 +196,27 @@ class HallScreenDevice(LineDevice):
             return
         self.last_call = (ticket.ticket_id, 0)
         self.screen.called(ticket.number, number)
-        self.display("\n".join(self.screen.lines()), ctx, urgent=True, hall_screen=True)
+        self._write(ctx, urgent=True)
 
     def on_summary(self, state: QueueSummaryState, ctx: LineContext) -> None:
         before = self.screen.lines()
         self.screen.summary(state)
-        if self.screen.lines() != before or not self.shown:
-            self.display("\n".join(self.screen.lines()), ctx, urgent=False, hall_screen=True)
+        if not self.shown:
+            self._write(ctx, urgent=False)
+        elif self.screen.lines() != before:
+            # Waiting counts change with every call; a hall screen frame costs about 0.1 s of the
+            # line at 9600 baud, so counts go out at most every COUNTS_EVERY_S, with the next call
+            # if that comes first.
+            self.counts_pending = True
+
+    def tick(self, now: float, ctx: LineContext) -> None:
+        if self.counts_pending and now - self.written_at >= COUNTS_EVERY_S:
+            self._write(ctx, urgent=False)
+
+    def _write(self, ctx: LineContext, *, urgent: bool) -> None:
+        self.counts_pending = False
+        self.written_at = time.monotonic()
+        self.display("\n".join(self.screen.lines()), ctx, urgent=urgent, hall_screen=True)
 
 
 class _Pressable(LineDevice):
