@@ -53,7 +53,12 @@ def run_kiosk_command(args: argparse.Namespace) -> int:
             print(path)
         return 0
     data_dir: Path = args.data_dir or site.data_dir
-    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"无法使用数据目录 / cannot use data folder {data_dir}: {exc.strerror}; "
+              "pass --data-dir", file=sys.stderr)
+        return 2
 
     from PySide6.QtCore import Qt, QTimer
     from PySide6.QtWidgets import QApplication
