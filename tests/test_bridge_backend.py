@@ -177,3 +177,16 @@ def test_what_the_client_sends_follows_the_openapi_document(backend: ReferenceBa
                     "components": document["components"]}
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"hall_id": HALL, "records": [{"event_id": "x"}]}, batch_schema)
+
+
+def test_header_case_does_not_matter_and_unknown_documents_are_skipped(
+    backend: ReferenceBackend, tmp_path: Path
+) -> None:
+    now = 1_767_600_000.0
+    headers = {k.lower(): v for k, v in sign_headers(HALL, HALL_KEY, "GET", "/p", b"",
+                                                      now=now).items()}
+    verify(headers, HALL_KEY, "GET", "/p", b"", NonceGuard(), now=now)
+    backend.publish(HALL, "catalogue", 2, {"services": []})
+    backend.publish(HALL, "parking_spaces", 1, {"free": 3})  # a kind this hall does not know
+    documents = client(backend, tmp_path).documents().documents
+    assert [(d.kind, d.version) for d in documents] == [("catalogue", 2)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import logging
 import ssl
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,6 +19,7 @@ from pydantic import ValidationError
 from firmware_config.bridge import HttpsUplinkConfig
 from hall_bus.bridge.signing import sign_headers
 from hall_bus.contract.bridge import (
+    DownlinkDocument,
     DownlinkKind,
     DownlinkList,
     DownlinkReport,
@@ -27,6 +29,8 @@ from hall_bus.contract.bridge import (
 )
 
 API_PREFIX = "/v1/halls"
+
+log = logging.getLogger(__name__)
 
 
 class UplinkError(Exception):
@@ -61,10 +65,18 @@ class BackendClient:
 
     def documents(self) -> DownlinkList:
         answer = self._call("GET", f"{API_PREFIX}/{self.hall_id}/documents", None)
-        try:
-            return DownlinkList.model_validate(answer)
-        except ValidationError as exc:
-            raise UplinkError(f"unexpected answer: {exc.errors()[:1]}") from exc
+        items = answer.get("documents") if isinstance(answer, dict) else None
+        if not isinstance(items, list):
+            raise UplinkError("unexpected answer: no `documents` list")
+        documents = []
+        for item in items:
+            # One document this hall does not understand (a kind added later) must not hold up
+            # the others.
+            try:
+                documents.append(DownlinkDocument.model_validate(item))
+            except ValidationError as exc:
+                log.warning("跳过无法识别的下行文档 / skipped a document: %s", exc.errors()[:1])
+        return DownlinkList(documents=documents)
 
     def report(self, kind: DownlinkKind, version: int, report: DownlinkReport) -> None:
         path = f"{API_PREFIX}/{self.hall_id}/documents/{kind.value}/{version}/report"

@@ -76,9 +76,11 @@ def verify(
     now: float | None = None,
 ) -> None:
     """Raise SignatureError unless the request is signed with `key`, fresh and not replayed."""
-    timestamp = headers.get(HEADER_TIMESTAMP, "")
-    nonce = headers.get(HEADER_NONCE, "")
-    given = headers.get(HEADER_SIGNATURE, "")
+    # HTTP header names are case-insensitive; proxies on the way may well change their case.
+    named = {name.lower(): value for name, value in headers.items()}
+    timestamp = named.get(HEADER_TIMESTAMP.lower(), "")
+    nonce = named.get(HEADER_NONCE.lower(), "")
+    given = named.get(HEADER_SIGNATURE.lower(), "")
     if not (timestamp.isdigit() and 16 <= len(nonce) <= 64 and given):
         raise SignatureError("missing or malformed signature headers")
     current = time.time() if now is None else now
