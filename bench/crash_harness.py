@@ -107,19 +107,23 @@ class CrashHarness:
         self.requesters = [Requester(self, i) for i in range(requesters)]
 
     def send_until_answered(self, action: str, request: Request) -> Response | None:
-        """Send, and send again with the same id, until answered; None once stopping."""
-        first = True
+        """Send, and send again with the same id and a higher attempt, until answered; None once
+        stopping."""
+        number = 0
         while not self.stopping.is_set():
-            attempt = request.model_copy(
-                update={"deadline": utc_now() + timedelta(seconds=self.request_timeout_s)}
+            number += 1
+            copy = request.model_copy(
+                update={
+                    "deadline": utc_now() + timedelta(seconds=self.request_timeout_s),
+                    "attempt": number,
+                }
             )
             with self.lock:
                 self.result.requests_sent += 1
-                self.result.retries += 0 if first else 1
-            first = False
+                self.result.retries += number > 1
             try:
                 response = self.bus.request(
-                    self.endpoint, action, attempt, timeout=self.request_timeout_s
+                    self.endpoint, action, copy, timeout=self.request_timeout_s
                 )
             except BusTimeout:
                 continue

@@ -2,8 +2,12 @@
 
 A request on `.../request/<action>` is checked before its handler sees it: an unknown action or an
 invalid payload is answered with an error (under the payload's own id when one can be read, so the
-answer still reaches its requester), a repeated request id is not executed again (the first answer
-stands), and a request past its deadline is answered `deadline_expired` without running.
+answer still reaches its requester), a repeated request id is never executed again, and a request
+past its deadline is answered `deadline_expired` without running.
+
+A repeat with the same `attempt` is a QoS 1 redelivery: dropped, the first answer stands. A repeat
+with a higher `attempt` is a requester that got no answer and asks again: it is sent the first
+answer again, from memory.
 
 Handlers run on an executor, by default one worker thread per client (`ServeWorkers.default`), so a
 server executes its requests one at a time, in arrival order. `ServeWorkers` also counts accepted
@@ -15,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 
@@ -22,7 +27,7 @@ from pydantic import ValidationError
 
 from hall_bus import errors, topics
 from hall_bus.contract import Request, Response
-from hall_bus.dedup import SeenIds
+from hall_bus.dedup import DEFAULT_CAPACITY
 from hall_bus.ids import new_id, rfc3339
 
 # Part of the bus client: its log lines keep the client's logger name.
@@ -64,6 +69,31 @@ def readable_id(payload: bytes) -> str:
     return value if isinstance(value, str) and 0 < len(value) <= 64 else new_id()
 
 
+class AnsweredRequests:
+    """The answers given to the last `capacity` executed requests, by request id."""
+
+    def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
+        self._capacity = capacity
+        self._answers: OrderedDict[str, tuple[int, Response]] = OrderedDict()
+
+    def __contains__(self, request_id: object) -> bool:
+        return request_id in self._answers
+
+    def remember(self, request: Request, response: Response) -> None:
+        self._answers[request.id] = (request.attempt, response)
+        if len(self._answers) > self._capacity:
+            self._answers.popitem(last=False)
+
+    def answer_again(self, request: Request) -> Response | None:
+        """The stored answer if this is a new attempt; None for a redelivered copy."""
+        attempt, response = self._answers[request.id]
+        self._answers.move_to_end(request.id)
+        if request.attempt <= attempt:
+            return None
+        self._answers[request.id] = (request.attempt, response)
+        return response
+
+
 class RequestServer:
     """Checks and executes the requests of one `serve()` call; runs on the worker thread."""
 
@@ -78,7 +108,7 @@ class RequestServer:
         self.endpoint = endpoint
         self.actions = actions
         self.handler = handler
-        self.seen = SeenIds()
+        self.answered = AnsweredRequests()
 
     def handle(self, topic: str, payload: bytes) -> None:
         try:
@@ -106,8 +136,14 @@ class RequestServer:
             return
         # Before the deadline check: a late copy of an executed request must not contradict the
         # first answer.
-        if request.id in self.seen:
-            log.debug("dropped duplicate request %s on %s", request.id, topic)
+        if request.id in self.answered:
+            again = self.answered.answer_again(request)
+            if again is None:
+                log.debug("dropped duplicate request %s on %s", request.id, topic)
+            else:
+                log.info("request %s asked again (attempt %d): first answer repeated",
+                         request.id, request.attempt)
+                self._answer(action, again)
             return
         if request.expired():
             # Not remembered: nothing was done, so the requester may send the same id again with
@@ -119,7 +155,6 @@ class RequestServer:
                 f"请求已过期 / request arrived after its deadline {rfc3339(request.deadline)}",
             ))
             return
-        self.seen.add(request.id)
         try:
             response = self.handler(action, request)
         except Exception as exc:
@@ -133,6 +168,7 @@ class RequestServer:
             log.error("handler of %s answered %s with id %s; sent with the request's id",
                       topic, request.id, response.id)
             response = response.model_copy(update={"id": request.id})
+        self.answered.remember(request, response)
         self._answer(action, response)
 
     def _answer(self, action: str, response: Response) -> None:

@@ -472,6 +472,23 @@ def test_expired_request_can_be_sent_again_with_the_same_id(
     assert [r.id for r in service[1]] == [late.id]
 
 
+def test_a_request_asked_again_gets_the_first_answer_without_a_second_execution(
+    make_client: MakeClient, service: tuple[BusClient, list[Request]],
+) -> None:
+    client = make_client("kiosk1")
+    client.start(wait=5)
+    first = EchoRequest(text="once", deadline=utc_now() + timedelta(seconds=30))
+    answer = client.request(SERVICE, "echo", first, timeout=3)
+    # The requester lost that answer and asks again: same id, next attempt.
+    again = client.request(SERVICE, "echo", first.model_copy(update={"attempt": 2}), timeout=3)
+    assert again.model_dump() == answer.model_dump()
+    assert [r.id for r in service[1]] == [first.id]
+    # A redelivered copy of an attempt already answered is not answered.
+    with pytest.raises(BusTimeout):
+        client.request(SERVICE, "echo", first.model_copy(update={"attempt": 2}), timeout=0.5)
+    assert [r.id for r in service[1]] == [first.id]
+
+
 def test_duplicate_request_is_executed_once(
     make_client: MakeClient, service: tuple[BusClient, list[Request]]
 ) -> None:

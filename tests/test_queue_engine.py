@@ -67,10 +67,14 @@ class Hall:
         """Like a kiosk after a broker restart: send again, same id, until answered."""
         request = QUEUE_ACTIONS[action].request.model_validate(fields)
         deadline = time.monotonic() + timeout
+        number = 0
         while time.monotonic() < deadline:
-            attempt = request.model_copy(update={"deadline": utc_now() + timedelta(seconds=1)})
+            number += 1
+            copy = request.model_copy(
+                update={"deadline": utc_now() + timedelta(seconds=1), "attempt": number}
+            )
             try:
-                response = self.bus.request(self.endpoint, action, attempt, timeout=1)
+                response = self.bus.request(self.endpoint, action, copy, timeout=1)
             except BusTimeout:
                 continue
             if response.code == "deadline_expired":

@@ -69,6 +69,14 @@ class Request(Message):
         description="After this instant the request must not be executed.",
     )
 
+    attempt: int = Field(
+        default=1,
+        ge=1,
+        le=10000,
+        description="1 when first sent. A requester that got no answer sends the same request "
+        "(same id) again with a higher attempt, and is answered again without a second execution.",
+    )
+
     def expired(self, now: datetime | None = None) -> bool:
         return (now or utc_now()) > self.deadline
 
