@@ -2,8 +2,9 @@
 
 The engine commits a ticket before it answers, so by the time anything is printed the ticket
 exists. What can go wrong afterwards is told to the citizen (the number and its QR on screen),
-never hidden. When the broker is away the same request (same id) is sent again; a response lost
-on the way is recovered from the engine's `ticket_issued` event, whose `cause` is our request id.
+never hidden. When the broker is away the same request (same id, next `attempt`) is sent again:
+the engine answers a repeated attempt from memory and never executes it twice. A response lost
+on the way is also recovered from the engine's `ticket_issued` event, whose `cause` is our id.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from hall_bus.contract import (
     TicketView,
 )
 from hall_bus.contract.kiosk import KioskEvent, KioskEventType
-from hall_bus.ids import new_id, utc_now
+from hall_bus.ids import utc_now
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +117,7 @@ class TicketDesk:
             return self._issued_from_event(recovered)
         if not self.bus.connected:
             return Outcome(OutcomeKind.UNREACHABLE, message="not connected to the hall bus")
+        pending.request = pending.request.model_copy(update={"attempt": pending.attempts})
         try:
             response = self.bus.request(self.queue, pending.action, pending.request,
                                         timeout=ATTEMPT_TIMEOUT_S)
@@ -130,14 +132,12 @@ class TicketDesk:
             return Outcome(OutcomeKind.ISSUED, data.ticket, data.people_ahead,
                            data.estimated_wait_s)
         if response.code == errors.DEADLINE_EXPIRED:
-            # Not executed, and its id is now spent: a fresh id is safe and needed.
-            with self._lock:
-                self._waiting.discard(pending.request.id)
+            # That copy was not executed, but a later copy of the same id may have been: keep the
+            # id, so the next attempt is either executed once or answered from the engine's memory.
             pending.request = pending.request.model_copy(update={
-                "id": new_id(),
                 "deadline": utc_now() + timedelta(seconds=self.request_lifetime_s),
             })
-            return Outcome(OutcomeKind.UNREACHABLE, message="request expired; sending anew")
+            return Outcome(OutcomeKind.UNREACHABLE, message="request expired; sending again")
         return Outcome(OutcomeKind.REFUSED, code=response.code, message=response.error or "")
 
     def report_rejected_scan(self, reason: str) -> None:
