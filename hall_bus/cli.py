@@ -105,7 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     voice_pack = voice_commands.add_parser(
         "pack", help="generate the default voice pack offline (espeak-ng)"
     )
-    _site_argument(voice_pack)
+    # SUPPRESS: when not given here, `hall voice --site X pack` keeps the X given before `pack`.
+    voice_pack.add_argument("--site", type=Path, default=argparse.SUPPRESS,
+                            help="site YAML (default: the bundled demo hall)")
     voice_pack.add_argument("--out", type=Path, default=None, help="pack folder")
 
     camera = commands.add_parser("camera", help="run one camera's supervision daemon")
