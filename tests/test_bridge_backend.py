@@ -3,7 +3,9 @@ order, and the contract document."""
 
 from __future__ import annotations
 
+import http.client
 import json
+import ssl
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -190,3 +192,25 @@ def test_header_case_does_not_matter_and_unknown_documents_are_skipped(
     backend.publish(HALL, "parking_spaces", 1, {"free": 3})  # a kind this hall does not know
     documents = client(backend, tmp_path).documents().documents
     assert [(d.kind, d.version) for d in documents] == [("catalogue", 2)]
+
+
+def test_backend_refuses_malformed_and_misaddressed_batches(
+    backend: ReferenceBackend, tmp_path: Path
+) -> None:
+    context = ssl.create_default_context(cafile=str(tmp_path / "pki" / "test-ca.pem"))
+
+    def post(path: str, body: bytes, hall: str = HALL) -> int:
+        connection = http.client.HTTPSConnection("localhost", backend.port, context=context,
+                                                 timeout=5)
+        headers = sign_headers(hall, HALL_KEY, "POST", path, body)
+        connection.request("POST", path, body=body, headers=headers)
+        status = connection.getresponse().status
+        connection.close()
+        return status
+
+    assert post(f"/v1/halls/{HALL}/events", b"{not json") == 400
+    assert post(f"/v1/halls/{HALL}/events", json.dumps({"hall_id": "other", "records": []})
+                .encode()) == 400
+    assert post("/v1/halls/other-hall/events", b"{}", hall="other-hall") == 403
+    assert post(f"/v1/halls/{HALL}/nothing", b"{}") == 404
+    assert backend.store.records(HALL) == []

@@ -3,6 +3,7 @@ of a whole simulated day, ratings, and downlink documents (accepted, rejected, a
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from datetime import timedelta
@@ -277,8 +278,14 @@ def test_bridge_rides_out_a_broker_restart(
 ) -> None:
     bridge = start_bridge(site, tmp_path)
     try:
+        # Garbage first, and an event carrying a full ID number: both dropped and logged.
+        watcher.bus.publish(watcher.queue_event_topic, b"\x00not json")
+        forged = ticket_event(0).model_dump(mode="json")
+        forged["ticket"]["citizen_masked_id"] = "330102199001011234"
+        watcher.bus.publish(watcher.queue_event_topic, json.dumps(forged).encode())
         watcher.bus.publish(watcher.queue_event_topic, ticket_event(1))
         wait_until(lambda: len(backend.store.records(HALL)) == 1, 10, "the first event")
+        assert "330102199001011234" not in str(backend.store.requests())
         broker.restart()
         assert watcher.bus.wait_connected(15) and bridge.bus.wait_connected(15)
         watcher.bus.publish(watcher.queue_event_topic, ticket_event(2))
