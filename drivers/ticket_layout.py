@@ -6,15 +6,51 @@ profile decides how Chinese text, the QR code and the cut are expressed.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from PIL import Image, ImageDraw
 
 from drivers import escpos_codec as codec
 from drivers.cjk_font import cjk_font
+from drivers.led_text import char_width
 from drivers.printer_profile import PrinterProfile
 
 LINE_DOTS = 24  # font A glyph height; a CJK glyph is 24 x 24
+# A Latin word or number stays in one piece; anything else may break after any character.
+_TOKENS = re.compile(r"[A-Za-z0-9.,:;!?'()/%+-]+|\s+|.")
+
+
+def wrap_columns(text: str, columns: int) -> list[str]:
+    """Lines of at most `columns` half-width columns (a CJK character takes two).
+
+    The printer would wrap too, but in the middle of a word and with the rest of the line
+    starting wherever it fell; wrapping here keeps words whole and lines aligned.
+    """
+    lines: list[str] = []
+    current, used = "", 0
+    for token in _TOKENS.findall(text):
+        width = sum(char_width(char) for char in token)
+        if token.isspace():
+            if used and used + width <= columns:
+                current, used = current + token, used + width
+            continue
+        if used + width > columns and current:
+            lines.append(current.rstrip())
+            current, used = "", 0
+        while width > columns:  # a word longer than a whole line
+            head, head_width = "", 0
+            for char in token:
+                if head_width + char_width(char) > columns:
+                    break
+                head, head_width = head + char, head_width + char_width(char)
+            lines.append(head)
+            token = token[len(head):]
+            width -= head_width
+        current, used = current + token, used + width
+    if current or not lines:
+        lines.append(current.rstrip())
+    return lines
 
 
 @dataclass(frozen=True)
@@ -56,6 +92,10 @@ class _Lines:
 
     def text(self, text: str, *, align: codec.Align = "left", size: int = 1,
              bold: bool = False) -> None:
+        for line in wrap_columns(text, self.profile.chars_per_line // size):
+            self._line(line, align=align, size=size, bold=bold)
+
+    def _line(self, text: str, *, align: codec.Align, size: int, bold: bool) -> None:
         self.out += codec.align(align)
         if not self.profile.chinese_font and not text.isascii():
             self.out += codec.raster_image(

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from drivers import escpos_codec as codec
 from drivers.escpos_parse import EscposParser, QrStore, Raster, Text
+from drivers.led_text import text_width
 from drivers.printer_profile import PrinterProfile
-from drivers.ticket_layout import NoticeSheet, TicketContent, render_notice_sheet, render_ticket
+from drivers.ticket_layout import (
+    NoticeSheet,
+    TicketContent,
+    render_notice_sheet,
+    render_ticket,
+    wrap_columns,
+)
 
 TICKET = TicketContent(
     hall_name="示例县政务服务中心",
@@ -87,7 +96,8 @@ def test_printer_without_chinese_font_gets_text_as_images_and_no_fs_ampersand() 
     ops = EscposParser().feed(job)
     texts = [op.raw for op in ops if isinstance(op, Text) and op.raw]
     # Only pure-ASCII lines stay text; every Chinese line and the QR code arrive as pictures.
-    assert texts == [b"-" * 32, b"A023", b"-" * 32]
+    # On 32 columns the English ends of two lines wrap onto lines of their own.
+    assert texts == [b"-" * 32, b"A023", b"min", b"the queue", b"-" * 32]
     rasters = [op for op in ops if isinstance(op, Raster)]
     assert len(rasters) == 9
     assert all(r.width_bytes * 8 <= 384 for r in rasters)
@@ -120,3 +130,21 @@ def test_notice_sheet_lists_materials_in_order() -> None:
     ]
     assert "《中华人民共和国市场主体登记管理条例》" in lines
     assert job.endswith(b"\x1bd\x04\x1dV\x01")
+
+
+def test_long_lines_wrap_by_display_width_and_keep_words_whole() -> None:
+    notice = ("请留意叫号，过号请到综合咨询台重新排队。 Please listen for your number; "
+              "if you miss it, go to the enquiry desk.")
+    profile = PrinterProfile()
+    job = render_ticket(replace(TICKET, notice=notice), profile)
+    ops = EscposParser().feed(job)
+    printed = [op.raw.decode("gb18030") for op in ops if isinstance(op, Text) and op.raw]
+    last_rule = len(printed) - 1 - printed[::-1].index("-" * 48)
+    tail = printed[last_rule + 1:]
+    assert tail == [
+        "请留意叫号，过号请到综合咨询台重新排队。 Please",
+        "listen for your number; if you miss it, go to",
+        "the enquiry desk.",
+    ]
+    assert all(text_width(line) <= profile.chars_per_line for line in tail)
+    assert wrap_columns("号" * 30, 48) == ["号" * 24, "号" * 6]
