@@ -2,11 +2,14 @@
 
 A full number never leaves the kiosk process. Everything else — the bus, logs, screens, tickets,
 voice — gets `mask()`: the first four and last four characters with the rest, birth date
-included, hidden. That is also the form the bus contract accepts (`MaskedText`).
+included, hidden. That is also the form the bus contract accepts (`MaskedText`). To find the
+citizen's appointment the kiosk sends `keyed_digest()` instead (docs/citizen-id-digest.md).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from datetime import date
 
@@ -45,3 +48,14 @@ def looks_like_id_number(text: str) -> bool:
 def mask(number: str) -> str:
     """3301**********1234: region prefix and the last four only."""
     return number[:4] + "*" * (len(number) - 8) + number[-4:]
+
+
+def keyed_digest(number: str, key: bytes) -> str:
+    """HMAC-SHA256 of the validated, normalised number under the hall's key, lower-case hex.
+
+    Keyed on purpose: a plain hash of an ID number is reversed by trying every number. About
+    3,500 region codes × 36,500 birth dates × 1,000 sequence numbers is ~10^11 candidates (the
+    check digit follows from the rest), minutes of work for one GPU, seconds once the region
+    and rough age are known. Without the key the digest cannot be tested against a guess.
+    """
+    return hmac.new(key, validate(number).encode("ascii"), hashlib.sha256).hexdigest()

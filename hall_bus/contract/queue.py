@@ -6,9 +6,9 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hall_bus.contract.base import (
     Action,
@@ -18,6 +18,10 @@ from hall_bus.contract.base import (
     Request,
     Timestamp,
 )
+
+# Lower-case hex HMAC-SHA256 of the normalised ID number under the hall's key
+# (docs/citizen-id-digest.md). It lets a citizen check in by ID card without the number travelling.
+CitizenIdDigest = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 # --- queue domain vocabulary ------------------------------------------------------------------
 
@@ -294,13 +298,33 @@ class LogoutRequest(WindowRequest):
 
 
 class CheckInRequest(Request):
-    appointment_code: str = Field(
+    """Exactly one of `appointment_code` and `citizen_id_digest` says which appointment."""
+
+    appointment_code: str | None = Field(
+        default=None,
         min_length=1,
         max_length=64,
         description="Code of an appointment loaded with `load_appointments`; its slot must be "
-        "today and it can be checked in once.",
+        "today and it can be checked in once. Give this or `citizen_id_digest`, not both.",
+    )
+    citizen_id_digest: CitizenIdDigest | None = Field(
+        default=None,
+        description="Keyed digest of the ID card read at the kiosk (docs/citizen-id-digest.md): "
+        "checks in that citizen's appointment of today not yet used, the earliest slot first "
+        "when there are several. Give this or `appointment_code`, not both.",
+    )
+    citizen_masked_id: MaskedText | None = Field(
+        default=None,
+        description="Masked ID-card number read with the digest; put on the ticket when the "
+        "appointment itself has none.",
     )
     source: Name | None = Field(default=None, description="Kiosk or console that checked it in.")
+
+    @model_validator(mode="after")
+    def _one_way_to_find_it(self) -> CheckInRequest:
+        if (self.appointment_code is None) == (self.citizen_id_digest is None):
+            raise ValueError("give exactly one of appointment_code and citizen_id_digest")
+        return self
 
 
 class RateRequest(Request):
@@ -364,6 +388,12 @@ class Appointment(BaseModel):
     )
     citizen_masked_id: MaskedText | None = Field(
         default=None, description="Masked ID-card number; copied to the ticket at check-in."
+    )
+    citizen_id_digest: CitizenIdDigest | None = Field(
+        default=None,
+        description="HMAC-SHA256 (lower-case hex) of the citizen's normalised 18-character ID "
+        "number under the hall's key, computed by the booking backend; lets the citizen check "
+        "in by ID card (docs/citizen-id-digest.md). Null: check-in by code only.",
     )
 
 

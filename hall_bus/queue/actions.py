@@ -7,6 +7,7 @@ returns the action's response data model from `contract.QUEUE_ACTIONS`. Window a
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -109,8 +110,30 @@ def take_ticket(tx: Tx, req: TakeTicketRequest) -> TicketIssuedData:
 
 
 def check_in(tx: Tx, req: CheckInRequest) -> TicketIssuedData:
-    code = req.appointment_code
-    row = tx.conn.execute("SELECT * FROM appointments WHERE code = ?", (code,)).fetchone()
+    row = (_appointment_by_code(tx, req.appointment_code) if req.appointment_code is not None
+           else _appointment_by_digest(tx, req.citizen_id_digest or ""))
+    code = row["code"]
+    masked_id = row["citizen_masked_id"] or req.citizen_masked_id
+    issued = _issue(tx, tx.service(row["service_id"]), PriorityClass.APPOINTMENT, req.source,
+                    masked_id, appointment_code=code)
+    tx.conn.execute(
+        "UPDATE appointments SET ticket_id = ? WHERE code = ?", (issued.ticket.ticket_id, code)
+    )
+    # The check-in event goes first so listeners see why the ticket that follows exists.
+    issued_event = tx.events.pop()
+    tx.emit(QueueEventType.APPOINTMENT_CHECKED_IN, ticket=issued.ticket, detail=code)
+    tx.events.append(issued_event)
+    return issued
+
+
+def _slot_day(tx: Tx, row: sqlite3.Row) -> str:
+    return business_day(from_db(row["slot_start"]), tx.site.zone, tx.site.opening_time)
+
+
+def _appointment_by_code(tx: Tx, code: str) -> sqlite3.Row:
+    row: sqlite3.Row | None = tx.conn.execute(
+        "SELECT * FROM appointments WHERE code = ?", (code,)
+    ).fetchone()
     if row is None:
         raise DomainError(
             "unknown_appointment", f"没有该预约：{code} / unknown appointment {code!r}"
@@ -121,22 +144,41 @@ def check_in(tx: Tx, req: CheckInRequest) -> TicketIssuedData:
             f"该预约已取号（{row['ticket_id']}） / appointment already checked in "
             f"as {row['ticket_id']}",
         )
-    slot_day = business_day(from_db(row["slot_start"]), tx.site.zone, tx.site.opening_time)
+    slot_day = _slot_day(tx, row)
     if slot_day != tx.day:
         raise DomainError(
             "appointment_not_today",
             f"预约日期为{slot_day}，不是今天 / the appointment is for {slot_day}, not today",
         )
-    issued = _issue(tx, tx.service(row["service_id"]), PriorityClass.APPOINTMENT, req.source,
-                    row["citizen_masked_id"], appointment_code=code)
-    tx.conn.execute(
-        "UPDATE appointments SET ticket_id = ? WHERE code = ?", (issued.ticket.ticket_id, code)
-    )
-    # The check-in event goes first so listeners see why the ticket that follows exists.
-    issued_event = tx.events.pop()
-    tx.emit(QueueEventType.APPOINTMENT_CHECKED_IN, ticket=issued.ticket, detail=code)
-    tx.events.append(issued_event)
-    return issued
+    return row
+
+
+def _appointment_by_digest(tx: Tx, digest: str) -> sqlite3.Row:
+    """The citizen's earliest appointment of today not yet checked in.
+
+    A citizen may book several services on one day; each ID-card scan checks in the next one, so
+    the first scan is the slot that comes first. The errors never echo the digest: it is as
+    identifying as the number to anyone holding the hall's key.
+    """
+    rows = tx.conn.execute(
+        "SELECT * FROM appointments WHERE citizen_id_digest = ? ORDER BY slot_start, code",
+        (digest,),
+    ).fetchall()
+    if not rows:
+        raise DomainError("unknown_appointment",
+                          "该身份证没有预约 / no appointment for this ID card")
+    today = [row for row in rows if _slot_day(tx, row) == tx.day]
+    if not today:
+        raise DomainError("appointment_not_today",
+                          "该身份证的预约不是今天 / this ID card's appointments are not for today")
+    unused = [row for row in today if row["ticket_id"] is None]
+    if not unused:
+        raise DomainError(
+            "appointment_used",
+            "该身份证今天的预约都已取号 / today's appointments of this ID card are all checked in",
+        )
+    first: sqlite3.Row = unused[0]
+    return first
 
 
 def load_appointments(tx: Tx, req: LoadAppointmentsRequest) -> AppointmentsLoadedData:
@@ -150,13 +192,15 @@ def load_appointments(tx: Tx, req: LoadAppointmentsRequest) -> AppointmentsLoade
         # must not allow a second check-in.
         tx.conn.execute(
             "INSERT INTO appointments (code, service_id, slot_start, slot_end, citizen_masked_name,"
-            " citizen_masked_id, loaded_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            " citizen_masked_id, citizen_id_digest, loaded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (code) DO UPDATE SET service_id = excluded.service_id,"
             " slot_start = excluded.slot_start, slot_end = excluded.slot_end,"
             " citizen_masked_name = excluded.citizen_masked_name,"
-            " citizen_masked_id = excluded.citizen_masked_id, loaded_at = excluded.loaded_at",
+            " citizen_masked_id = excluded.citizen_masked_id,"
+            " citizen_id_digest = excluded.citizen_id_digest, loaded_at = excluded.loaded_at",
             (item.code, item.service_id, to_db(item.slot_start), to_db(item.slot_end),
-             item.citizen_masked_name, item.citizen_masked_id, to_db(tx.now)),
+             item.citizen_masked_name, item.citizen_masked_id, item.citizen_id_digest,
+             to_db(tx.now)),
         )
     return AppointmentsLoadedData(loaded=len(req.appointments), replaced=replaced)
 

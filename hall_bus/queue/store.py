@@ -94,6 +94,12 @@ MIGRATIONS: list[list[str]] = [
         " occurrence TEXT NOT NULL, raised_at TEXT NOT NULL,"
         " PRIMARY KEY (kind, subject, occurrence))",
     ],
+    [
+        # Check-in by ID card: the booking backend's keyed digest of the citizen's ID number.
+        "ALTER TABLE appointments ADD COLUMN citizen_id_digest TEXT",
+        "CREATE INDEX appointments_digest ON appointments (citizen_id_digest)"
+        " WHERE citizen_id_digest IS NOT NULL",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
