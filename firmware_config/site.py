@@ -161,6 +161,12 @@ class SiteConfig(StrictModel):
     kiosks: list[KioskConfig] = Field(
         default_factory=list, description="Touchscreen kiosks (firmware_config/kiosk.py)."
     )
+    citizen_id_key_file: Path | None = Field(
+        default=None,
+        description="File holding the hall's citizen-ID key (one line, at least 16 characters), "
+        "shared with the booking backend: kiosks check citizens in by ID card with a keyed "
+        "digest of the number (docs/citizen-id-digest.md). None: check-in by code only.",
+    )
     lines: list[LineConfig] = Field(
         default_factory=list, description="RS-485 lines and devices (firmware_config/line.py)."
     )

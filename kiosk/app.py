@@ -25,6 +25,7 @@ from drivers.ticket_printer import PrintFailed
 from firmware_config.catalogue import guide_for
 from firmware_config.kiosk import KioskConfig
 from firmware_config.site import SiteConfig
+from hall_bus.contract import CheckInRequest
 from kiosk import pages
 from kiosk.printing import KioskPrinter
 from kiosk.strings import Language, text
@@ -271,15 +272,19 @@ class KioskWindow(QWidget):
             return
         if id_card.looks_like_id_number(scanned):
             try:
-                masked = id_card.mask(id_card.validate(scanned))
+                number = id_card.validate(scanned)
             except id_card.InvalidIdNumber as exc:
                 log.info("kiosk %s: ID card rejected: %s", self.kiosk.id, exc)
                 self.desk.report_rejected_scan(f"身份证号码无效 / invalid ID number: {exc}")
                 self._set_home_status("id_invalid")
                 return
-            # Only the masked form is kept; the full number ends its life in this function.
-            self._masked_id = masked
-            self._set_home_status("id_read", masked=masked)
+            # Only the masked form is kept; the full number ends its life in this function
+            # (or, hashed under the hall's key, in the check-in request built from it).
+            self._masked_id = id_card.mask(number)
+            if not self.desk.checks_in_by_id:
+                self._set_home_status("id_read", masked=self._masked_id)
+                return
+            self._start(self.desk.check_in_by_id(number))
             return
         code = appointment_code(scanned)
         if code is None:
@@ -360,6 +365,12 @@ class KioskWindow(QWidget):
             return
         self._pending = None
         self.retry_timer.stop()
+        if outcome.kind is OutcomeKind.REFUSED and outcome.code == "unknown_appointment" \
+                and _by_id_card(attempt.pending) and self._masked_id is not None:
+            # No booking for this card: a walk-in, whose masked ID goes with the ticket taken.
+            self.show_page("home")
+            self._set_home_status("id_no_appointment", masked=self._masked_id)
+            return
         self._shown = attempt
         if outcome.kind is OutcomeKind.REFUSED:
             self.show_page("refused")
@@ -455,6 +466,8 @@ class KioskWindow(QWidget):
         if attempt.outcome.estimated_wait_s is not None:
             details.append(text("estimated_wait", lang,
                                 m=round(attempt.outcome.estimated_wait_s / 60)))
+        if ticket.appointment_code is not None and ticket.citizen_masked_id is not None:
+            details.append(text("checked_in_id", lang, masked=ticket.citizen_masked_id))
         page.details.setText("    ".join(details))
         page.qr.setPixmap(pages.qr_pixmap(self.desk.ticket_url(ticket)))
         page.qr_caption.setText(text("scan_to_follow", lang))
@@ -495,6 +508,11 @@ def guide_html(guide: object, lang: Language) -> str:
         basis = "".join(f"<li>{esc(b.zh if zh else b.en)}</li>" for b in guide.legal_basis)
         parts.append(f"<h3>{esc(text('legal_basis', lang))}</h3><ul>{basis}</ul>")
     return "".join(parts)
+
+
+def _by_id_card(pending: PendingRequest) -> bool:
+    request = pending.request
+    return isinstance(request, CheckInRequest) and request.citizen_id_digest is not None
 
 
 def appointment_code(scanned: str) -> str | None:

@@ -65,11 +65,15 @@ def run_kiosk_command(args: argparse.Namespace) -> int:
 
     from kiosk.app import KioskWindow
     from kiosk.printing import KioskPrinter
-    from kiosk.ticketing import TicketDesk
+    from kiosk.ticketing import KeyFileError, TicketDesk
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     bus = BusClient(site.hall_id, kiosk.id, site.broker)
-    desk = TicketDesk(site, kiosk, bus)
+    try:
+        desk = TicketDesk(site, kiosk, bus)
+    except KeyFileError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     # Not waiting: a kiosk that starts while the broker is away shows it and keeps trying.
     bus.start(wait=None)
     printer = KioskPrinter(site, kiosk, bus, receipts_dir=data_dir / f"{kiosk.id}-receipts")

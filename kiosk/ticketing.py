@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from drivers import id_card
 from firmware_config.kiosk import KioskConfig
 from firmware_config.site import SiteConfig
 from hall_bus import errors, topics
@@ -33,6 +34,28 @@ from hall_bus.contract.kiosk import KioskEvent, KioskEventType
 from hall_bus.ids import utc_now
 
 log = logging.getLogger(__name__)
+
+MIN_KEY_CHARS = 16
+
+
+class KeyFileError(ValueError):
+    """The hall's citizen-ID key file is missing, unreadable or too short."""
+
+
+def read_citizen_id_key(site: SiteConfig) -> bytes | None:
+    """The key of `citizen_id_key_file` (its one line, as UTF-8), or None when none is set."""
+    path = site.citizen_id_key_file
+    if path is None:
+        return None
+    try:
+        key = path.read_text(encoding="utf-8").strip().encode()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KeyFileError(f"无法读取身份证密钥文件 / cannot read citizen_id_key_file {path}: "
+                           f"{getattr(exc, 'strerror', None) or exc}") from exc
+    if len(key) < MIN_KEY_CHARS:
+        raise KeyFileError(f"身份证密钥太短 / citizen_id_key_file {path}: the key must be at "
+                           f"least {MIN_KEY_CHARS} characters")
+    return key
 
 ATTEMPT_TIMEOUT_S = 3.0
 # A request may sit in the broker while the engine is away; it stays valid long enough to be
@@ -78,6 +101,7 @@ class TicketDesk:
         self.bus = bus
         self.queue = topics.queue_endpoint(site.hall_id)
         self.request_lifetime_s = REQUEST_LIFETIME_S
+        self._id_key = read_citizen_id_key(site)
         self._waiting: set[str] = set()
         self._recovered: dict[str, TicketView] = {}
         self._lock = threading.Lock()
@@ -95,6 +119,23 @@ class TicketDesk:
     def check_in(self, appointment_code: str) -> PendingRequest:
         request = CheckInRequest(
             appointment_code=appointment_code, source=self.kiosk.id,
+            deadline=utc_now() + timedelta(seconds=self.request_lifetime_s),
+        )
+        return PendingRequest("check_in", request)
+
+    @property
+    def checks_in_by_id(self) -> bool:
+        """The hall has a citizen-ID key: an ID card can find its holder's appointment."""
+        return self._id_key is not None
+
+    def check_in_by_id(self, number: str) -> PendingRequest:
+        """Check in the card holder's appointment of today. Only the keyed digest and the
+        masked form leave this process; `number` must already be valid (`id_card.validate`)."""
+        if self._id_key is None:
+            raise RuntimeError("no citizen_id_key_file configured")
+        request = CheckInRequest(
+            citizen_id_digest=id_card.keyed_digest(number, self._id_key),
+            citizen_masked_id=id_card.mask(number), source=self.kiosk.id,
             deadline=utc_now() + timedelta(seconds=self.request_lifetime_s),
         )
         return PendingRequest("check_in", request)
