@@ -95,6 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--backend-url", default=None, help="for a site without `bridge:` (the demo): backend URL"
     )
     bridge.add_argument("--key-file", type=Path, default=None, help="with --backend-url: hall key")
+    bridge.add_argument(
+        "--open-session", action="store_true",
+        help="install step: create the bridge's broker session (so events wait for it) and exit",
+    )
 
     voice = commands.add_parser("voice", help="run the voice announcer daemon")
     _site_argument(voice)

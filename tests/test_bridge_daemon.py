@@ -62,6 +62,15 @@ def site(tmp_path: Path, broker_config: BrokerConfig, backend: ReferenceBackend)
                        batch_size=250, rating_upload_limit_h=24)
 
 
+@pytest.fixture
+def engine(site: SiteConfig, tmp_path: Path) -> Iterator[QueueEngine]:
+    """The queue engine that catalogues, rosters and follow-ups are applied to."""
+    engine = QueueEngine(site, tmp_path / "queue.sqlite3", FakeClock())
+    engine.start(wait=10)
+    yield engine
+    engine.stop()
+
+
 def start_bridge(site: SiteConfig, tmp_path: Path) -> BridgeDaemon:
     assert site.bridge is not None
     daemon = BridgeDaemon(site, site.bridge, tmp_path / "bridge.sqlite3", HALL_KEY)
@@ -160,7 +169,8 @@ CATALOGUE_V1 = {"services": [
 
 
 def test_a_bad_catalogue_is_rejected_and_the_old_one_kept(
-    site: SiteConfig, backend: ReferenceBackend, watcher: Watcher, tmp_path: Path
+    site: SiteConfig, backend: ReferenceBackend, watcher: Watcher, engine: QueueEngine,
+    tmp_path: Path,
 ) -> None:
     backend.publish(HALL, "catalogue", 1, CATALOGUE_V1)
     bridge = start_bridge(site, tmp_path)
@@ -235,7 +245,8 @@ def _check_in(code: str) -> object:
 
 
 def test_roster_notices_and_follow_ups_come_down_checked(
-    site: SiteConfig, backend: ReferenceBackend, watcher: Watcher, tmp_path: Path
+    site: SiteConfig, backend: ReferenceBackend, watcher: Watcher, engine: QueueEngine,
+    tmp_path: Path,
 ) -> None:
     backend.publish(HALL, "roster", 3, {"staff": [
         {"staff_id": "s001", "name": "张敏", "windows": ["w1", "w9"]},

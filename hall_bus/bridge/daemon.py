@@ -21,7 +21,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import Protocol
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
@@ -34,19 +34,29 @@ from hall_bus.bridge.mqtt_uplink import MqttUplink
 from hall_bus.bridge.records import record_for
 from hall_bus.bridge.store import AcceptedDocument, BridgeStore
 from hall_bus.client import BusClient, BusError, describe_error
+from hall_bus.contract.base import Request
 from hall_bus.contract.bridge import (
     AppointmentsBody,
     BridgeEvent,
     BridgeEventType,
     BridgeState,
+    CatalogueBody,
     DownlinkDocument,
     DownlinkKind,
     DownlinkReport,
     DownlinkState,
+    FollowUpsBody,
+    RosterBody,
     UplinkRecord,
     UplinkResult,
 )
 from hall_bus.contract.queue import LoadAppointmentsRequest, QueueEvent
+from hall_bus.contract.queue_documents import (
+    ApplyCatalogueRequest,
+    ApplyFollowUpsRequest,
+    ApplyRosterRequest,
+    FollowUpUpdate,
+)
 from hall_bus.reconnect import Backoff
 
 log = logging.getLogger(__name__)
@@ -115,6 +125,21 @@ class BridgeDaemon:
             thread = threading.Thread(target=target, name=f"bridge-{name}", daemon=True)
             thread.start()
             self._threads.append(thread)
+
+    def open_session(self, wait: float = 10.0) -> None:
+        """Create the bridge's durable broker session and leave: an install step.
+
+        The broker keeps queue events for a subscriber only once its session exists, so events the
+        engine publishes before the bridge's very first connection would otherwise be lost. Events
+        already waiting in an existing session are stored in the outbox as usual before this
+        returns, so running it again is harmless.
+        """
+        self.bus.subscribe(topics.queue_endpoint(self.site.hall_id).event, self._on_queue_event)
+        try:
+            self.bus.start(wait)
+        finally:
+            self.bus.stop()
+            self.store.close()
 
     def stop(self) -> None:
         self._stopping.set()
@@ -241,10 +266,12 @@ class BridgeDaemon:
     def _take(self, document: DownlinkDocument, current: AcceptedDocument | None) -> None:
         try:
             body = check_document(self.site, document)
-            if document.kind is DownlinkKind.APPOINTMENTS:
-                self._load_appointments(AppointmentsBody.model_validate(body))
+            engine_request = _engine_request(document.kind, document.version, body)
+            if engine_request is not None:
+                self._apply_in_engine(*engine_request)
         except _EngineUnavailable as exc:
-            log.warning("预约暂未下发 / appointments not applied yet: %s", exc)
+            log.warning("下行文档暂未生效 / %s v%d not applied yet: %s", document.kind.value,
+                        document.version, exc)
             return
         except DocumentRejected as exc:
             error = str(exc)
@@ -277,11 +304,10 @@ class BridgeDaemon:
             log.warning("回执未送达 / report on %s v%d not delivered: %s", document.kind.value,
                         document.version, exc)
 
-    def _load_appointments(self, body: AppointmentsBody) -> None:
-        request = LoadAppointmentsRequest(appointments=body.appointments)
+    def _apply_in_engine(self, action: str, request: Request) -> None:
         try:
             response = self.bus.request(
-                topics.queue_endpoint(self.site.hall_id), "load_appointments", request,
+                topics.queue_endpoint(self.site.hall_id), action, request,
                 timeout=ENGINE_TIMEOUT_S,
             )
         except BusError as exc:
@@ -297,6 +323,26 @@ class BridgeDaemon:
         )
         self.bus.publish_state(topics.Endpoint(self.site.hall_id, NODE, document.kind.value).state,
                                state)
+
+
+def _engine_request(
+    kind: DownlinkKind, version: int, body: dict[str, Any]
+) -> tuple[str, Request] | None:
+    """The queue action that puts a checked document in force, if the engine takes that kind."""
+    if kind is DownlinkKind.APPOINTMENTS:
+        appointments = AppointmentsBody.model_validate(body).appointments
+        return "load_appointments", LoadAppointmentsRequest(appointments=appointments)
+    if kind is DownlinkKind.CATALOGUE:
+        services = CatalogueBody.model_validate(body).services
+        return "apply_catalogue", ApplyCatalogueRequest(version=version, services=services)
+    if kind is DownlinkKind.ROSTER:
+        staff = RosterBody.model_validate(body).staff
+        return "apply_roster", ApplyRosterRequest(version=version, staff=staff)
+    if kind is DownlinkKind.FOLLOW_UPS:
+        updates = [FollowUpUpdate(ticket_id=f.ticket_id, status=f.status, note=f.note)
+                   for f in FollowUpsBody.model_validate(body).follow_ups]
+        return "apply_follow_ups", ApplyFollowUpsRequest(updates=updates)
+    return None  # notices go to the screens only
 
 
 def run_bridge_command(args: argparse.Namespace) -> int:
@@ -324,6 +370,14 @@ def run_bridge_command(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         log.error("无法读取密钥或密码 / cannot read the hall key or password: %s", exc)
         return 1
+    if args.open_session:
+        try:
+            daemon.open_session()
+        except BusError as exc:
+            log.error("无法连接总线 / cannot reach the hall broker: %s", exc)
+            return 1
+        log.info("已建立持久会话 / the bridge's broker session exists; events now wait for it")
+        return 0
     stop = threading.Event()
 
     def _on_signal(signum: int, _frame: FrameType | None) -> None:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hall_bus.contract.base import MaskedText, Message, Name, Timestamp
 from hall_bus.contract.queue import Appointment, RatingLevel
+from hall_bus.contract.queue_documents import CatalogueService, RosterEntry
 
 # --- uplink -------------------------------------------------------------------------------------
 
@@ -117,16 +118,6 @@ def _unique(values: list[str], what: str) -> None:
         seen.add(value)
 
 
-class CatalogueService(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    service_id: Name
-    prefix: str = Field(pattern=r"^[A-Z]{1,2}$", description="Ticket number prefix.")
-    name_zh: str = Field(min_length=1, max_length=40)
-    name_en: str = Field(min_length=1, max_length=80)
-    expected_service_min: float = Field(default=10.0, gt=0, le=240)
-
-
 class CatalogueBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -149,14 +140,6 @@ class AppointmentsBody(BaseModel):
     def _distinct(self) -> AppointmentsBody:
         _unique([a.code for a in self.appointments], "appointment code")
         return self
-
-
-class RosterEntry(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    staff_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")
-    name: str = Field(min_length=1, max_length=20)
-    windows: list[Name] = Field(default_factory=list, description="Empty: any window.")
 
 
 class RosterBody(BaseModel):

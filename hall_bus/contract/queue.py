@@ -18,6 +18,13 @@ from hall_bus.contract.base import (
     Request,
     Timestamp,
 )
+from hall_bus.contract.queue_documents import (
+    ApplyCatalogueRequest,
+    ApplyFollowUpsRequest,
+    ApplyRosterRequest,
+    DocumentAppliedData,
+    FollowUpsAppliedData,
+)
 
 # Lower-case hex HMAC-SHA256 of the normalised ID number under the hall's key
 # (docs/citizen-id-digest.md). It lets a citizen check in by ID card without the number travelling.
@@ -549,6 +556,24 @@ QUEUE_ACTIONS: dict[str, Action] = {
             LoadAppointmentsRequest,
             AppointmentsLoadedData,
             "Replace or add the appointments the hall knows.",
+        ),
+        Action(
+            "apply_catalogue",
+            ApplyCatalogueRequest,
+            DocumentAppliedData,
+            "A newer service catalogue from the backend: names, service times, daily limits.",
+        ),
+        Action(
+            "apply_roster",
+            ApplyRosterRequest,
+            DocumentAppliedData,
+            "A newer staff roster from the backend; refused if it drops someone logged in.",
+        ),
+        Action(
+            "apply_follow_ups",
+            ApplyFollowUpsRequest,
+            FollowUpsAppliedData,
+            "Follow-up state of bad ratings from the backend (pending → resolved).",
         ),
     )
 }

@@ -38,7 +38,7 @@ from hall_bus.contract import (
     TicketState,
     WindowInfo,
 )
-from hall_bus.queue import policy, window_actions
+from hall_bus.queue import documents, policy, window_actions
 from hall_bus.queue.businessday import business_day
 from hall_bus.queue.rows import (
     TICKET_SELECT,
@@ -318,6 +318,7 @@ HANDLERS: dict[str, Handler] = {
     "cancel": cancel,
     "list_tickets": list_tickets,
     **window_actions.HANDLERS,
+    **documents.HANDLERS,
 }
 
 # Reads: no request log entry (a repeated read is harmless) and no state change.

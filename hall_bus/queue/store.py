@@ -34,7 +34,7 @@ from hall_bus.contract import (
     TicketState,
 )
 from hall_bus.ids import utc_now
-from hall_bus.queue import actions, supervision
+from hall_bus.queue import actions, documents, supervision
 from hall_bus.queue.businessday import business_day
 from hall_bus.queue.rows import (
     DomainError,
@@ -100,6 +100,11 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX appointments_digest ON appointments (citizen_id_digest)"
         " WHERE citizen_id_digest IS NOT NULL",
     ],
+    [
+        # Backend documents in force (hall_bus/queue/documents.py): one row per kind.
+        "CREATE TABLE documents (kind TEXT PRIMARY KEY, version INTEGER NOT NULL,"
+        " body TEXT NOT NULL, applied_at TEXT NOT NULL)",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -115,6 +120,8 @@ class QueueStore:
     def __init__(
         self, db_path: Path, site: SiteConfig, clock: Callable[[], datetime] = utc_now
     ) -> None:
+        # `site` is the site config with the accepted backend documents laid over it.
+        self.base_site = site
         self.site = site
         self.clock = clock
         self._conn = sqlite3.connect(
@@ -129,6 +136,7 @@ class QueueStore:
         self._conn.execute("PRAGMA foreign_keys=ON")
         self._conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         self._migrate()
+        self.site = documents.effective_site(site, self._conn)
 
     def close(self) -> None:
         self._conn.close()
@@ -243,6 +251,8 @@ class QueueStore:
         except BaseException:
             self._rollback()
             raise
+        if action in documents.HANDLERS:
+            self.site = documents.effective_site(self.base_site, self._conn)
         return Outcome(response, list(tx.events), duplicate=False)
 
     def _run(self, tx: Tx, action: str, request: Request) -> Response:
