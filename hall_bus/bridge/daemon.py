@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import sqlite3
 import threading
 import time
 from datetime import UTC, datetime
@@ -65,6 +66,9 @@ NODE = "bridge"
 ENGINE_TIMEOUT_S = 10.0
 STOP_JOIN_S = 15.0
 PRUNE_INTERVAL_S = 3600.0
+# Retrying an outbox write the disk refused: soon at first, then at most every half minute.
+STORE_RETRY_MIN_S = 0.5
+STORE_RETRY_MAX_S = 30.0
 
 
 class Uplink(Protocol):
@@ -160,10 +164,24 @@ class BridgeDaemon:
             log.warning("dropped invalid queue event on %s: %s", topic, describe_error(exc))
             return
         record = record_for(event, self.config.rating_upload_limit_h)
-        self.store.add(
-            record.event_id, record.kind, record.type, record.occurred_at, record.body,
-            due_at=record.due_at,
-        )
+        backoff = Backoff(STORE_RETRY_MIN_S, STORE_RETRY_MAX_S)
+        while True:
+            try:
+                self.store.add(
+                    record.event_id, record.kind, record.type, record.occurred_at, record.body,
+                    due_at=record.due_at,
+                )
+                break
+            except (sqlite3.Error, OSError) as exc:
+                # The broker's acknowledgement goes out when this callback returns. Holding on
+                # keeps an event we could not write at the broker instead of losing it; the bus
+                # thread waits meanwhile, which is what a full or failing disk deserves.
+                if self._stopping.is_set():
+                    raise
+                delay = backoff.next_delay()
+                log.error("发件箱写入失败，%.1f 秒后重试 / outbox write of %s failed, retry in "
+                          "%.1f s: %s", delay, record.event_id, delay, exc)
+                self._stopping.wait(delay)
         self._wake.set()
 
     # --- outbox → backend -----------------------------------------------------------------------
