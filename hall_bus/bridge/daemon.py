@@ -1,9 +1,10 @@
 """`hall bridge`: the hall's link to the central approval backend.
 
 Three loops share one SQLite store:
-- the bus thread stores every queue event as an outbox record before the broker gets its
-  acknowledgement (the bridge keeps a persistent MQTT session, so events published while it is
-  down wait at the broker);
+- the bus thread stores every queue event, and every device fault the backend's supervision
+  wants (device_events.py), as an outbox record before the broker gets its acknowledgement (the
+  bridge keeps a persistent MQTT session, so events published while it is down wait at the
+  broker);
 - the delivery thread uploads pending records in `seq` order, one batch at a time, and retries a
   failed batch with exponential backoff; only a confirmed batch leaves the outbox, and the backend
   de-duplicates by event id, so a batch repeated after a crash has its effect once;
@@ -14,6 +15,7 @@ Three loops share one SQLite store:
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import signal
 import sqlite3
@@ -29,10 +31,12 @@ from pydantic import ValidationError
 from firmware_config.bridge import BridgeConfig, HttpsUplinkConfig
 from firmware_config.site import SiteConfig
 from hall_bus import topics
+from hall_bus.bridge import device_events
+from hall_bus.bridge.device_events import DeviceTopic
 from hall_bus.bridge.downlinks import DocumentRejected, check_document
 from hall_bus.bridge.https_uplink import BackendClient, UplinkError
 from hall_bus.bridge.mqtt_uplink import MqttUplink
-from hall_bus.bridge.records import record_for
+from hall_bus.bridge.records import OutboundRecord, record_for
 from hall_bus.bridge.store import AcceptedDocument, BridgeStore
 from hall_bus.client import BusClient, BusError, describe_error
 from hall_bus.contract.base import Request
@@ -116,7 +120,7 @@ class BridgeDaemon:
     # --- lifecycle ------------------------------------------------------------------------------
 
     def start(self, wait: float | None = 10.0) -> None:
-        self.bus.subscribe(topics.queue_endpoint(self.site.hall_id).event, self._on_queue_event)
+        self._subscribe()
         self.bus.start(wait)
         for kind in DownlinkKind:
             accepted = self.store.accepted(kind)
@@ -138,12 +142,18 @@ class BridgeDaemon:
         already waiting in an existing session are stored in the outbox as usual before this
         returns, so running it again is harmless.
         """
-        self.bus.subscribe(topics.queue_endpoint(self.site.hall_id).event, self._on_queue_event)
+        self._subscribe()
         try:
             self.bus.start(wait)
         finally:
             self.bus.stop()
             self.store.close()
+
+    def _subscribe(self) -> None:
+        self.bus.subscribe(topics.queue_endpoint(self.site.hall_id).event, self._on_queue_event)
+        for device_topic in device_events.device_topics(self.site):
+            self.bus.subscribe(device_topic.topic_filter,
+                               functools.partial(self._on_device_event, device_topic))
 
     def stop(self) -> None:
         self._stopping.set()
@@ -163,7 +173,18 @@ class BridgeDaemon:
         except ValidationError as exc:
             log.warning("dropped invalid queue event on %s: %s", topic, describe_error(exc))
             return
-        record = record_for(event, self.config.rating_upload_limit_h)
+        self._store(record_for(event, self.config.rating_upload_limit_h))
+
+    def _on_device_event(self, device_topic: DeviceTopic, topic: str, payload: bytes) -> None:
+        try:
+            record = device_events.convert(device_topic, topic, payload)
+        except ValueError as exc:
+            log.warning("dropped invalid device event on %s: %s", topic, exc)
+            return
+        if record is not None:
+            self._store(record)
+
+    def _store(self, record: OutboundRecord) -> None:
         backoff = Backoff(STORE_RETRY_MIN_S, STORE_RETRY_MAX_S)
         while True:
             try:

@@ -23,6 +23,7 @@ from hall_bus.bridge.signing import (
 from hall_bus.contract.bridge import (
     AppointmentsBody,
     CatalogueBody,
+    DeviceRecord,
     DownlinkList,
     DownlinkReport,
     ErrorBody,
@@ -37,7 +38,7 @@ from hall_bus.contract.bridge import (
 REF = "#/components/schemas/{model}"
 _MODELS: list[type[BaseModel]] = [
     UplinkBatch, UplinkResult, DownlinkList, DownlinkReport, ErrorBody, RatingRecord,
-    CatalogueBody, AppointmentsBody, RosterBody, NoticesBody, FollowUpsBody,
+    DeviceRecord, CatalogueBody, AppointmentsBody, RosterBody, NoticesBody, FollowUpsBody,
 ]
 
 

@@ -27,6 +27,7 @@ class RecordKind(StrEnum):
     RATING = "rating"  # 好差评: one citizen rating, in the national five levels
     SUPERVISION = "supervision"  # 电子监察: a threshold exceeded
     WINDOW_EVENT = "window_event"  # staff login/logout, pause/resume, business day start
+    DEVICE_EVENT = "device_event"  # 设备监察: a camera, line device or kiosk printer fault
 
 
 RATING_SCORES = {
@@ -63,6 +64,31 @@ class RatingRecord(BaseModel):
     due_at: Timestamp = Field(description="It must reach the backend before this instant.")
 
 
+class DeviceSource(StrEnum):
+    CAMERA = "camera"  # supervision camera
+    LINE_DEVICE = "line_device"  # RS-485 window strip, hall screen, caller or evaluation pad
+    KIOSK = "kiosk"  # self-service kiosk and its ticket printer
+
+
+class DeviceRecord(BaseModel):
+    """Body of a `device_event` record: a hall device failed or came back, for 电子监察."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: DeviceSource = Field(description="What kind of device.")
+    node: Name = Field(description="Bus node: `camera`, the line's id, or the kiosk's id.")
+    device: Name | None = Field(
+        default=None, description="The camera's or line device's name; null for a kiosk."
+    )
+    window_id: Name | None = Field(default=None, description="Window it belongs to, if any.")
+    type: str = Field(
+        description="The device's own event type: `camera_fault`, `camera_recovered`, "
+        "`went_offline`, `came_online`, `display_problem` or `print_failed`."
+    )
+    health: str | None = Field(default=None, description="Camera health after the event.")
+    detail: MaskedText | None = Field(default=None, description="What the device reported.")
+
+
 class UplinkRecord(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -77,7 +103,8 @@ class UplinkRecord(BaseModel):
         default=False, description="A rating sent after its `due_at` (the link was down too long)."
     )
     body: dict[str, Any] = Field(
-        description="`rating`: a RatingRecord; otherwise the bus QueueEvent as published."
+        description="`rating`: a RatingRecord; `device_event`: a DeviceRecord; otherwise the bus "
+        "QueueEvent as published."
     )
 
 
