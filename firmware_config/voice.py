@@ -120,6 +120,20 @@ class VoiceConfig(_Strict):
         default=15.0, gt=0, le=300, description="Each call must start within this of its event."
     )
     merge_max: int = Field(default=4, ge=1, le=10, description="Calls per merged announcement.")
+    burst_merge_max: int = Field(
+        default=8, ge=1, le=12, description="Calls per merged announcement under `compressed`."
+    )
+    max_speedup: float = Field(
+        default=1.5,
+        ge=1.0,
+        le=1.6,
+        description="Fastest pace of the `compressed` policy (pitch kept); 1 turns it off.",
+    )
+    drop_superseded: bool = Field(
+        default=False,
+        description="Drop a queued call when its window calls someone else. Off: that call may "
+        "be the citizen's only way to learn it is their turn.",
+    )
     sample_rate: int = Field(default=22050, ge=8000, le=48000)
     pack_dir: Path | None = Field(
         default=None, description="Voice pack folder (default <data_dir>/voice/pack)."

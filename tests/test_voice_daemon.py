@@ -44,6 +44,7 @@ from hall_bus.voice.pack import MANIFEST, load_pack
 from hall_bus.voice.sinks import AlsaSink, SinkError, WavFileSink
 from hall_bus.voice.tts import EspeakEngine
 
+UNDER_LOAD = (VoicePolicy.MERGED, VoicePolicy.TERSE, VoicePolicy.COMPRESSED)
 
 def _site(broker_config: BrokerConfig, tmp_path: Path) -> SiteConfig:
     voice = VoiceConfig(sink=SinkConfig(retry_s=0.2))
@@ -266,14 +267,18 @@ def test_a_burst_shows_the_load_policy_in_the_retained_state(
         tickets = [f"A{n:03d}" for n in range(1, 13)]
         for n, ticket in enumerate(tickets, start=1):
             publisher.publish(topic, _called(site, ticket, n, f"w{n}"), wait=5)
-        busy = states.wait_for(lambda s: s.zones[0].policy in (VoicePolicy.MERGED,
-                                                                VoicePolicy.TERSE), timeout=15)
+        busy = states.wait_for(lambda s: s.zones[0].policy in UNDER_LOAD, timeout=15)
         zone = busy.zones[0]
         assert "call(s) waiting" in zone.policy_reason and "limit 15 s" in zone.policy_reason
+        assert busy.drop_superseded is False  # every call is said; the state says so
+        if zone.policy is VoicePolicy.COMPRESSED:
+            assert 1.0 < zone.speed <= site.voice.max_speedup
+            assert f"{zone.speed:.1f}x faster at the same pitch" in zone.policy_reason
         merged = states.wait_for(lambda s: s.zones[0].last is not None
                                  and len(s.zones[0].last.tickets) > 1, timeout=20)
         last = merged.zones[0].last
-        assert last is not None and last.policy in (VoicePolicy.MERGED, VoicePolicy.TERSE)
+        assert last is not None and last.policy in UNDER_LOAD
+        assert (last.speed > 1.0) is (last.policy is VoicePolicy.COMPRESSED)
         assert last.tickets == tickets[1:1 + len(last.tickets)]  # first come, first served
         assert last.worst_delay_s <= site.voice.max_delay_s
         assert merged.zones[0].repeats_dropped >= 1 and merged.zones[0].late == 0

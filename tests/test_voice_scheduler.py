@@ -16,8 +16,9 @@ from voice_fixtures import (
 
 from firmware_config.voice import VoiceConfig
 from hall_bus.contract.voice import SinkHealth, VoicePolicy
-from hall_bus.voice.announce import CallRequest
+from hall_bus.voice.announce import BURST_ITEM_PAUSE_S, CallRequest
 from hall_bus.voice.pack import load_pack
+from hall_bus.voice.phrases import CHIME, Pause
 from hall_bus.voice.render import Renderer
 from hall_bus.voice.scheduler import Offer, ZoneScheduler
 from hall_bus.voice.simulate import peak_calls, run_calls
@@ -41,7 +42,7 @@ def _speak_all(scheduler: ZoneScheduler, now: float) -> list[tuple[str, list[str
     """Play everything queued back to back; (policy, tickets) per announcement."""
     said = []
     while (plan := scheduler.next(now)) is not None:
-        duration, marks = scheduler.layout(plan.tokens)
+        duration, marks = scheduler.timing(plan)
         scheduler.finished(plan, now, marks)
         tickets = [c.ticket for c in plan.calls] or [f"repeat {plan.repeat_of.ticket}"
                                                     if plan.repeat_of else "notice"]
@@ -83,8 +84,22 @@ def test_a_recall_of_a_queued_call_is_a_repeat_and_keeps_its_place(renderer: Ren
     assert scheduler.offer(_call("A001", 1, 3.0, recall=True), 3.0) is Offer.QUEUED
 
 
-def test_a_window_that_moved_on_replaces_its_queued_call_in_place(renderer: Renderer) -> None:
+def test_a_window_that_moved_on_still_has_its_earlier_call_said(renderer: Renderer) -> None:
+    """By default nothing but a true repeat is dropped: the earlier citizen may not have heard."""
     scheduler = ZoneScheduler("floor1", VoiceConfig(max_delay_s=60), renderer.layout)
+    scheduler.offer(_call("A001", 1, 0.0), 0.0)
+    scheduler.offer(_call("B001", 2, 0.5), 0.5)
+    assert scheduler.offer(_call("A002", 1, 1.0), 1.0) is Offer.QUEUED
+    assert scheduler.offer(_call("A001", 1, 1.5, recall=True), 1.5) is Offer.REPEAT
+    said = [tickets for _, tickets in _speak_all(scheduler, 1.0)]
+    assert [t[0] for t in said if not t[0].startswith("repeat")] == ["A001", "B001", "A002"]
+    state = scheduler.snapshot(100, HEALTHY)
+    assert state.superseded == 0 and state.repeats_dropped == 1
+
+
+def test_dropping_superseded_calls_is_a_policy_that_must_be_turned_on(renderer: Renderer) -> None:
+    voice = VoiceConfig(max_delay_s=60, drop_superseded=True)
+    scheduler = ZoneScheduler("floor1", voice, renderer.layout)
     scheduler.offer(_call("A001", 1, 0.0), 0.0)
     scheduler.offer(_call("B001", 2, 0.5), 0.5)
     assert scheduler.offer(_call("A002", 1, 1.0), 1.0) is Offer.SUPERSEDED
@@ -94,7 +109,7 @@ def test_a_window_that_moved_on_replaces_its_queued_call_in_place(renderer: Rend
 
 
 def test_policy_escalates_with_the_backlog_and_says_why(renderer: Renderer) -> None:
-    voice = VoiceConfig(max_delay_s=15, merge_max=4)
+    voice = VoiceConfig(max_delay_s=15, merge_max=4, max_speedup=1.0)  # no compression
     scheduler = ZoneScheduler("floor1", voice, renderer.layout)
     for window in range(1, 9):
         scheduler.offer(_call(f"A00{window}", window, 0.0), 0.0)
@@ -135,10 +150,56 @@ def test_quiet_hours_mute_calls(renderer: Renderer) -> None:
     assert scheduler.snapshot(0, HEALTHY).muted == 1
 
 
+def test_a_backlog_beyond_terse_is_compressed_at_the_lowest_speed_that_fits(
+    renderer: Renderer,
+) -> None:
+    voice = VoiceConfig(max_delay_s=15, merge_max=4, burst_merge_max=6)
+    scheduler = ZoneScheduler("floor1", voice, renderer.layout)
+    for window in range(1, 10):
+        scheduler.offer(_call(f"A00{window}", window, 0.0), 0.0)
+    plan = scheduler.next(0.0)
+    assert plan is not None and plan.policy is VoicePolicy.COMPRESSED
+    assert len(plan.calls) == 6 and 1.0 < plan.speed <= voice.max_speedup
+    state = scheduler.snapshot(100, HEALTHY)
+    assert state.policy is VoicePolicy.COMPRESSED and state.speed == plan.speed
+    assert f"{plan.speed:.1f}x faster at the same pitch" in state.policy_reason
+    # Its timing is the natural layout shortened by the speed.
+    natural, _ = scheduler.layout(plan.tokens)
+    assert scheduler.timing(plan)[0] == pytest.approx(natural / plan.speed)
+    duration, marks = scheduler.timing(plan)
+    scheduler.finished(plan, 0.0, marks)
+    rest = scheduler.next(duration)
+    assert rest is not None and rest.policy is VoicePolicy.COMPRESSED
+    # It goes straight on with the list: no second chime, no second lead word.
+    assert rest.tokens[0] == Pause(BURST_ITEM_PAUSE_S)
+    assert CHIME not in [getattr(token, "key", "") for token in rest.tokens]
+
+
+def test_compression_off_stops_at_terse(renderer: Renderer) -> None:
+    voice = VoiceConfig(max_delay_s=15, merge_max=4, max_speedup=1.0)
+    scheduler = ZoneScheduler("floor1", voice, renderer.layout)
+    for window in range(1, 10):
+        scheduler.offer(_call(f"A00{window}", window, 0.0), 0.0)
+    plan = scheduler.next(0.0)
+    assert plan is not None and plan.policy is VoicePolicy.TERSE and plan.speed == 1.0
+
+
+# A hall that puts 30 windows on one speaker system: at 60 calls a minute that zone is busy all
+# the time even at its tersest, so the hall allows the fastest compression the configuration
+# permits (1.6x; the default is 1.5x, see bench/voice_bench.py for both).
+ONE_ZONE_SPEEDUP = 1.6
+
+
+@pytest.mark.parametrize("zones", [1, 3])
 @pytest.mark.parametrize("seed", range(1, 21))
-def test_peak_60_calls_from_30_windows_in_60_s(espeak_pack: Path, seed: int) -> None:
-    """Every call starts within the maximum delay; the policy is in the zone state."""
-    site = peak_site(zones=3)
+def test_peak_60_calls_from_30_windows_in_60_s(espeak_pack: Path, seed: int, zones: int) -> None:
+    """Every call is said, none dropped, each starts within the maximum delay; the policy in
+    force and its speed are in the zone state."""
+    site = peak_site(zones=zones)
+    if zones == 1:
+        voice = site.voice.model_copy(update={"max_speedup": ONE_ZONE_SPEEDUP})
+        site = site.model_copy(update={"voice": voice})
+    assert site.voice.drop_superseded is False
     renderer = Renderer(load_pack(espeak_pack, site.voice.sample_rate), EspeakEngine())
     assert renderer.pack.problems == {}
     calls = peak_calls(site, count=60, seconds=60, seed=seed)
@@ -148,22 +209,19 @@ def test_peak_60_calls_from_30_windows_in_60_s(espeak_pack: Path, seed: int) -> 
     runs = run_calls(site, renderer, calls)
 
     announced = {ticket: delay for run in runs.values() for ticket, delay in run.delays.items()}
+    assert sorted(announced) == sorted(call.ticket for call in calls)  # every call, once
     assert max(announced.values()) <= site.voice.max_delay_s
-    # A call is left unsaid only when its window called the next citizen before it came up.
-    for run in runs.values():
-        for ticket in run.dropped:
-            call = next(c for c in calls if c.ticket == ticket)
-            assert any(c.window_id == call.window_id and c.at > call.at for c in calls)
-    assert len(announced) >= 50
     policies = {p for run in runs.values() for p in run.policies}
     assert policies - {VoicePolicy.NORMAL}, "a peak must change the policy"
+    if zones == 1:
+        assert VoicePolicy.COMPRESSED in policies
     for run in runs.values():
-        assert run.scheduler is not None
+        assert run.scheduler is not None and not run.dropped
         state = run.scheduler.snapshot(100, HEALTHY)
         assert state.policy is run.policies[-1]
+        assert (state.speed > 1.0) is (state.policy is VoicePolicy.COMPRESSED)
         assert state.late == 0 and state.worst_delay_s <= site.voice.max_delay_s
-        assert state.calls_spoken == len(run.delays)
-        assert state.superseded == len(run.dropped)
+        assert state.calls_spoken == len(run.delays) and state.superseded == 0
 
     if seed == 1:
         # The same burst without the load policy falls minutes behind.

@@ -21,6 +21,7 @@ class VoicePolicy(StrEnum):
     SINGLE = "single"  # repeats dropped: each call said once
     MERGED = "merged"  # adjacent calls merged into one announcement, short form, first language
     TERSE = "terse"  # merged, and each call cut to its ticket and window number
+    COMPRESSED = "compressed"  # terse, and the audio played faster at the same pitch
 
 
 class AnnouncementKind(StrEnum):
@@ -43,6 +44,9 @@ class LastAnnouncement(BaseModel):
     policy: VoicePolicy = Field(description="Policy it was rendered under.")
     started_at: Timestamp = Field(description="When its first sample went to the output.")
     duration_s: float = Field(description="Length of the rendered audio.")
+    speed: float = Field(
+        default=1.0, description="Time compression applied (1 = natural pace; pitch is kept)."
+    )
     worst_delay_s: float = Field(
         default=0.0, description="Longest time from a call's event to its words starting."
     )
@@ -53,6 +57,11 @@ class ZoneVoiceState(BaseModel):
     backlog: int = Field(description="Calls waiting to be announced.")
     policy: VoicePolicy = Field(description="Load policy in force.")
     policy_reason: str = Field(description="Why that policy (Chinese / English).")
+    speed: float = Field(
+        default=1.0,
+        description="Time compression of the policy in force (1 = natural pace; above 1 only "
+        "under `compressed`).",
+    )
     volume: int = Field(description="Volume in percent now; 0 in quiet hours.")
     last: LastAnnouncement | None = Field(default=None, description="The latest announcement.")
     sink: SinkHealth = Field(description="Health of the zone's audio output.")
@@ -61,7 +70,9 @@ class ZoneVoiceState(BaseModel):
         default=0, description="Repeats not said under load, and recalls of a call still queued."
     )
     superseded: int = Field(
-        default=0, description="Queued calls dropped because their window called someone else."
+        default=0,
+        description="Queued calls dropped because their window called someone else (only when "
+        "`drop_superseded` is on).",
     )
     merged: int = Field(default=0, description="Calls announced inside a merged announcement.")
     late: int = Field(default=0, description="Calls that started after the maximum delay.")
@@ -74,6 +85,11 @@ class VoiceState(Message):
 
     hall_id: str = Field(description="The hall.")
     max_delay_s: float = Field(description="Configured maximum delay from event to call start.")
+    drop_superseded: bool = Field(
+        default=False,
+        description="Whether a queued call is dropped when its window calls someone else (off: "
+        "every call is announced).",
+    )
     pack: str = Field(description="Voice pack in use (its manifest name).")
     pack_problems: list[str] = Field(
         default_factory=list,

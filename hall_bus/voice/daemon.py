@@ -94,7 +94,7 @@ class ZoneWorker:
         volume = daemon.volume_now()
         if volume == 0 and plan.kind is AnnouncementKind.NOTICE:
             return
-        rendered = daemon.renderer.render(plan.tokens, max(volume, 1))
+        rendered = daemon.renderer.render(plan.tokens, max(volume, 1), plan.speed)
         name = plan.notice_id or (plan.calls[0].ticket if plan.calls else "repeat")
         while not daemon.stopping.is_set():
             try:
@@ -124,6 +124,7 @@ class ZoneWorker:
             policy=plan.policy,
             started_at=utc_now(),
             duration_s=round(rendered.duration_s, 3),
+            speed=plan.speed,
             worst_delay_s=round(max(delays, default=0.0), 3),
         )
         log.info("zone %s [%s] %s", self.scheduler.zone, plan.policy.value, rendered.text)
@@ -310,6 +311,7 @@ class VoiceDaemon:
         return VoiceState(
             hall_id=self.site.hall_id,
             max_delay_s=self.voice.max_delay_s,
+            drop_superseded=self.voice.drop_superseded,
             pack=self.renderer.pack.name,
             pack_problems=self.renderer.pack.problem_lines(),
             zones=[w.scheduler.snapshot(volume, w.health) for w in self.workers.values()],

@@ -3,7 +3,8 @@
 Each clip's edges are ramped (audio.fade_edges) and neighbouring clips overlap by exactly that
 ramp, so a join is a crossfade: no step in the waveform (a click) and no silent hole (a gap). The
 only silence inside an announcement is a `Pause` the phrase asked for. A clip the pack lacks is
-spoken by the offline engine and recorded as a pack problem.
+spoken by the offline engine and recorded as a pack problem. Under the `compressed` load policy the
+finished buffer is time-compressed as a whole (stretch.py), so the joins stay crossfaded.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 from hall_bus.voice.audio import Samples, crossfade_overlap, fade_edges, silence
 from hall_bus.voice.pack import VoicePack
 from hall_bus.voice.phrases import Clip, Mark, Pause, Token, as_text
+from hall_bus.voice.stretch import time_compress
 from hall_bus.voice.tts import EspeakEngine, TtsError
 
 log = logging.getLogger("hall.voice.render")
@@ -39,6 +41,7 @@ class Rendered:
     text: str
     placed: list[Placed] = field(default_factory=list)
     marks: dict[int, int] = field(default_factory=dict)  # call index -> sample offset
+    speed: float = 1.0
 
     @property
     def duration_s(self) -> float:
@@ -63,7 +66,9 @@ class Renderer:
         self.engine = engine
         self.on_problem = on_problem
 
-    def render(self, tokens: list[Token], volume_percent: int = 100) -> Rendered:
+    def render(
+        self, tokens: list[Token], volume_percent: int = 100, speed: float = 1.0
+    ) -> Rendered:
         pieces, marks_at = self._pieces(tokens)
         starts, total = self._positions(pieces)
         out = np.zeros(total, dtype=np.float32)
@@ -74,7 +79,13 @@ class Renderer:
         if volume_percent != 100:
             out *= np.float32(volume_percent / 100.0)
         marks = {call: _mark_offset(starts, index, total) for call, index in marks_at.items()}
-        return Rendered(out, self.rate, as_text(tokens), placed, marks)
+        if speed != 1.0:
+            out = time_compress(out, self.rate, speed)
+            # WSOLA keeps the time line linear to within a search step (~13 ms).
+            marks = {call: min(round(offset / speed), out.size) for call, offset in marks.items()}
+            placed = [Placed(p.key, round(p.start / speed), round(p.length / speed), p.source)
+                      for p in placed]
+        return Rendered(out, self.rate, as_text(tokens), placed, marks, speed)
 
     def layout(self, tokens: list[Token]) -> tuple[float, dict[int, float]]:
         """Duration and call start offsets in seconds, without mixing: the scheduler's forecast."""

@@ -1,15 +1,16 @@
 """One audio zone's announcement queue and its load policy. Pure: time is passed in.
 
 Calls are announced first come, first served. A recall of a call still queued, and any second
-event for the same ticket, is dropped as a repeat (it keeps its earlier place). When a window calls
-another ticket while its previous call is still queued, that previous call is dropped
-("superseded": the window has moved on and sending a citizen to it would be wrong) and the new
-call takes its place in line.
+event for the same ticket, is dropped as a repeat (it keeps its earlier place). Every other call
+is announced: when a window calls another ticket while its previous call is still queued, both
+are said, because at a peak the earlier call is still the only way its citizen learns to go.
+Only with `drop_superseded` configured is the earlier call dropped ("superseded") and the new one
+put in its place; the retained state says which rule is in force.
 
 Before each announcement the scheduler picks the lightest policy (normal → single → merged →
-terse) under
-which every queued call — and the calls the recent arrival rate says will come meanwhile — would
-start within `max_delay_s` of its event. It records which policy and why, for the retained state.
+terse → compressed, the last at the lowest speed that suffices) under which every queued call —
+and the calls the recent arrival rate says will come meanwhile — would start within `max_delay_s`
+of its event. It records which policy and why, for the retained state.
 """
 
 from __future__ import annotations
@@ -36,9 +37,15 @@ ARRIVAL_WINDOW_S = 60.0
 # Plan against this share of the maximum delay: calls come in bursts, and a burst that lands
 # during a long announcement must still fit in what is left.
 PLANNING_SHARE = 0.6
+# A `compressed` announcement that starts within this of the previous one's end continues it:
+# no chime, no lead words.
+CONTINUATION_GAP_S = 1.0
 NOTICE_MAX_WAIT_S = 60.0
 POLICY_ORDER = (VoicePolicy.NORMAL, VoicePolicy.SINGLE, VoicePolicy.MERGED, VoicePolicy.TERSE)
-MERGING = (VoicePolicy.MERGED, VoicePolicy.TERSE)
+MERGING = (VoicePolicy.MERGED, VoicePolicy.TERSE, VoicePolicy.COMPRESSED)
+# Speeds tried under `compressed`, slowest first, up to the configured maximum.
+SPEED_STEP = 0.1
+FIRST_SPEED = 1.2
 
 Layout = Callable[[list[Token]], tuple[float, dict[int, float]]]
 
@@ -60,6 +67,7 @@ class Plan:
     calls: list[CallRequest] = field(default_factory=list)
     notice_id: str | None = None
     repeat_of: CallRequest | None = None
+    speed: float = 1.0  # time compression the renderer applies (compressed policy only)
 
 
 @dataclass
@@ -85,12 +93,14 @@ class ZoneScheduler:
         self.layout = layout
         self.policy = VoicePolicy.NORMAL
         self.policy_reason = "空闲 / idle"
+        self.speed = 1.0
         self.last: LastAnnouncement | None = None
         self.counters = _Counters()
         self._pending: list[CallRequest] = []
         self._notices: deque[tuple[str, list[Token], float]] = deque()  # id, words, queued at
         self._arrivals: deque[float] = deque()
         self._follow_up: tuple[CallRequest, int] | None = None  # call to repeat, times left
+        self._burst_until = float("-inf")  # end of the last `compressed` announcement
         self._lock = threading.Lock()
 
     # --- input ------------------------------------------------------------------------------
@@ -107,11 +117,12 @@ class ZoneScheduler:
                 self.counters.repeats_dropped += 1
                 return Offer.REPEAT
             self._note_arrival(now)
-            for index, queued in enumerate(self._pending):
-                if queued.window_id == call.window_id:
-                    self._pending[index] = call
-                    self.counters.superseded += 1
-                    return Offer.SUPERSEDED
+            if self.voice.drop_superseded:
+                for index, queued in enumerate(self._pending):
+                    if queued.window_id == call.window_id:
+                        self._pending[index] = call
+                        self.counters.superseded += 1
+                        return Offer.SUPERSEDED
             self._pending.append(call)
             return Offer.QUEUED
 
@@ -145,11 +156,25 @@ class ZoneScheduler:
                 return Plan(AnnouncementKind.NOTICE, self.policy, tokens, notice_id=notice_id)
             if not self._pending:
                 return None
-            self.policy, self.policy_reason = self._choose(now)
-            size = self.voice.merge_max if self.policy in MERGING else 1
+            self.policy, self.policy_reason, self.speed = self._choose(now)
+            size = _group_size(self.policy, self.voice)
             calls, self._pending = self._pending[:size], self._pending[size:]
-            tokens = call_tokens(calls, self.policy, self.voice)
-            return Plan(AnnouncementKind.CALL, self.policy, tokens, calls)
+            tokens = call_tokens(calls, self.policy, self.voice,
+                                 continues_burst=self._continues_burst(self.policy, now))
+            return Plan(AnnouncementKind.CALL, self.policy, tokens, calls, speed=self.speed)
+
+    def _continues_burst(self, policy: VoicePolicy, now: float) -> bool:
+        return policy is VoicePolicy.COMPRESSED and now - self._burst_until <= CONTINUATION_GAP_S
+
+    def timing(self, plan: Plan) -> tuple[float, dict[int, float]]:
+        """Duration and call offsets in seconds of a plan as it will play (after compression)."""
+        return self._timed(plan.tokens, plan.speed)
+
+    def _timed(self, tokens: list[Token], speed: float) -> tuple[float, dict[int, float]]:
+        duration, marks = self.layout(tokens)
+        if speed == 1.0:
+            return duration, marks
+        return duration / speed, {call: offset / speed for call, offset in marks.items()}
 
     def _take_follow_up(self, now: float) -> Plan | None:
         if self._follow_up is None:
@@ -159,9 +184,9 @@ class ZoneScheduler:
         tokens = repeat_tokens(call, self.voice)
         if self._pending:
             duration, _ = self.layout(tokens)
-            policy, reason = self._choose(now, head_start=duration)
+            policy, reason, speed = self._choose(now, head_start=duration)
             if policy is not VoicePolicy.NORMAL:
-                self.policy, self.policy_reason = policy, reason
+                self.policy, self.policy_reason, self.speed = policy, reason, speed
                 self.counters.repeats_dropped += left
                 return None
         if left > 1:
@@ -175,6 +200,8 @@ class ZoneScheduler:
             for index, call in enumerate(plan.calls)
         ]
         with self._lock:
+            if plan.policy is VoicePolicy.COMPRESSED and plan.calls:
+                self._burst_until = started + self._timed(plan.tokens, plan.speed)[0]
             counters = self.counters
             counters.calls_spoken += len(plan.calls)
             if plan.policy in MERGING:
@@ -203,6 +230,7 @@ class ZoneScheduler:
                 backlog=len(self._pending),
                 policy=self.policy,
                 policy_reason=self.policy_reason,
+                speed=round(self.speed, 2),
                 volume=volume,
                 last=self.last,
                 sink=sink,
@@ -228,7 +256,7 @@ class ZoneScheduler:
         if len(recent) < 2 or not self._pending:
             return []
         # A burst of simultaneous calls is not a rate: spread it over at least the delay limit.
-        span = max(now - recent[0], self.voice.max_delay_s)
+        span = max(now - recent[0], self.voice.max_delay_s / 2)
         interval = span / (len(recent) - 1)
         model = self._pending[-1]
         count = int(self.voice.max_delay_s / interval)
@@ -238,10 +266,13 @@ class ZoneScheduler:
             for i in range(1, count + 1)
         ]
 
-    def _choose(self, now: float, head_start: float = 0.0) -> tuple[VoicePolicy, str]:
-        """The lightest policy that keeps every call on time, after `head_start` s of audio."""
+    def _choose(
+        self, now: float, head_start: float = 0.0
+    ) -> tuple[VoicePolicy, str, float]:
+        """The lightest policy (and speed) that keeps every call on time, after `head_start` s
+        of audio."""
         if not self.adaptive:
-            return VoicePolicy.NORMAL, "负载策略已关闭 / load policy off"
+            return VoicePolicy.NORMAL, "负载策略已关闭 / load policy off", 1.0
         target = self.voice.max_delay_s * PLANNING_SHARE
         limit = self.voice.max_delay_s
         forecast = self._forecast(now)
@@ -249,19 +280,49 @@ class ZoneScheduler:
         for policy in POLICY_ORDER:
             worst[policy] = self._worst_delay(policy, now + head_start, forecast)
             if worst[policy] <= target:
-                return policy, self._reason(policy, worst, limit)
-        last = worst[VoicePolicy.TERSE]
+                return policy, self._reason(policy, worst, limit), 1.0
         waiting = len(self._pending)
-        if last <= limit:
+        last, speed = worst[VoicePolicy.TERSE], 1.0
+        for speed in self._speeds():
+            last = self._worst_delay(VoicePolicy.COMPRESSED, now + head_start, forecast, speed)
+            if last <= target:
+                break
+        if speed == 1.0 and last <= limit:
             return VoicePolicy.TERSE, (
                 f"合并并精简 / merged, ticket and window only: {waiting} 个呼叫待播，最迟一次将晚 "
                 f"{last:.0f} 秒（上限 {limit:g} 秒）/ {waiting} call(s) waiting; the latest would "
                 f"start {last:.0f} s after its event (limit {limit:g} s)"
-            )
-        return VoicePolicy.TERSE, (
+            ), 1.0
+        if speed == 1.0:
+            return VoicePolicy.TERSE, self._overload(waiting, last, limit), 1.0
+        action = (f"合并、精简并加快至 {speed:.1f} 倍（音调不变）/ merged, ticket and window only, "
+                  f"played {speed:.1f}x faster at the same pitch")
+        if last <= limit:
+            return VoicePolicy.COMPRESSED, (
+                f"{action}: {waiting} 个呼叫待播，最迟一次将晚 {last:.0f} 秒（上限 {limit:g} 秒）"
+                f"/ {waiting} call(s) waiting; the latest would start {last:.0f} s after its "
+                f"event (limit {limit:g} s)"
+            ), speed
+        return VoicePolicy.COMPRESSED, f"{action}; {self._overload(waiting, last, limit)}", speed
+
+    def _speeds(self) -> list[float]:
+        """Speeds to try under `compressed`, slowest first; empty if compression is off."""
+        fastest = self.voice.max_speedup
+        if fastest <= 1.0:
+            return []
+        speeds = []
+        speed = min(FIRST_SPEED, fastest)
+        while speed < fastest - 1e-9:
+            speeds.append(round(speed, 2))
+            speed += SPEED_STEP
+        return [*speeds, fastest]
+
+    @staticmethod
+    def _overload(waiting: int, last: float, limit: float) -> str:
+        return (
             f"超载：{waiting} 个呼叫待播，最迟一次将晚 {last:.0f} 秒（上限 {limit:g} 秒）/ "
             f"overloaded: {waiting} call(s) waiting; the latest would start {last:.0f} s after "
-            f"its event (limit {limit:g} s) even at its tersest"
+            f"its event (limit {limit:g} s) even at its shortest"
         )
 
     def _reason(self, policy: VoicePolicy, worst: dict[VoicePolicy, float], limit: float) -> str:
@@ -281,12 +342,15 @@ class ZoneScheduler:
             f"event (limit {limit:g} s, planned with a margin)"
         )
 
-    def _worst_delay(self, policy: VoicePolicy, now: float, forecast: list[CallRequest]) -> float:
+    def _worst_delay(
+        self, policy: VoicePolicy, now: float, forecast: list[CallRequest], speed: float = 1.0
+    ) -> float:
         """Simulate speaking the queue (and the forecast) under `policy`; the worst call delay."""
-        size = self.voice.merge_max if policy in MERGING else 1
+        size = _group_size(policy, self.voice)
         queue = list(self._pending)
         upcoming = list(forecast)
         clock = now
+        burst_end = self._burst_until
         worst = 0.0
         while queue or upcoming:
             while upcoming and upcoming[0].received <= clock:
@@ -295,11 +359,22 @@ class ZoneScheduler:
                 clock = upcoming[0].received
                 continue
             group, queue = queue[:size], queue[size:]
-            duration, marks = self.layout(call_tokens(group, policy, self.voice))
+            # Under `compressed` only the first announcement of a burst has a chime.
+            continues = clock - burst_end <= CONTINUATION_GAP_S
+            tokens = call_tokens(group, policy, self.voice, continues_burst=continues)
+            duration, marks = self._timed(tokens, speed)
             for index, call in enumerate(group):
                 worst = max(worst, clock + marks.get(index, 0.0) - call.received)
             clock += duration
+            burst_end = clock
             if policy is VoicePolicy.NORMAL and self.voice.repeat > 1:
                 repeat, _ = self.layout(repeat_tokens(group[0], self.voice))
                 clock += repeat * (self.voice.repeat - 1)
         return worst
+
+
+def _group_size(policy: VoicePolicy, voice: VoiceConfig) -> int:
+    """Calls per announcement: at a burst more of them share one chime."""
+    if policy is VoicePolicy.COMPRESSED:
+        return max(voice.merge_max, voice.burst_merge_max)
+    return voice.merge_max if policy in MERGING else 1

@@ -85,7 +85,7 @@ def _run_zone(
         plan = scheduler.next(free_at)
         if plan is None:
             continue
-        duration, marks = scheduler.layout(plan.tokens)
+        duration, marks = scheduler.timing(plan)
         for index, delay in enumerate(scheduler.finished(plan, free_at, marks)):
             run.delays[plan.calls[index].ticket] = delay
         run.policies.append(plan.policy)

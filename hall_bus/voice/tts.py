@@ -15,7 +15,10 @@ from pathlib import Path
 from hall_bus.voice.audio import AudioError, Samples, read_wav, resample, trim_silence
 
 ESPEAK = "espeak-ng"
-VOICES = {"zh": "cmn", "en": "en-us"}
+# Mandarin through the pinyin voice: in Debian 12's espeak-ng 1.51 the plain `cmn` voice reads a
+# character as its pinyin with the tone digit in English (三 → "san one", 号 → "hao four"); this
+# one says it in Mandarin, and still names a Latin letter in English (A → "ei").
+VOICES = {"zh": "cmn-latn-pinyin", "en": "en-us"}
 # Words per minute: a little brisker than the default 175, still clear over a hall's echo.
 DEFAULT_SPEED_WPM = 230
 TIMEOUT_S = 20.0
