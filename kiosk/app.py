@@ -66,6 +66,7 @@ class _Relay(QObject):
 
     finished = Signal()
     scanned = Signal(str)
+    catalogue = Signal()  # the desk's site has new service names
 
 
 class KioskWindow(QWidget):
@@ -98,6 +99,9 @@ class KioskWindow(QWidget):
         self._results: queue.SimpleQueue[Attempt | NoticeResult] = queue.SimpleQueue()
         self._relay.finished.connect(self._drain_results, Qt.ConnectionType.QueuedConnection)
         self._relay.scanned.connect(self.on_scan, Qt.ConnectionType.QueuedConnection)
+        self._relay.catalogue.connect(self._take_catalogue, Qt.ConnectionType.QueuedConnection)
+        desk.on_catalogue = self._relay.catalogue.emit
+        self.site = desk.site  # a catalogue may have arrived before the window existed
         self._build()
         self.idle_timer = QTimer(self)
         self.idle_timer.setSingleShot(True)
@@ -400,6 +404,10 @@ class KioskWindow(QWidget):
         if window is None:
             return text("help_desk", self.language)
         return text("window_n", self.language, n=window.number)
+
+    def _take_catalogue(self) -> None:
+        self.site = self.desk.site
+        self.retranslate()
 
     def retranslate(self) -> None:
         lang = self.language

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -32,6 +33,7 @@ from hall_bus.contract import (
 )
 from hall_bus.contract.kiosk import KioskEvent, KioskEventType
 from hall_bus.ids import utc_now
+from kiosk import service_names
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +98,10 @@ class TicketDesk:
     """Talks to the queue engine for one kiosk. Thread-safe; call from worker threads."""
 
     def __init__(self, site: SiteConfig, kiosk: KioskConfig, bus: BusClient) -> None:
+        # `site` carries the service names of the backend's catalogue once one is retained.
+        self.base_site = site
         self.site = site
+        self.on_catalogue: Callable[[], None] | None = None
         self.kiosk = kiosk
         self.bus = bus
         self.queue = topics.queue_endpoint(site.hall_id)
@@ -106,6 +111,13 @@ class TicketDesk:
         self._recovered: dict[str, TicketView] = {}
         self._lock = threading.Lock()
         bus.subscribe_model(self.queue.event, QueueEvent, self._on_queue_event)
+        bus.subscribe(service_names.catalogue_topic(site), self._on_catalogue)
+
+    def _on_catalogue(self, _topic: str, payload: bytes) -> None:
+        self.site = service_names.with_catalogue(self.base_site, payload)
+        hook = self.on_catalogue
+        if hook is not None:
+            hook()
 
     def take_ticket(self, service_id: str, priority_class: str = "normal",
                     masked_id: str | None = None) -> PendingRequest:
