@@ -193,3 +193,38 @@ def test_events_before_the_first_start_wait_once_the_session_is_opened(
     finally:
         bridge.stop()
     assert [r["event_id"] for r in backend.store.records(HALL)] == [e.id for e in sent]
+
+
+def test_a_new_engine_database_gets_the_documents_in_force_again(
+    site: SiteConfig, backend: ReferenceBackend, console: Console, tmp_path: Path
+) -> None:
+    assert site.bridge is not None
+    first, second = tmp_path / "queue-1.sqlite3", tmp_path / "queue-2.sqlite3"
+    engine = QueueEngine(site, first, FakeClock())
+    engine.start(wait=10)
+    backend.publish(HALL, "roster", 1, ROSTER_V1)
+    bridge = BridgeDaemon(site, site.bridge, tmp_path / "bridge.sqlite3", HALL_KEY)
+    bridge.start(wait=10)
+    try:
+        console.wait_accepted("roster", 1)
+    finally:
+        bridge.stop()
+        engine.stop()
+    # The controller's engine database is replaced (a new disk); the bridge still has roster v1.
+    engine = QueueEngine(site, second, FakeClock())
+    engine.start(wait=10)
+    try:
+        def login() -> Response:  # a new request each time: a repeated id is answered once
+            return console.ask("login", LoginRequest(window_id="w3", staff_id="s010"))
+
+        assert login().code == "unknown_staff"
+        bridge = BridgeDaemon(site, site.bridge, tmp_path / "bridge.sqlite3", HALL_KEY)
+        bridge.start(wait=10)
+        try:
+            wait_until(lambda: login().status == "ok", 20,
+                       "roster v1 in force in the new engine")
+        finally:
+            bridge.stop()
+    finally:
+        engine.stop()
+    assert [r["version"] for r in backend.store.reports(HALL)] == [1]

@@ -71,6 +71,9 @@ ENGINE_TIMEOUT_S = 10.0
 STOP_JOIN_S = 15.0
 PRUNE_INTERVAL_S = 3600.0
 # Retrying an outbox write the disk refused: soon at first, then at most every half minute.
+# Offered to the engine again at every start; appointments are not, as the day's list is
+# reloaded whenever the backend publishes it and an old day's list has no use.
+RESYNCED_KINDS = (DownlinkKind.CATALOGUE, DownlinkKind.ROSTER, DownlinkKind.FOLLOW_UPS)
 STORE_RETRY_MIN_S = 0.5
 STORE_RETRY_MAX_S = 30.0
 
@@ -282,14 +285,40 @@ class BridgeDaemon:
     # --- backend → hall -------------------------------------------------------------------------
 
     def _downlink_loop(self) -> None:
+        unsynced = set(RESYNCED_KINDS)
         while not self._stopping.is_set():
             try:
+                unsynced = self._resync_engine(unsynced)
                 self.poll_documents()
             except UplinkError as exc:
                 log.info("下行文档暂不可取 / downlink documents unavailable: %s", exc)
             except Exception:
                 log.exception("下行处理出错 / downlink handling failed")
             self._stopping.wait(self.config.poll_downlinks_s)
+
+    def _resync_engine(self, kinds: set[DownlinkKind]) -> set[DownlinkKind]:
+        """Offer the engine the documents in force once per start; the kinds still to offer.
+
+        The engine takes the version it already has as a no-op, so this costs nothing normally,
+        but it puts them back in force after the engine's database was replaced, and gives an
+        engine upgraded to take documents the ones accepted before.
+        """
+        left = set()
+        for kind in sorted(kinds):
+            accepted = self.store.accepted(kind)
+            request = (_engine_request(kind, accepted.version, accepted.body)
+                       if accepted is not None else None)
+            if request is None:
+                continue
+            try:
+                self._apply_in_engine(*request)
+            except _EngineUnavailable:
+                left.add(kind)
+            except DocumentRejected as exc:
+                # Kept as accepted: the backend was told so, and the next version replaces it.
+                log.warning("排队引擎未重新采用 / engine did not take %s v%d again: %s",
+                            kind.value, accepted.version if accepted else 0, exc)
+        return left
 
     def poll_documents(self) -> None:
         if self.backend is None:
