@@ -255,7 +255,9 @@ class ZoneScheduler:
         recent = [t for t in self._arrivals if t >= now - ARRIVAL_WINDOW_S]
         if len(recent) < 2 or not self._pending:
             return []
-        # A burst of simultaneous calls is not a rate: spread it over at least the delay limit.
+        # A burst of simultaneous calls is not a rate: spread it over at least half the delay
+        # limit. (Over the whole limit, the first seconds of a real peak read as calm and the
+        # zone fell behind before it compressed.)
         span = max(now - recent[0], self.voice.max_delay_s / 2)
         interval = span / (len(recent) - 1)
         model = self._pending[-1]
