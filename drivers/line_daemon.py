@@ -28,7 +28,7 @@ from drivers.line_devices import (
     WindowStrip,
     WriteJob,
 )
-from drivers.line_scheduler import LineScheduler
+from drivers.line_scheduler import Lane, LineScheduler
 from drivers.line_transport import LineError, LineSettings, LineTransport
 from drivers.press_memory import PressMemory
 from drivers.reference_frame import Frame, FrameReader, encode, frame_len
@@ -96,7 +96,10 @@ class LineDaemon:
         self._event_order = sorted(self.devices, key=lambda d: d.kind != "window_strip")
         self.scheduler: LineScheduler[WriteJob] = LineScheduler(
             [d.config.address for d in self.devices if d.polled],
-            line.offline_after, line.offline_poll_every)
+            line.offline_after, line.offline_poll_every,
+            idle_poll_every={d.config.address: line.idle_pad_poll_every
+                             for d in self.devices if isinstance(d, EvaluationPad)},
+            routine_share=line.routine_share)
         self.bus = BusClient(site.hall_id, line.id, site.broker)
         self.queue_endpoint = topics.queue_endpoint(site.hall_id)
         self.inbox: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
@@ -136,19 +139,28 @@ class LineDaemon:
 
     # --- LineContext ----------------------------------------------------------------------------
 
-    def write(self, job: WriteJob, *, urgent: bool) -> None:
+    def write(self, job: WriteJob, lane: Lane) -> None:
+        job.lane = lane
         if job.replaces:
             # Only the newest text of a display is worth wire time; it keeps the place (and the
-            # urgency) of the text it replaces, so a burst of changes costs one frame.
-            for pending in (self.scheduler.urgent, self.scheduler.routine):
+            # lane, if that goes sooner) of the text it replaces, so a burst of changes costs one
+            # frame.
+            for queued_lane, pending in self.scheduler.lanes.items():
                 for index, queued in enumerate(pending):
                     if queued.device is job.device and queued.replaces:
-                        pending[index] = job
-                        if urgent and pending is self.scheduler.routine:
+                        if queued_lane <= lane:
+                            job.lane = queued_lane
+                            pending[index] = job
+                        else:
                             del pending[index]
-                            self.scheduler.urgent.append(job)
+                            self.scheduler.lanes[lane].append(job)
                         return
-        (self.scheduler.urgent if urgent else self.scheduler.routine).append(job)
+        self.scheduler.lanes[lane].append(job)
+
+    def queued(self, device: LineDevice) -> bool:
+        """Whether a text for `device` is still waiting for the line (so it can be replaced)."""
+        return any(job.device is device and job.replaces
+                   for pending in self.scheduler.lanes.values() for job in pending)
 
     def engine(self, action: str, fields: dict[str, object], request_id: str, attempts: int,
                done: EngineCallback) -> None:
@@ -237,14 +249,20 @@ class LineDaemon:
             self._refreshed = now
             for device in self.devices:
                 if device.shown and not device.polled:
-                    device.display("\n".join(device.shown), self, urgent=False)
+                    device.display("\n".join(device.shown), self, Lane.ROUTINE)
+        for device in self.devices:
+            if device.polled:
+                self.scheduler.set_active(device.config.address, device.expecting_press)
         job = self.scheduler.next_job()
+        started = time.monotonic()
         if job is None:
             self._drain_inbox(0.02)
         elif isinstance(job, int):
             self._poll(self.by_address[job])
+            self.scheduler.spent(time.monotonic() - started, None)
         else:
             self._execute(job)
+            self.scheduler.spent(time.monotonic() - started, job.lane)
         self._note_cycle()
         self._flush_states()
 
@@ -346,7 +364,7 @@ class LineDaemon:
                 device.online = self.transport.is_open
             self._dirty.add(device.config.id)
             if self.transport.is_open and device.shown and not device.polled:
-                device.display("\n".join(device.shown), self, urgent=False)
+                device.display("\n".join(device.shown), self, Lane.ROUTINE)
         self._publish_line_state()
 
     def _note_cycle(self) -> None:

@@ -18,6 +18,7 @@ from drivers.display_framing import Framing, can_scroll, encode_display, expects
 from drivers.evaluation_pad import THANKS, PadMode, PadSession, Rating, idle_payload
 from drivers.hall_screen import HallScreen
 from drivers.led_text import Effect, layout
+from drivers.line_scheduler import Lane
 from drivers.press_memory import PressRecord
 from drivers.reference_frame import Frame, encode
 from firmware_config.line import DeviceProfile, LineConfig, LineDeviceConfig
@@ -42,17 +43,19 @@ class WriteJob:
     expects_reply: bool
     on_reply: Callable[[Frame], None] | None = None
     replaces: bool = False  # a display's newest text supersedes its text still waiting to go
+    lane: Lane = Lane.ROUTINE  # set by the line when queued
     queued_at: float = field(default_factory=time.monotonic)
 
 
 class LineContext(Protocol):
-    def write(self, job: WriteJob, *, urgent: bool) -> None: ...
+    def write(self, job: WriteJob, lane: Lane) -> None: ...
     def engine(self, action: str, fields: dict[str, object], request_id: str,
                attempts: int, done: EngineCallback) -> None: ...
     def device_event(self, device: LineDevice, type_: LineDeviceEventType,
                      **fields: object) -> None: ...
     def state_changed(self, device: LineDevice) -> None: ...
     def remember(self, device: LineDevice) -> None: ...
+    def queued(self, device: LineDevice) -> bool: ...
 
 
 class LineDevice:
@@ -79,6 +82,11 @@ class LineDevice:
     def polled(self) -> bool:
         return False
 
+    @property
+    def expecting_press(self) -> bool:
+        """Whether a press now would mean something (the line polls such devices every cycle)."""
+        return self.polled
+
     def on_queue_event(self, event: QueueEvent, ctx: LineContext) -> None:
         pass
 
@@ -102,7 +110,7 @@ class LineDevice:
             polls=self.polls, misses=self.misses, last_seen=self.last_seen,
         )
 
-    def display(self, text: str, ctx: LineContext, *, urgent: bool,
+    def display(self, text: str, ctx: LineContext, lane: Lane, *,
                 effect: Effect = Effect.STATIC, hall_screen: bool = False) -> None:
         """Lay `text` out for this display and queue the frame; problems are reported."""
         placed = layout(text, self.profile.columns, self.profile.rows, effect=effect,
@@ -120,7 +128,7 @@ class LineDevice:
             return encode_display(framing, address, seq, placed, hall_screen=hall_screen)
 
         ctx.write(WriteJob(self, build, self.supervised, self._show_reply(ctx), replaces=True),
-                  urgent=urgent)
+                  lane)
         ctx.state_changed(self)
 
     def _show_reply(self, ctx: LineContext) -> Callable[[Frame], None]:
@@ -161,7 +169,7 @@ class WindowStrip(LineDevice):
             return  # the answer already showed it; the event repeats it
         self.last_call = key
         effect = led_strip.recall_effect() if ticket.recalls else Effect.STATIC
-        self.display(led_strip.call_text(ticket.number, self.window_number), ctx, urgent=True,
+        self.display(led_strip.call_text(ticket.number, self.window_number), ctx, Lane.CALL,
                      effect=effect)
 
     def on_summary(self, state: QueueSummaryState, ctx: LineContext) -> None:
@@ -172,7 +180,7 @@ class WindowStrip(LineDevice):
                                    paused=window.mode == "paused", closed=window.mode == "closed")
         if text != self.idle_text:
             self.idle_text = text
-            self.display(text, ctx, urgent=False)
+            self.display(text, ctx, Lane.ROUTINE)
 
 
 class HallScreenDevice(LineDevice):
@@ -196,13 +204,15 @@ class HallScreenDevice(LineDevice):
             return
         self.last_call = (ticket.ticket_id, 0)
         self.screen.called(ticket.number, number)
-        self._write(ctx, urgent=True)
+        self._write(ctx, Lane.URGENT)
 
     def on_summary(self, state: QueueSummaryState, ctx: LineContext) -> None:
         before = self.screen.lines()
         self.screen.summary(state)
-        if not self.shown:
-            self._write(ctx, urgent=False)
+        if not self.shown or (self.screen.lines() != before and ctx.queued(self)):
+            # A text still waiting to go takes the new counts at no cost: it is replaced in its
+            # place (a call's list is usually still queued when the call's counts arrive).
+            self._write(ctx, Lane.ROUTINE)
         elif self.screen.lines() != before:
             # Waiting counts change with every call; a hall screen frame costs about 0.1 s of the
             # line at 9600 baud, so counts go out at most every COUNTS_EVERY_S, with the next call
@@ -211,12 +221,12 @@ class HallScreenDevice(LineDevice):
 
     def tick(self, now: float, ctx: LineContext) -> None:
         if self.counts_pending and now - self.written_at >= COUNTS_EVERY_S:
-            self._write(ctx, urgent=False)
+            self._write(ctx, Lane.ROUTINE)
 
-    def _write(self, ctx: LineContext, *, urgent: bool) -> None:
+    def _write(self, ctx: LineContext, lane: Lane) -> None:
         self.counts_pending = False
         self.written_at = time.monotonic()
-        self.display("\n".join(self.screen.lines()), ctx, urgent=urgent, hall_screen=True)
+        self.display("\n".join(self.screen.lines()), ctx, lane, hall_screen=True)
 
 
 class _Pressable(LineDevice):
@@ -279,7 +289,7 @@ class _Pressable(LineDevice):
         def build(frame_seq: int) -> bytes:
             return encode(rc.ack(address, frame_seq, seq, result, beep, text))
 
-        ctx.write(WriteJob(self, build, expects_reply=True), urgent=True)
+        ctx.write(WriteJob(self, build, expects_reply=True), Lane.URGENT)
 
 
 class CallerKeypad(_Pressable):
@@ -345,7 +355,7 @@ class EvaluationPad(_Pressable):
         if ticket.window_id != self.config.window or ticket.rating is not None:
             return
         if self.session.ticket_finished(ticket.ticket_id, ticket.number, self.clock()):
-            self.display("\n".join(self.session.screen()), ctx, urgent=True)
+            self.display("\n".join(self.session.screen()), ctx, Lane.URGENT)
 
     def on_summary(self, state: QueueSummaryState, ctx: LineContext) -> None:
         window = next((w for w in state.windows if w.window_id == self.config.window), None)
@@ -364,8 +374,13 @@ class EvaluationPad(_Pressable):
         def build(seq: int) -> bytes:
             return encode(Frame(address, rc.IDLE, seq, payload))
 
-        ctx.write(WriteJob(self, build, expects_reply=True), urgent=False)
+        ctx.write(WriteJob(self, build, expects_reply=True), Lane.ROUTINE)
         ctx.state_changed(self)
+
+    @property
+    def expecting_press(self) -> bool:
+        # An idle pad rates nothing; it matters again once it prompts for a rating.
+        return self.session.mode is not PadMode.IDLE or self.in_flight is not None
 
     def handle_press(self, press: rc.Press, ctx: LineContext) -> None:
         mode_before = self.session.mode
@@ -373,7 +388,7 @@ class EvaluationPad(_Pressable):
         if rating is None:
             self.finish_press(press.seq, 0, "", ctx)
             if self.session.mode is not mode_before:
-                self.display("\n".join(self.session.screen()), ctx, urgent=True)
+                self.display("\n".join(self.session.screen()), ctx, Lane.URGENT)
             return
         self._rate(press.seq, rating, ctx)
 
@@ -399,7 +414,7 @@ class EvaluationPad(_Pressable):
             ctx.device_event(self, LineDeviceEventType.RATING_GIVEN, ticket_id=ticket_id,
                              level=level, reason=reason,
                              detail=None if ok else (response.code if response else "timeout"))
-            self.display(THANKS, ctx, urgent=True)
+            # The acknowledgement already shows the thanks on the pad; then back to idle.
             self.show_idle(ctx)
 
         ctx.engine(action, fields, request_id, 20, done)

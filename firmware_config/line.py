@@ -96,6 +96,16 @@ class LineConfig(_Strict):
     offline_poll_every: int = Field(
         default=10, ge=1, le=1000, description="Offline devices: polled once per this many cycles."
     )
+    idle_pad_poll_every: int = Field(
+        default=4, ge=1, le=100,
+        description="Idle evaluation pads: polled once per this many cycles (a pad that prompts "
+        "for a rating is polled every cycle).",
+    )
+    routine_share: float = Field(
+        default=0.1, ge=0.05, le=0.5,
+        description="Most of the line's time that routine writes (idle texts, waiting counts, "
+        "refreshes) may take; calls and acknowledgements are not limited.",
+    )
     notice: str = Field(default="", max_length=200, description="Hall screen scrolling notice.")
     pad: PadPolicy = Field(default_factory=PadPolicy)
     devices: list[LineDeviceConfig] = Field(min_length=1)

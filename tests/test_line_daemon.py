@@ -11,6 +11,7 @@ from mosquitto import Mosquitto
 from queue_fixtures import FakeClock
 from test_queue_engine import Hall, _site
 
+from drivers import reference_commands as rc
 from drivers.caller_keypad import Key, Result
 from drivers.evaluation_pad import PROMPT, THANKS, PadKey
 from drivers.line_daemon import LineDaemon
@@ -228,3 +229,38 @@ def test_a_press_is_executed_once_across_a_daemon_restart(
         assert (tmp_path / "line-line1-presses.json").is_file()
     finally:
         restarted.stop()
+
+
+def test_a_calls_strip_goes_first_and_only_a_prompting_pad_is_polled_every_cycle(
+    rig: tuple[Hall, SimHall, LineDaemon],
+) -> None:
+    hall, sim, daemon = rig
+    hall.ok("take_ticket", service_id="household")
+    hall.ok("take_ticket", service_id="household")
+    sim.caller.press(Key.LOGIN, "s001")
+    sim.caller.press(Key.NEXT)
+    wait_until(lambda: sim.strip.shown == ("请A001号到1号窗口",), what="first call shown")
+    wait_until(lambda: len(sim.caller.acks) == 2, what="login and next acknowledged")
+    caller, pad = daemon.by_address[2], daemon.by_address[3]
+    callers_before, pads_before = caller.polls, pad.polls
+    wait_until(lambda: caller.polls >= callers_before + 12, what="a dozen keypad polls")
+    # Idle: the pad is asked once every idle_pad_poll_every (4) cycles.
+    assert pad.polls - pads_before <= (caller.polls - callers_before) // 4 + 1
+
+    daemon.written.clear()
+    daemon.record_writes = True
+    sim.caller.press(Key.NEXT)  # finishes A001 (its pad prompts) and calls A002
+    wait_until(lambda: sim.strip.shown == ("请A002号到1号窗口",), what="second call shown")
+    wait_until(lambda: sim.pad.shown[:1] == (PROMPT,), what="pad prompts")
+
+    def shows() -> list[int]:  # addresses of the display frames written since the press
+        return [data[2] for _, data in list(daemon.written) if data[3] == rc.SHOW]
+
+    wait_until(lambda: {sim.pad.address, sim.screen.address} <= set(shows()),
+               what="pad prompt and hall screen written")
+    assert shows()[0] == sim.strip.address  # before the pad's prompt and the hall screen
+    assert "A002→1号窗口" in sim.screen.shown
+
+    callers_before, pads_before = caller.polls, pad.polls
+    wait_until(lambda: caller.polls >= callers_before + 5, what="keypad polls while prompting")
+    assert pad.polls - pads_before >= caller.polls - callers_before - 1
