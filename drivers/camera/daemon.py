@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
 
 from drivers.camera.grabber import FrameGrabber
 from drivers.camera.references import ReferenceStore
@@ -26,6 +24,7 @@ from firmware_config.site import SiteConfig
 from hall_bus.client import BusClient
 from hall_bus.contract import QueueSummaryState, WindowMode
 from hall_bus.contract.camera import CameraEvent, CameraState
+from hall_bus.lifecycle import run_until_signalled
 from hall_bus.simclock import Clock, ScaledClock, wall_clock
 from hall_bus.topics import OFFLINE, ONLINE, camera_endpoint, queue_endpoint
 
@@ -202,15 +201,4 @@ def run_camera_command(args: argparse.Namespace) -> int:
         capture_reference=args.capture_reference,
         reopen=lambda: open_source(camera.source, clock, DEMO_PERIOD_S, camera.analysis_fps),
     )
-    stop = threading.Event()
-
-    def _on_signal(signum: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
-    daemon.start(wait=None)
-    stop.wait()
-    log.info("摄像头监督正在停止 / camera %s stopping", camera.name)
-    daemon.stop()
-    return 0
+    return run_until_signalled(daemon, f"摄像头监督正在停止 / camera {camera.name} stopping")

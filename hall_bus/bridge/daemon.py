@@ -17,13 +17,11 @@ from __future__ import annotations
 import argparse
 import functools
 import logging
-import signal
 import sqlite3
 import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 from typing import Any, Protocol
 
 from pydantic import ValidationError
@@ -62,6 +60,7 @@ from hall_bus.contract.queue_documents import (
     ApplyRosterRequest,
     FollowUpUpdate,
 )
+from hall_bus.lifecycle import run_until_signalled
 from hall_bus.reconnect import Backoff
 
 log = logging.getLogger(__name__)
@@ -446,15 +445,4 @@ def run_bridge_command(args: argparse.Namespace) -> int:
             return 1
         log.info("已建立持久会话 / the bridge's broker session exists; events now wait for it")
         return 0
-    stop = threading.Event()
-
-    def _on_signal(signum: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
-    daemon.start(wait=None)
-    stop.wait()
-    log.info("桥接正在停止 / bridge stopping")
-    daemon.stop()
-    return 0
+    return run_until_signalled(daemon, "桥接正在停止 / bridge stopping")

@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import threading
 import time
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from firmware_config.site import SiteConfig
 from hall_bus.client import BusClient
 from hall_bus.contract import QUEUE_ACTIONS, Request, Response, ResponseStatus
 from hall_bus.contract.camera import CameraEvent, CameraEventType
+from hall_bus.lifecycle import run_until_signalled
 from hall_bus.queue.store import QueueStore
 from hall_bus.simclock import Clock, ScaledClock, wall_clock
 from hall_bus.topics import any_camera_event, queue_endpoint
@@ -189,15 +188,4 @@ def run_queue_command(args: argparse.Namespace) -> int:
     db_path.parent.mkdir(parents=True, exist_ok=True)
     clock: Clock = ScaledClock.parse(args.sim_clock) if args.sim_clock else wall_clock
     engine = QueueEngine(site, db_path, clock)
-    stop = threading.Event()
-
-    def _on_signal(signum: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
-    engine.start(wait=None)
-    stop.wait()
-    log.info("排队引擎正在停止 / queue engine stopping")
-    engine.stop()
-    return 0
+    return run_until_signalled(engine, "排队引擎正在停止 / queue engine stopping")
