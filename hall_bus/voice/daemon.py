@@ -12,13 +12,11 @@ from __future__ import annotations
 import argparse
 import logging
 import re
-import signal
 import threading
 import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from types import FrameType
 
 from firmware_config.site import SiteConfig
 from hall_bus.client import BusClient
@@ -31,6 +29,7 @@ from hall_bus.contract.voice import (
     VoiceState,
 )
 from hall_bus.ids import utc_now
+from hall_bus.lifecycle import run_until_signalled
 from hall_bus.simclock import Clock, ScaledClock, wall_clock
 from hall_bus.topics import Endpoint, queue_endpoint
 from hall_bus.voice.announce import CallRequest, call_tokens, notice_tokens, repeat_tokens
@@ -349,16 +348,4 @@ def run_voice_command(args: argparse.Namespace) -> int:
     clock: Clock = ScaledClock.parse(args.sim_clock) if args.sim_clock else wall_clock
     data_dir: Path = args.data_dir or site.data_dir
     daemon = VoiceDaemon(site, data_dir=data_dir, clock=clock)
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    daemon.start(wait=None)
-    try:
-        stop.wait()
-    finally:
-        daemon.stop()
-    return 0
+    return run_until_signalled(daemon, "语音叫号正在停止 / voice announcer stopping")
