@@ -598,58 +598,24 @@ def render_bus_markdown() -> str:
         "",
         *_fields_table(state_schema, skip=("v", "id", "ts")),
     ]
-    for title, model in (("摄像头事件 / Camera events", CameraEvent),
-                         ("摄像头状态 / Camera state", CameraState)):
+    # Each area's retained state and events: a heading with its topic, then its fields.
+    device_sections: list[tuple[str, type[BaseModel], str]] = [
+        ("摄像头事件 / Camera events", CameraEvent, camera_topics()[2].topic),
+        ("摄像头状态 / Camera state", CameraState, camera_topics()[1].topic),
+        ("语音播报状态 / Voice state", VoiceState, voice_topics()[1].topic),
+        ("取号机打印机状态 / Kiosk printer state", KioskPrinterState, kiosk_topics()[1].topic),
+        ("取号机事件 / Kiosk events", KioskEvent, kiosk_topics()[2].topic),
+        ("桥接状态 / Bridge state", BridgeState, bridge_topics()[1].topic),
+        ("桥接事件 / Bridge events", BridgeEvent, bridge_topics()[2].topic),
+        ("下行文档 / Downlink documents", DownlinkState, bridge_topics()[3].topic),
+        ("线路状态 / Line state", LineState, line_topics()[1].topic),
+        ("线路设备状态 / Line device state", LineDeviceState, line_topics()[3].topic),
+        ("线路设备事件 / Line device events", LineDeviceEvent, line_topics()[4].topic),
+    ]
+    for title, model, topic in device_sections:
         schema = schema_of(model)
         lines += [
-            f"## {title}: `{camera_topics()[2 if model is CameraEvent else 1].topic}`",
-            "",
-            str(schema.get("description", "")),
-            "",
-            *_fields_table(schema, skip=("v", "id", "ts")),
-        ]
-    voice_schema = schema_of(VoiceState)
-    lines += [
-        f"## 语音播报状态 / Voice state: `{voice_topics()[1].topic}`",
-        "",
-        str(voice_schema.get("description", "")),
-        "",
-        *_fields_table(voice_schema, skip=("v", "id", "ts")),
-    ]
-    kiosk_sections: list[tuple[str, type[BaseModel], TopicDoc]] = [
-        ("取号机打印机状态 / Kiosk printer state", KioskPrinterState, kiosk_topics()[1]),
-        ("取号机事件 / Kiosk events", KioskEvent, kiosk_topics()[2]),
-    ]
-    for kiosk_title, kiosk_model, doc in kiosk_sections:
-        schema = schema_of(kiosk_model)
-        lines += [
-            f"## {kiosk_title}: `{doc.topic}`",
-            "",
-            str(schema.get("description", "")),
-            "",
-            *_fields_table(schema, skip=("v", "id", "ts")),
-        ]
-    for bridge_title, bridge_model, doc in (
-        ("桥接状态 / Bridge state", BridgeState, bridge_topics()[1]),
-        ("桥接事件 / Bridge events", BridgeEvent, bridge_topics()[2]),
-        ("下行文档 / Downlink documents", DownlinkState, bridge_topics()[3]),
-    ):
-        schema = schema_of(bridge_model)
-        lines += [
-            f"## {bridge_title}: `{doc.topic}`",
-            "",
-            str(schema.get("description", "")),
-            "",
-            *_fields_table(schema, skip=("v", "id", "ts")),
-        ]
-    for line_title, line_model, doc in (
-        ("线路状态 / Line state", LineState, line_topics()[1]),
-        ("线路设备状态 / Line device state", LineDeviceState, line_topics()[3]),
-        ("线路设备事件 / Line device events", LineDeviceEvent, line_topics()[4]),
-    ):
-        schema = schema_of(line_model)
-        lines += [
-            f"## {line_title}: `{doc.topic}`",
+            f"## {title}: `{topic}`",
             "",
             str(schema.get("description", "")),
             "",
