@@ -4,10 +4,11 @@ and queue events to feed the bridge."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from mosquitto import Mosquitto
 from queue_fixtures import make_site
 from tls_certs import TestPki, make_pki
@@ -27,6 +28,7 @@ from hall_bus.contract.queue import (
 from hall_bus.ids import utc_now
 
 HALL_KEY = b"test-hall-key-0123456789abcdef"
+FIXTURE_HALL = "test-hall"
 
 
 def start_backend(folder: Path, hall_id: str, pki: TestPki | None = None) -> ReferenceBackend:
@@ -98,3 +100,19 @@ def broker_config_for(broker: Mosquitto) -> BrokerConfig:
     return BrokerConfig(host=broker.host, port=broker.port, username=broker.user,
                         password=broker.password, keepalive_s=5, reconnect_min_s=0.1,
                         reconnect_max_s=1.0)
+
+
+@pytest.fixture
+def backend(tmp_path: Path) -> Iterator[ReferenceBackend]:
+    """The reference central backend over TLS, for the hall `test-hall`."""
+    running = start_backend(tmp_path, FIXTURE_HALL)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    """A Mosquitto with the production queue limits, killed at teardown."""
+    running = hall_broker(tmp_path / "mosquitto")
+    yield running
+    running.kill()

@@ -13,7 +13,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
-from bridge_fixtures import HALL_KEY, start_backend
+from bridge_fixtures import HALL_KEY
+from bridge_fixtures import backend as backend  # a fixture, used by name
 from tls_certs import make_pki
 
 from bench.reference_backend import ReferenceBackend
@@ -32,13 +33,6 @@ from hall_bus.contract.bridge import DownlinkKind, DownlinkReport, RecordKind, U
 
 HALL = "test-hall"
 REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def backend(tmp_path: Path) -> ReferenceBackend:
-    backend = start_backend(tmp_path, HALL)
-    yield backend
-    backend.stop()
 
 
 def client(backend: ReferenceBackend, tmp_path: Path, *, key: bytes = HALL_KEY,

@@ -8,16 +8,15 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
+from bridge_fixtures import backend as backend  # a fixture, used by name
 from bridge_fixtures import (
     bridge_site,
     broker_config_for,
     hall_broker,
-    start_backend,
     ticket_event,
     wait_until,
 )
@@ -31,13 +30,6 @@ from hall_bus.client import BusClient
 
 HALL = "test-hall"
 REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def backend(tmp_path: Path) -> Iterator[ReferenceBackend]:
-    backend = start_backend(tmp_path, HALL)
-    yield backend
-    backend.stop()
 
 
 def write_site(site: SiteConfig, path: Path) -> Path:

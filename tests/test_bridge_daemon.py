@@ -14,12 +14,12 @@ from bridge_fixtures import (
     HALL_KEY,
     bridge_site,
     broker_config_for,
-    hall_broker,
     rating_event,
-    start_backend,
     ticket_event,
     wait_until,
 )
+from bridge_fixtures import backend as backend  # a fixture, used by name
+from bridge_fixtures import broker as broker  # a fixture, used by name
 from bus_helpers import Collector
 from mosquitto import Mosquitto
 from queue_fixtures import FakeClock
@@ -35,20 +35,6 @@ from hall_bus.queue.service import QueueEngine
 
 HALL = "test-hall"
 EVENTS_IN_A_DAY = 3000
-
-
-@pytest.fixture
-def backend(tmp_path: Path) -> Iterator[ReferenceBackend]:
-    backend = start_backend(tmp_path, HALL)
-    yield backend
-    backend.stop()
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Mosquitto]:
-    broker = hall_broker(tmp_path / "mosquitto")
-    yield broker
-    broker.kill()
 
 
 @pytest.fixture

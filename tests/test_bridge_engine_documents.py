@@ -14,11 +14,11 @@ from bridge_fixtures import (
     HALL_KEY,
     bridge_site,
     broker_config_for,
-    hall_broker,
-    start_backend,
     ticket_event,
     wait_until,
 )
+from bridge_fixtures import backend as backend  # a fixture, used by name
+from bridge_fixtures import broker as broker  # a fixture, used by name
 from bus_helpers import Collector
 from mosquitto import Mosquitto
 from queue_fixtures import FakeClock
@@ -51,20 +51,6 @@ CATALOGUE_V1 = {"services": [
     {"service_id": "household", "prefix": "A", "name_zh": "户籍业务", "name_en": "Residence"},
     {"service_id": "business", "prefix": "B", "name_zh": "企业开办", "name_en": "Business"},
     {"service_id": "tax", "prefix": "C", "name_zh": "税务", "name_en": "Tax"}]}
-
-
-@pytest.fixture
-def backend(tmp_path: Path) -> Iterator[ReferenceBackend]:
-    backend = start_backend(tmp_path, HALL)
-    yield backend
-    backend.stop()
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Mosquitto]:
-    broker = hall_broker(tmp_path / "mosquitto")
-    yield broker
-    broker.kill()
 
 
 @pytest.fixture
