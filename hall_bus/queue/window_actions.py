@@ -37,6 +37,7 @@ from hall_bus.contract import (
     TransferRequest,
     WindowActionData,
     WindowRequest,
+    WindowSummary,
 )
 from hall_bus.queue import policy
 from hall_bus.queue.rows import (
@@ -78,6 +79,16 @@ def _window_data(
     return WindowActionData(window=summary_of(tx, window_id), ticket=ticket, finished=finished)
 
 
+def _announce(
+    tx: Tx, event: QueueEventType, window_id: str, ticket_id: str, **extra: Any
+) -> tuple[TicketView, WindowSummary]:
+    """The ticket and its window as they are now, told to the hall in one event."""
+    view = view_of(tx, ticket_id)
+    window = summary_of(tx, window_id)
+    tx.emit(event, ticket=view, window=window, **extra)
+    return view, window
+
+
 def _finish_current(tx: Tx, state: WindowState) -> TicketView | None:
     if state.current_ticket_id is None:
         return None
@@ -104,18 +115,14 @@ def call_next(tx: Tx, req: CallNextRequest) -> WindowActionData:
     update_ticket(tx, chosen.ticket_id, state=TicketState.CALLED.value, called_at=tx.now,
                   window_id=state.window_id, staff_id=state.staff_id, waiting_since=None)
     update_window(tx, state.window_id, current_ticket_id=chosen.ticket_id)
-    view = view_of(tx, chosen.ticket_id)
-    window = summary_of(tx, state.window_id)
-    tx.emit(QueueEventType.TICKET_CALLED, ticket=view, window=window)
+    view, window = _announce(tx, QueueEventType.TICKET_CALLED, state.window_id, chosen.ticket_id)
     return WindowActionData(window=window, ticket=view, finished=finished)
 
 
 def recall(tx: Tx, req: RecallRequest) -> WindowActionData:
     state, row = _current(tx, req)
     update_ticket(tx, row["ticket_id"], recalls=row["recalls"] + 1)
-    view = view_of(tx, row["ticket_id"])
-    window = summary_of(tx, state.window_id)
-    tx.emit(QueueEventType.TICKET_RECALLED, ticket=view, window=window)
+    view, window = _announce(tx, QueueEventType.TICKET_RECALLED, state.window_id, row["ticket_id"])
     return WindowActionData(window=window, ticket=view)
 
 
@@ -127,9 +134,7 @@ def skip(tx: Tx, req: SkipRequest) -> WindowActionData:
         )
     update_ticket(tx, row["ticket_id"], state=TicketState.NO_SHOW.value)
     update_window(tx, state.window_id, current_ticket_id=None)
-    view = view_of(tx, row["ticket_id"])
-    window = summary_of(tx, state.window_id)
-    tx.emit(QueueEventType.TICKET_SKIPPED, ticket=view, window=window)
+    view, window = _announce(tx, QueueEventType.TICKET_SKIPPED, state.window_id, row["ticket_id"])
     return WindowActionData(window=window, finished=view)
 
 
@@ -141,9 +146,7 @@ def start_service(tx: Tx, req: StartServiceRequest) -> WindowActionData:
     update_ticket(tx, row["ticket_id"], state=TicketState.SERVING.value,
                   service_started_at=tx.now)
     settle_window(tx, state.window_id, before)  # the window's mode moved calling → serving
-    view = view_of(tx, row["ticket_id"])
-    window = summary_of(tx, state.window_id)
-    tx.emit(QueueEventType.SERVICE_STARTED, ticket=view, window=window)
+    view, window = _announce(tx, QueueEventType.SERVICE_STARTED, state.window_id, row["ticket_id"])
     return WindowActionData(window=window, ticket=view)
 
 
@@ -164,10 +167,8 @@ def transfer(tx: Tx, req: TransferRequest) -> WindowActionData:
                   transfers=row["transfers"] + 1, waiting_since=tx.now, called_at=None,
                   service_started_at=None, window_id=None, staff_id=None)
     update_window(tx, state.window_id, current_ticket_id=None)
-    view = view_of(tx, row["ticket_id"])
-    window = summary_of(tx, state.window_id)
-    tx.emit(QueueEventType.TICKET_TRANSFERRED, ticket=view, window=window,
-            from_service_id=row["service_id"])
+    view, window = _announce(tx, QueueEventType.TICKET_TRANSFERRED, state.window_id,
+                             row["ticket_id"], from_service_id=row["service_id"])
     return WindowActionData(window=window, finished=view)
 
 
