@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 from bridge_fixtures import backend as backend  # a fixture, used by name
 from bridge_fixtures import (
     bridge_site,
@@ -22,6 +21,7 @@ from bridge_fixtures import (
 )
 from bus_helpers import Collector
 
+from bench.engine_process import write_site as write_site_yaml
 from bench.reference_backend import ReferenceBackend
 from firmware_config.loader import load_site
 from firmware_config.site import SiteConfig
@@ -33,9 +33,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def write_site(site: SiteConfig, path: Path) -> Path:
-    path.write_text(yaml.safe_dump(site.model_dump(mode="json"), allow_unicode=True))
-    assert load_site(path) == site  # the YAML the daemon reads is the site the test means
-    return path
+    written = write_site_yaml(site, path)
+    assert load_site(written) == site  # the YAML the daemon reads is the site the test means
+    return written
 
 
 def spawn_bridge(site_file: Path, db: Path, log: Path) -> subprocess.Popen[bytes]:
