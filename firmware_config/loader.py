@@ -12,6 +12,7 @@ is parsed and looked up the same way.
 from __future__ import annotations
 
 import argparse
+import logging
 import re
 import sys
 from dataclasses import dataclass
@@ -22,7 +23,10 @@ import yaml
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from firmware_config.migrations import migrate
 from firmware_config.site import SiteConfig
+
+log = logging.getLogger("hall.config")
 
 _SITES_DIR = Path(__file__).resolve().parent / "sites"
 
@@ -317,21 +321,65 @@ def _validation_issues(exc: ValidationError, document: _Document, file: str) -> 
 # --- public API ---------------------------------------------------------------------------------
 
 
-def parse_site(text: str, file: str = "<site>") -> SiteConfig:
-    """Validate site YAML text; `file` is only used to label errors."""
+@dataclass(frozen=True)
+class SiteDocument:
+    """A validated site with where its keys are in the file and what a migration changed."""
+
+    site: SiteConfig
+    file: str
+    text: str
+    migrated: list[ConfigIssue]  # one per change, at the line of the key as written
+    positions: dict[_KeyPath, _Position]
+
+    def issue(self, path: str, message: str) -> ConfigIssue:
+        """An issue about `path` (dotted key path), located at its line in the file."""
+        return _issue_at(self.file, path, self.positions, message)
+
+
+def _issue_at(
+    file: str, path: str, positions: dict[_KeyPath, _Position], message: str
+) -> ConfigIssue:
+    where = _locate(tuple(path.split(".")) if path else (), positions)
+    return ConfigIssue(file, None if where is None else where.line,
+                       None if where is None else where.column, path, message)
+
+
+def read_site_text(text: str, file: str = "<site>") -> SiteDocument:
+    """Parse, migrate (an older `version:`) and validate site YAML text."""
     document = _parse_yaml(text, file)
     try:
-        return SiteConfig.model_validate(document.data)
+        changes = migrate(document.data)
+    except ValueError as exc:
+        message = str(exc).removeprefix("version: ")
+        raise ConfigError([_issue_at(file, "version", document.positions, message)]) from exc
+    migrated = [_issue_at(file, change.path, document.positions, change.message)
+                for change in changes]
+    if migrated:
+        log.warning("%s: 旧版本配置已在内存中迁移，用 `hall config migrate %s --write` 保存 / "
+                    "migrated from an older config version in memory:\n%s",
+                    file, file, "\n".join(f"  {issue}" for issue in migrated))
+    try:
+        site = SiteConfig.model_validate(document.data)
     except ValidationError as exc:
         raise ConfigError(_validation_issues(exc, document, file)) from exc
+    return SiteDocument(site, file, text, migrated, document.positions)
 
 
-def load_site(path: Path | None = None) -> SiteConfig:
-    """Load and validate a site file (default: the bundled demo hall); raises `ConfigError`."""
+def parse_site(text: str, file: str = "<site>") -> SiteConfig:
+    """Validate site YAML text; `file` is only used to label errors."""
+    return read_site_text(text, file).site
+
+
+def read_site(path: Path | None = None) -> SiteDocument:
+    """Like `load_site`, keeping the text, key positions and migration changes."""
     path = default_site_path() if path is None else path
+    return read_site_text(_read_text(path), str(path))
+
+
+def _read_text(path: Path) -> str:
     file = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise ConfigError.single(file, "找不到文件 / file not found") from exc
     except IsADirectoryError as exc:
@@ -342,7 +390,11 @@ def load_site(path: Path | None = None) -> SiteConfig:
         raise ConfigError.single(
             file, f"无法读取文件 / cannot read the file: {exc.strerror}"
         ) from exc
-    return parse_site(text, file)
+
+
+def load_site(path: Path | None = None) -> SiteConfig:
+    """Load and validate a site file (default: the bundled demo hall); raises `ConfigError`."""
+    return read_site(path).site
 
 
 def run_validate_command(args: argparse.Namespace) -> int:

@@ -15,14 +15,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from firmware_config.bridge import BridgeConfig
+from firmware_config.broker_tls import ClientTlsConfig, TlsListenerConfig
 from firmware_config.camera import CameraConfig, check_cameras
 from firmware_config.catalogue import ServiceGuide, check_catalogue
 from firmware_config.kiosk import KioskConfig, check_kiosks
 from firmware_config.line import LineConfig, check_lines
+from firmware_config.network_devices import NetworkDeviceConfig, check_network_devices
 from firmware_config.voice import VoiceConfig, check_voice
 from hall_bus.contract import PriorityClass
 
-CONFIG_VERSION = 1
+# Older versions are migrated on load (firmware_config/migrations.py).
+CONFIG_VERSION = 2
 
 Name = Annotated[str, Field(pattern=r"^[a-z0-9_-]+$", min_length=1, max_length=64)]
 
@@ -45,6 +48,19 @@ class BrokerConfig(StrictModel):
     reconnect_min_s: float = Field(default=0.5, gt=0, le=60, description="First reconnect delay.")
     reconnect_max_s: float = Field(
         default=30.0, gt=0, le=600, description="Longest reconnect delay."
+    )
+    credentials_dir: Path | None = Field(
+        default=None,
+        description="Folder of per-account password files `<account>.password` (mode 0600), "
+        "made by `hall config mosquitto`: every daemon and device logs in as its own account "
+        "and the ACL limits it to its own topics (docs/deployment-security.md). None: every "
+        "daemon shares username/password, for development and `hall demo` only.",
+    )
+    tls: ClientTlsConfig | None = Field(
+        default=None, description="Connect over TLS (a device on the hall LAN)."
+    )
+    tls_listener: TlsListenerConfig | None = Field(
+        default=None, description="A TLS listener for LAN devices in the rendered Mosquitto config."
     )
 
 
@@ -132,7 +148,7 @@ class Thresholds(StrictModel):
 
 
 class RatingPolicy(StrictModel):
-    time_limit_h: float = Field(
+    late_rating_limit_h: float = Field(
         default=72, gt=0, le=24 * 30, description="Late ratings are accepted for this long."
     )
 
@@ -176,6 +192,11 @@ class SiteConfig(StrictModel):
     )
     cameras: list[CameraConfig] = Field(
         default_factory=list, description="Supervision cameras (firmware_config/camera.py)."
+    )
+    network_devices: list[NetworkDeviceConfig] = Field(
+        default_factory=list,
+        description="Pads and LED screens that speak MQTT themselves "
+        "(firmware_config/network_devices.py).",
     )
 
     @field_validator("timezone")
@@ -222,6 +243,7 @@ class SiteConfig(StrictModel):
         check_kiosks(self)
         check_lines(self.lines, window_ids)
         check_cameras(self.cameras, window_ids)
+        check_network_devices(self.network_devices, window_ids)
         check_voice(self)
         return self
 

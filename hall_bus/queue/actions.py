@@ -38,7 +38,7 @@ from hall_bus.contract import (
     TicketState,
     WindowInfo,
 )
-from hall_bus.queue import documents, policy, window_actions
+from hall_bus.queue import day_report, documents, manager_actions, policy, window_actions
 from hall_bus.queue.businessday import business_day
 from hall_bus.queue.rows import (
     TICKET_SELECT,
@@ -211,7 +211,7 @@ def rate(tx: Tx, req: RateRequest) -> RatingData:
         raise DomainError("not_served", "该号票尚未办理，不能评价 / the ticket was not served yet")
     if row["rating"] is not None:
         raise DomainError("already_rated", "该号票已评价 / the ticket is already rated")
-    limit_h = tx.site.ratings.time_limit_h
+    limit_h = tx.site.ratings.late_rating_limit_h
     if row["finished_at"] and tx.now - from_db(row["finished_at"]) > timedelta(hours=limit_h):
         raise DomainError(
             "rating_expired",
@@ -319,7 +319,9 @@ HANDLERS: dict[str, Handler] = {
     "list_tickets": list_tickets,
     **window_actions.HANDLERS,
     **documents.HANDLERS,
+    **manager_actions.HANDLERS,
+    "day_report": day_report.day_report,
 }
 
 # Reads: no request log entry (a repeated read is harmless) and no state change.
-READ_ONLY = frozenset({"describe", "list_tickets"})
+READ_ONLY = frozenset({"describe", "list_tickets", "list_alerts", "day_report"})
