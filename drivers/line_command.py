@@ -11,9 +11,11 @@ import threading
 from pathlib import Path
 
 from drivers.line_daemon import LineDaemon
+from drivers.line_press_channel import PressChannelServer, press_channel_path
 from drivers.line_simulator import SimDisplay, simulate_line
 from firmware_config.line import LineConfig
 from firmware_config.loader import ConfigError, load_site
+from hall_bus.lifecycle import run_until_signalled
 
 log = logging.getLogger("hall.line")
 
@@ -41,17 +43,12 @@ def run_line_command(args: argparse.Namespace) -> int:
     if line is None:
         log.error("没有使用 %s 的线路 / no line in the site uses %s", args.port, args.port)
         return 2
-    stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     if args.simulate:
+        stopping = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stopping.set())
         return _simulate(line, site.data_dir, stopping)
-    daemon = LineDaemon(site, line)
-    daemon.start(wait=None)
-    try:
-        stopping.wait()
-    finally:
-        daemon.stop()
-    return 0
+    return run_until_signalled(LineDaemon(site, line),
+                               f"线路正在停止 / line {line.id} stopping")
 
 
 def _simulate(line: LineConfig, data_dir: Path, stopping: threading.Event) -> int:
@@ -59,6 +56,10 @@ def _simulate(line: LineConfig, data_dir: Path, stopping: threading.Event) -> in
     sim, devices = simulate_line(line, data_dir)
     sim.start()
     log.info("模拟线路 / simulated line %s on %s", line.id, sim.link)
+    # Scripted fingers for its keypads and pads (the demo's staff and citizens), on a local
+    # socket of this simulator only.
+    channel_path = press_channel_path(line, data_dir)
+    channel = PressChannelServer(channel_path, devices).start() if channel_path else None
     shown: dict[str, tuple[str, ...]] = {}
     try:
         while not stopping.wait(0.5):
@@ -67,5 +68,7 @@ def _simulate(line: LineConfig, data_dir: Path, stopping: threading.Event) -> in
                     shown[device_id] = device.shown
                     log.info("[%s] %s", device_id, " | ".join(device.shown))
     finally:
+        if channel is not None:
+            channel.stop()
         sim.stop()
     return 0

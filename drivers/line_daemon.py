@@ -45,6 +45,7 @@ from hall_bus.contract import (
 )
 from hall_bus.contract.line import LineDeviceEvent, LineDeviceEventType, LineState
 from hall_bus.ids import new_id, utc_now
+from hall_bus.liveness import Heartbeat
 from hall_bus.reconnect import Backoff
 
 log = logging.getLogger("hall.line")
@@ -117,6 +118,8 @@ class LineDaemon:
         self._refreshed = time.monotonic()
         self._state_sent = 0.0
         self._cycle_started: tuple[int, float] = (0, time.monotonic())
+        # Beaten every turn of the line thread; a write that never returns stops it.
+        self.heartbeats = [Heartbeat(f"line-{line.id}")]
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -218,6 +221,7 @@ class LineDaemon:
         backoff = Backoff(0.2, 5.0)
         self._publish_all()
         while not self._stop.is_set():
+            self.heartbeats[0].beat()
             if not self.transport.is_open:
                 try:
                     self.transport.open()

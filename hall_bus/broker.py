@@ -37,7 +37,9 @@ from amqtt.plugins.base import BaseAuthPlugin, BasePlugin
 
 import firmware_config
 from firmware_config.site import BrokerConfig, SiteConfig
+from hall_bus.liveness import PAUSE_SLICE_S, Heartbeat, WatchdogPinger
 from hall_bus.netutil import port_is_free
+from hall_bus.systemd_notify import Notifier
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +177,8 @@ class EmbeddedBroker:
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._state_lock = threading.Lock()
+        # Beaten by the broker's own event loop: if that loop blocks, no client is served either.
+        self.heartbeat = Heartbeat("embedded-broker-loop")
 
     @property
     def port(self) -> int:
@@ -302,7 +306,10 @@ class EmbeddedBroker:
         try:
             self._port = self._bound_port(broker)
             self._ready.set()
-            await self._stop_event.wait()
+            while not self._stop_event.is_set():
+                self.heartbeat.beat()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop_event.wait(), PAUSE_SLICE_S)
         finally:
             try:
                 await asyncio.wait_for(broker.shutdown(), STOP_TIMEOUT_S)
@@ -366,11 +373,16 @@ def run_broker_command(args: argparse.Namespace) -> int:
             log.error("%s", exc)
             return 1
         log.info("嵌入式代理已启动 / embedded broker listening on %s:%d", host, broker.port)
-        while not stop.wait(1.0):
+        notifier = Notifier.from_environment()
+        notifier.ready(f"listening on {host}:{broker.port}")
+        pinger = WatchdogPinger(notifier, [broker.heartbeat])
+        while not stop.wait(pinger.next_wait(at_most=1.0)):
             if not broker.running:
                 log.error("嵌入式代理意外停止 / embedded broker stopped unexpectedly")
                 return 1
+            pinger.tick()
         log.info("正在停止嵌入式代理 / stopping embedded broker")
+        notifier.stopping()
         return 0
     finally:
         broker.stop()

@@ -1,13 +1,18 @@
-"""How every daemon's main thread lives: start, wait for SIGTERM (systemd) or SIGINT (Ctrl-C),
-stop cleanly. One place, so the daemons behave alike when a hall is shut down."""
+"""How every daemon's main thread lives: start, tell systemd it is ready, ping its watchdog while
+the daemon's working loops are alive, wait for SIGTERM (systemd) or SIGINT (Ctrl-C), stop cleanly.
+One place, so the daemons behave alike when a hall is started, watched and shut down."""
 
 from __future__ import annotations
 
 import logging
 import signal
 import threading
+from collections.abc import Sequence
 from types import FrameType
 from typing import Protocol
+
+from hall_bus.liveness import Heartbeat, WatchdogPinger
+from hall_bus.systemd_notify import Notifier
 
 log = logging.getLogger("hall")
 
@@ -16,6 +21,9 @@ class Daemon(Protocol):
     def start(self, wait: float | None = ...) -> None: ...
 
     def stop(self) -> None: ...
+
+    @property
+    def heartbeats(self) -> Sequence[Heartbeat]: ...
 
 
 def stop_on_signals() -> threading.Event:
@@ -30,13 +38,27 @@ def stop_on_signals() -> threading.Event:
     return stop
 
 
-def run_until_signalled(daemon: Daemon, stopping_message: str) -> int:
-    """Start `daemon` (it connects in the background), run until signalled, then stop it."""
-    stop = stop_on_signals()
+def watch_until(stop: threading.Event, pinger: WatchdogPinger) -> None:
+    """The main loop of a daemon: sleep until `stop`, waking to ping the watchdog when due."""
+    while not stop.wait(pinger.next_wait()):
+        pinger.tick()
+
+
+def serve_until(
+    daemon: Daemon, stop: threading.Event, stopping_message: str, notifier: Notifier
+) -> int:
+    """Start `daemon` (it connects in the background), report ready, run until `stop`, stop it."""
     daemon.start(wait=None)
     try:
-        stop.wait()
+        notifier.ready()
+        watch_until(stop, WatchdogPinger(notifier, daemon.heartbeats))
         log.info("%s", stopping_message)
+        notifier.stopping()
     finally:
         daemon.stop()
     return 0
+
+
+def run_until_signalled(daemon: Daemon, stopping_message: str) -> int:
+    """`serve_until` SIGTERM or SIGINT, notifying the service manager systemd passed us, if any."""
+    return serve_until(daemon, stop_on_signals(), stopping_message, Notifier.from_environment())

@@ -21,6 +21,8 @@ from firmware_config.kiosk import KioskConfig
 from firmware_config.loader import ConfigError, load_site
 from firmware_config.site import SiteConfig
 from hall_bus.client import BusClient
+from hall_bus.liveness import WatchdogPinger
+from hall_bus.systemd_notify import Notifier
 from kiosk.voice_prompt import SpokenPrompt
 
 log = logging.getLogger("hall.kiosk")
@@ -109,15 +111,25 @@ def run_kiosk_command(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     # Python runs signal handlers only between bytecodes; a timer lets it in while Qt waits.
+    # The same timer pings systemd's watchdog: it runs on the GUI's event loop, so a frozen
+    # screen stops the pings and the kiosk is restarted.
+    notifier = Notifier.from_environment()
+    pinger = WatchdogPinger(notifier, [])
     heartbeat = QTimer()
     heartbeat.start(200)
-    heartbeat.timeout.connect(lambda: None)
+    heartbeat.timeout.connect(pinger.tick)
     if args.seconds is not None:
         QTimer.singleShot(round(args.seconds * 1000), lambda: app.exit(0))
-    QTimer.singleShot(0, lambda: log.info("取号机就绪 / kiosk %s ready", kiosk.id))
+
+    def on_ready() -> None:
+        log.info("取号机就绪 / kiosk %s ready", kiosk.id)
+        notifier.ready()
+
+    QTimer.singleShot(0, on_ready)
     try:
         app.exec()
     finally:
+        notifier.stopping()
         heartbeat.stop()
         for reader in scanners:
             reader.stop()

@@ -25,6 +25,7 @@ from hall_bus.client import BusClient
 from hall_bus.contract import QueueSummaryState, WindowMode
 from hall_bus.contract.camera import CameraEvent, CameraState
 from hall_bus.lifecycle import run_until_signalled
+from hall_bus.liveness import Heartbeat
 from hall_bus.simclock import Clock, ScaledClock, wall_clock
 from hall_bus.topics import OFFLINE, ONLINE, camera_endpoint, queue_endpoint
 
@@ -66,6 +67,7 @@ class CameraDaemon:
         self._windows_lock = threading.Lock()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="camera-analysis", daemon=True)
+        self.heartbeats = [Heartbeat(f"camera-{camera.name}-analysis")]
         self._last_state: CameraState | None = None
         self._state_sent_at = 0.0
         self._online: bool | None = None
@@ -122,7 +124,7 @@ class CameraDaemon:
             delay = next_at - time.monotonic()
             if delay < -interval:  # fell behind (slow machine): do not try to catch up
                 next_at = time.monotonic()
-            self._stopping.wait(max(0.0, delay))
+            self.heartbeats[0].pause(self._stopping, max(0.0, delay))
 
     def _step(self) -> None:
         now = self.clock()

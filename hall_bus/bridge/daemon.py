@@ -61,6 +61,7 @@ from hall_bus.contract.queue_documents import (
     FollowUpUpdate,
 )
 from hall_bus.lifecycle import run_until_signalled
+from hall_bus.liveness import Heartbeat
 from hall_bus.reconnect import Backoff
 
 log = logging.getLogger(__name__)
@@ -118,6 +119,10 @@ class BridgeDaemon:
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._last_error: str | None = None
+        self._delivery_beat = Heartbeat("bridge-delivery")
+        self._downlink_beat = Heartbeat("bridge-downlink")
+        # The downlink loop runs only with the HTTPS API, so only then does it have to beat.
+        self.heartbeats = [self._delivery_beat] + ([self._downlink_beat] if self.backend else [])
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -217,12 +222,13 @@ class BridgeDaemon:
             except Exception:
                 # A bug or a full disk must not end delivery for good: log, pause, go on.
                 log.exception("投递循环出错 / delivery loop failed; retrying")
-                self._stopping.wait(backoff.next_delay())
+                self._delivery_beat.pause(self._stopping, backoff.next_delay())
 
     def _deliver(self, backoff: Backoff) -> None:
         next_state = 0.0
         next_prune = 0.0
         while not self._stopping.is_set():
+            self._delivery_beat.beat()
             if time.monotonic() >= next_prune:
                 pruned = self.store.prune_delivered(self.config.keep_delivered_days * 86400)
                 if pruned:
@@ -233,7 +239,7 @@ class BridgeDaemon:
                 next_state = time.monotonic() + self.config.state_interval_s
             batch = self.store.pending(self.config.batch_size)
             if not batch:
-                self._wake.wait(self.config.state_interval_s)
+                self._delivery_beat.pause(self._wake, self.config.state_interval_s)
                 self._wake.clear()
                 continue
             seqs = [r.seq for r in batch]
@@ -247,7 +253,7 @@ class BridgeDaemon:
                 log.warning("上传失败，%.1f 秒后重试 / upload failed, retry in %.1f s: %s",
                             delay, delay, exc)
                 self._publish_state()
-                self._stopping.wait(delay)
+                self._delivery_beat.pause(self._stopping, delay)
                 continue
             confirmed = set(result.accepted) | set(result.duplicates)
             done = [r.seq for r in batch if r.event_id in confirmed]
@@ -256,7 +262,7 @@ class BridgeDaemon:
                 # Order matters: a batch the backend took only in part is retried from its first
                 # unconfirmed record, never skipped over.
                 self._last_error = f"backend confirmed {len(done)} of {len(batch)} records"
-                self._stopping.wait(backoff.next_delay())
+                self._delivery_beat.pause(self._stopping, backoff.next_delay())
                 continue
             self._last_error = None
             backoff.reset()
@@ -293,7 +299,7 @@ class BridgeDaemon:
                 log.info("下行文档暂不可取 / downlink documents unavailable: %s", exc)
             except Exception:
                 log.exception("下行处理出错 / downlink handling failed")
-            self._stopping.wait(self.config.poll_downlinks_s)
+            self._downlink_beat.pause(self._stopping, self.config.poll_downlinks_s)
 
     def _resync_engine(self, kinds: set[DownlinkKind]) -> set[DownlinkKind]:
         """Offer the engine the documents in force once per start; the kinds still to offer.

@@ -22,6 +22,7 @@ from hall_bus.client import BusClient
 from hall_bus.contract import QUEUE_ACTIONS, Request, Response, ResponseStatus
 from hall_bus.contract.camera import CameraEvent, CameraEventType
 from hall_bus.lifecycle import run_until_signalled
+from hall_bus.liveness import Heartbeat
 from hall_bus.queue.store import QueueStore
 from hall_bus.simclock import Clock, ScaledClock, wall_clock
 from hall_bus.topics import any_camera_event, queue_endpoint
@@ -50,6 +51,9 @@ class QueueEngine:
         self._maintenance = threading.Thread(
             target=self._maintenance_loop, name="queue-maintenance", daemon=True
         )
+        # The maintenance loop takes the store lock every turn, so its heartbeat also stops when
+        # a request handler is stuck holding the store.
+        self.heartbeats = [Heartbeat("queue-maintenance")]
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -152,6 +156,7 @@ class QueueEngine:
         while not self._stopping.wait(0.05):
             try:
                 with self._store_lock:
+                    self.heartbeats[0].beat()
                     now = time.monotonic()
                     if now >= next_check:
                         next_check = now + interval

@@ -30,6 +30,7 @@ from hall_bus.contract.voice import (
 )
 from hall_bus.ids import utc_now
 from hall_bus.lifecycle import run_until_signalled
+from hall_bus.liveness import Heartbeat
 from hall_bus.simclock import Clock, ScaledClock, wall_clock
 from hall_bus.topics import Endpoint, queue_endpoint
 from hall_bus.voice.announce import CallRequest, call_tokens, notice_tokens, repeat_tokens
@@ -68,18 +69,20 @@ class ZoneWorker:
         self.thread = threading.Thread(
             target=self._run, name=f"voice-{scheduler.zone}", daemon=True
         )
+        self.heartbeat = Heartbeat(f"voice-{scheduler.zone}")
 
     def _run(self) -> None:
         daemon = self.daemon
         while not daemon.stopping.is_set():
+            self.heartbeat.beat()
             try:
                 plan = self.scheduler.next(daemon.monotonic())
             except Exception:  # never let one odd call end the zone's thread
                 log.exception("zone %s: could not plan the next announcement", self.scheduler.zone)
-                daemon.stopping.wait(IDLE_POLL_S)
+                self.heartbeat.pause(daemon.stopping, IDLE_POLL_S)
                 continue
             if plan is None:
-                self.wake.wait(IDLE_POLL_S)
+                self.heartbeat.pause(self.wake, IDLE_POLL_S)
                 self.wake.clear()
                 continue
             try:
@@ -104,7 +107,7 @@ class ZoneWorker:
                     log.warning("zone %s: gave up on %s: output down", self.scheduler.zone, name)
                     self.scheduler.abandoned(plan)
                     return
-                daemon.stopping.wait(daemon.voice.sink.retry_s)
+                self.heartbeat.pause(daemon.stopping, daemon.voice.sink.retry_s)
                 continue
             break
         else:
@@ -170,6 +173,7 @@ class VoiceDaemon:
         self._notice_thread = threading.Thread(
             target=self._notice_loop, name="voice-notices", daemon=True
         )
+        self._notice_beat = Heartbeat("voice-notices")
         self.zones = sorted({window.zone for window in site.windows})
         self.windows = {window.id: window for window in site.windows}
         self.renderer: Renderer
@@ -195,6 +199,11 @@ class VoiceDaemon:
         self._notice_thread.start()
         self.publish_state()
         log.info("语音播报已启动 / announcer running: zones %s, pack %s", self.zones, pack.name)
+
+    @property
+    def heartbeats(self) -> list[Heartbeat]:
+        """One per zone's speaking thread and the notices' clock; complete once started."""
+        return [self._notice_beat, *(worker.heartbeat for worker in self.workers.values())]
 
     def stop(self) -> None:
         if self.stopping.is_set():
@@ -280,7 +289,7 @@ class VoiceDaemon:
     def _notice_loop(self) -> None:
         # A restart just after a notice's time still says it; one an hour later does not.
         checked = self.local_now() - timedelta(seconds=NOTICE_GRACE_S)
-        while not self.stopping.wait(1.0):
+        while not self._notice_beat.pause(self.stopping, 1.0):
             now = self.local_now()
             self.queue_due_notices(checked, now)
             checked = now

@@ -1,0 +1,156 @@
+"""sd_notify spoken by the daemons: the datagrams, their timing, and a stuck loop going quiet."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from notify_listener import NotifyListener
+from queue_fixtures import make_site
+
+from bench.engine_process import write_site
+from firmware_config.site import BrokerConfig
+from hall_bus.lifecycle import serve_until
+from hall_bus.liveness import Heartbeat, WatchdogPinger
+from hall_bus.queue.service import QueueEngine
+from hall_bus.systemd_notify import Notifier, socket_address, watchdog_interval
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_notifier_sends_exact_datagrams_to_a_path_socket(tmp_path: Path) -> None:
+    listener = NotifyListener(str(tmp_path / "notify"))
+    try:
+        notifier = Notifier.from_environment({"NOTIFY_SOCKET": str(tmp_path / "notify")})
+        assert notifier.ready("serving") and notifier.watchdog() and notifier.stopping()
+        listener.wait_for(lambda: len(listener.messages()) == 3)
+        assert [m for _, m in listener.messages()] == [
+            "READY=1\nSTATUS=serving", "WATCHDOG=1", "STOPPING=1"
+        ]
+    finally:
+        listener.close()
+
+
+def test_abstract_socket_names_and_unset_socket() -> None:
+    assert socket_address("@hall/notify") == b"\0hall/notify"
+    assert socket_address("/run/systemd/notify") == "/run/systemd/notify"
+    assert socket_address("vsock:2:1234") is None
+    quiet = Notifier.from_environment({})
+    assert not quiet.active and not quiet.ready() and quiet.watchdog_interval_s is None
+
+
+def test_watchdog_interval_is_half_the_period_and_only_for_the_watched_pid() -> None:
+    assert watchdog_interval({"WATCHDOG_USEC": "30000000"}, 42) == 15.0
+    assert watchdog_interval({"WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "42"}, 42) == 15.0
+    assert watchdog_interval({"WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "7"}, 42) is None
+    assert watchdog_interval({"WATCHDOG_USEC": "soon"}, 42) is None
+    assert watchdog_interval({}, 42) is None
+
+
+def test_a_paused_loop_keeps_beating_but_a_busy_one_does_not() -> None:
+    beat = Heartbeat("loop")
+    stop = threading.Event()
+    assert not beat.pause(stop, 0.6)
+    assert beat.age() < 0.3
+    time.sleep(0.3)  # doing "work" without beating
+    assert beat.age() >= 0.3
+    stop.set()
+    assert beat.pause(stop, 10)  # returns at once when stopping
+
+
+def test_queue_process_notifies_ready_watchdog_and_stopping(
+    broker_config: BrokerConfig, tmp_path: Path
+) -> None:
+    site = make_site().model_copy(update={"broker": broker_config, "data_dir": tmp_path / "data"})
+    site_path = write_site(site, tmp_path / "site.yaml")
+    listener = NotifyListener.abstract()  # '@' names: how systemd passes its socket today
+    log_path = tmp_path / "queue.log"
+    try:
+        with log_path.open("wb") as log_file:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "hall_bus.cli", "queue", "--site", str(site_path)],
+                cwd=REPO, stdout=log_file, stderr=log_file,
+                env={**os.environ, "NOTIFY_SOCKET": listener.address,
+                     "WATCHDOG_USEC": "600000"},
+            )
+        try:
+            listener.wait_for(lambda: len(listener.times_of("WATCHDOG=1")) >= 8, timeout=30)
+            pings = listener.times_of("WATCHDOG=1")
+            ready = listener.times_of("READY=1")
+            assert len(ready) == 1 and ready[0] <= pings[0]
+            gaps = [later - earlier for earlier, later in zip(pings, pings[1:], strict=False)]
+            # Half of WATCHDOG_USEC (0.3 s); generous bounds for two shared cores.
+            assert all(0.25 <= gap <= 0.6 for gap in gaps), gaps
+            assert 0.28 <= sum(gaps) / len(gaps) <= 0.4, gaps
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=15) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        messages = [m for _, m in listener.messages()]
+        assert messages[-1] == "STOPPING=1", log_path.read_text()
+        assert messages.count("STOPPING=1") == 1
+    finally:
+        listener.close()
+
+
+def test_a_stuck_queue_engine_stops_its_watchdog_pings(
+    broker_config: BrokerConfig, tmp_path: Path
+) -> None:
+    """A request handler stuck holding the store (here: the test holds its lock) stops the
+    maintenance loop, its heartbeat goes stale and the pings stop; they resume once it frees."""
+    site = make_site().model_copy(update={"broker": broker_config, "data_dir": tmp_path / "data"})
+    engine = QueueEngine(site, tmp_path / "queue.sqlite3")
+    listener = NotifyListener(str(tmp_path / "notify"))
+    notifier = Notifier(socket_address(listener.address), watchdog_interval_s=0.1)
+    stop = threading.Event()
+    runner = threading.Thread(
+        target=serve_until, args=(engine, stop, "stopping", notifier), daemon=True
+    )
+    runner.start()
+    try:
+        listener.wait_for(lambda: len(listener.times_of("WATCHDOG=1")) >= 5)
+        with engine._store_lock:
+            stuck_at = time.monotonic()
+            time.sleep(1.2)
+        freed_at = time.monotonic()
+        listener.wait_for(lambda: any(at > freed_at for at in listener.times_of("WATCHDOG=1")))
+        pings = listener.times_of("WATCHDOG=1")
+        during = [at for at in pings if stuck_at + 0.3 < at < freed_at]
+        # Stale after two intervals (0.2 s) plus the maintenance wait: pings stop within 0.3 s.
+        assert during == [], [round(at - stuck_at, 2) for at in pings]
+        assert [at for at in pings if stuck_at - 0.5 < at < stuck_at]  # pinging right before
+    finally:
+        stop.set()
+        runner.join(10)
+        listener.close()
+    assert not runner.is_alive()
+
+
+def test_pinger_without_watchdog_never_pings() -> None:
+    pinger = WatchdogPinger(Notifier("/nonexistent/socket", None), [Heartbeat("loop")])
+    assert pinger.next_wait() is None and pinger.next_wait(at_most=1.0) == 1.0
+    assert not pinger.tick()
+
+
+@pytest.mark.parametrize("stale_for", [0.0, 0.5])
+def test_pinger_withholds_pings_while_a_heartbeat_is_stale(stale_for: float, tmp_path: Path) -> None:
+    now = [100.0]
+    beat = Heartbeat("loop", clock=lambda: now[0])
+    listener = NotifyListener(str(tmp_path / "notify"))
+    try:
+        pinger = WatchdogPinger(Notifier(str(tmp_path / "notify"), 0.2), [beat],
+                                clock=lambda: now[0])
+        now[0] += stale_for
+        sent = pinger.tick()
+        assert sent is (stale_for <= 0.4)
+        assert not pinger.tick()  # not due again until the interval passed
+    finally:
+        listener.close()
