@@ -18,6 +18,7 @@ import select
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,14 +92,30 @@ class SimKeypad(SimDevice):
     shown: tuple[str, ...] = ()
     idle: tuple[str, str, str] | None = None  # pads: staff number, name, photo id
     drop_acks: int = 0  # fault: this many ACK frames are lost on the wire
+    # Notified when an ACK, a text or the idle screen arrives, for whoever scripts the presses
+    # from another thread (the press channel) and waits for what the device shows.
+    changed: threading.Condition = field(default_factory=threading.Condition, repr=False,
+                                         compare=False)
 
     def press(self, key: int, arg: str = "") -> rc.Press:
-        press = rc.Press(self.next_seq, key, arg)
-        self.next_seq = self.next_seq % 255 + 1
-        self.pending.append(press)
-        return press
+        with self.changed:
+            press = rc.Press(self.next_seq, key, arg)
+            self.next_seq = self.next_seq % 255 + 1
+            self.pending.append(press)
+            return press
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        """Wait until `predicate()` holds (checked after every ACK, SHOW and IDLE)."""
+        with self.changed:
+            return self.changed.wait_for(predicate, timeout)
 
     def handle(self, frame: Frame) -> bytes | None:
+        with self.changed:
+            reply = self._handle(frame)
+            self.changed.notify_all()
+            return reply
+
+    def _handle(self, frame: Frame) -> bytes | None:
         if frame.cmd == rc.POLL:
             return rc.encode_press(self.pending[0]) if self.pending else b""
         if frame.cmd == rc.ACK:
