@@ -78,6 +78,9 @@ EVENT_DESCRIPTIONS: dict[QueueEventType, str] = {
     QueueEventType.RATING_GIVEN: "A served ticket was rated; bad ratings are followed up.",
     QueueEventType.SUPERVISION_ALERT: "A supervision threshold was crossed (see `alert`).",
     QueueEventType.BUSINESS_DAY_STARTED: "A new business day began; ticket counters restarted.",
+    QueueEventType.ALERT_ACKNOWLEDGED: "A manager acknowledged a supervision alert (`alert`, "
+    "`actor`).",
+    QueueEventType.SERVICE_ASSIGNED: "A manager moved a service to another window (`detail`).",
 }
 
 # One line per value of the enums the docs list; keyed by the enum's schema title.

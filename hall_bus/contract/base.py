@@ -77,6 +77,13 @@ class Request(Message):
         "(same id) again with a higher attempt, and is answered again without a second execution.",
     )
 
+    actor: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9_-]{1,32}$",
+        description="Who asked, when a person did: the manager's login at the console. The queue "
+        "engine logs it with the request and copies it to the events the request caused.",
+    )
+
     def expired(self, now: datetime | None = None) -> bool:
         return (now or utc_now()) > self.deadline
 

@@ -229,6 +229,10 @@ class SupervisionAlert(BaseModel):
         "exceeds it, once per occurrence."
     )
     message: str = Field(description="Chinese first, then English.")
+    alert_id: str | None = Field(
+        default=None,
+        description="The engine's number for this alert; give it to `acknowledge_alert`.",
+    )
 
 
 # --- queue engine requests ----------------------------------------------------------------------
@@ -488,6 +492,90 @@ class AppointmentsLoadedData(BaseModel):
     replaced: int = Field(description="How many of them replaced one with the same code.")
 
 
+# --- manager console: alerts, service moves, the day's figures ------------------------------------
+
+
+class ListAlertsRequest(Request):
+    business_day: str | None = Field(default=None, description="YYYY-MM-DD; default today.")
+    limit: int = Field(default=200, ge=1, le=2000, description="The newest this many.")
+
+
+class AlertRecord(BaseModel):
+    alert: SupervisionAlert = Field(description="The alert as raised.")
+    raised_at: Timestamp = Field(description="When the engine raised it.")
+    acknowledged_by: str | None = Field(
+        default=None, description="Login of the manager who acknowledged it; null while open."
+    )
+    acknowledged_at: Timestamp | None = Field(default=None, description="When it was.")
+
+
+class AlertListData(BaseModel):
+    business_day: str = Field(description="The business day listed.")
+    alerts: list[AlertRecord] = Field(description="Newest first.")
+
+
+class AcknowledgeAlertRequest(Request):
+    alert_id: str = Field(min_length=1, max_length=32, description="`alert_id` of the alert.")
+    note: MaskedText | None = Field(default=None, description="What the manager did about it.")
+
+
+class AlertData(BaseModel):
+    record: AlertRecord = Field(description="The alert after the action.")
+
+
+class AssignServiceRequest(Request):
+    service_id: Name = Field(description="The service to move.")
+    to_window_id: Name = Field(description="Window that serves it from now on.")
+    from_window_id: Name | None = Field(
+        default=None,
+        description="Window that stops serving it; null adds `to_window_id` without taking it "
+        "from anyone. A window keeps at least one service.",
+    )
+    priority: int = Field(
+        default=1, ge=1, le=9, description="Its priority at `to_window_id` (1 = first)."
+    )
+
+
+class ServiceAssignedData(BaseModel):
+    windows: list[WindowInfo] = Field(description="Every window and its services now.")
+
+
+class DayReportRequest(Request):
+    business_day: str | None = Field(default=None, description="YYYY-MM-DD; default today.")
+    bucket_min: int = Field(
+        default=30, ge=5, le=240, description="Width of the chart series' time buckets."
+    )
+
+
+class ReportRow(BaseModel):
+    key: str = Field(description="Service id, window id or staff number.")
+    name: str = Field(description="Its Chinese name.")
+    tickets: int = Field(description="Tickets issued for it (services) or called by it.")
+    served: int = Field(description="Tickets finished (`done`).")
+    no_shows: int = Field(description="Tickets now `no_show`.")
+    mean_wait_s: int | None = Field(description="Mean issue → call, of called tickets.")
+    mean_service_s: int | None = Field(
+        description="Mean call (or service start) → finish, of finished tickets."
+    )
+    ratings: dict[str, int] = Field(description="Ratings by level (`RatingLevel` values).")
+    absences: int = Field(description="`staff_absent` alerts (windows and staff; 0 for services).")
+
+
+class SeriesPoint(BaseModel):
+    start: Timestamp = Field(description="Start of the bucket.")
+    arrivals: int = Field(description="Tickets issued in it.")
+    mean_wait_s: int | None = Field(description="Mean wait of the tickets called in it.")
+
+
+class DayReportData(BaseModel):
+    business_day: str = Field(description="The business day reported.")
+    services: list[ReportRow] = Field(description="One row per service, site order.")
+    windows: list[ReportRow] = Field(description="One row per window, site order.")
+    staff: list[ReportRow] = Field(description="One row per staff member who called a ticket.")
+    series: list[SeriesPoint] = Field(description="Arrivals and waits over the day.")
+    ratings: list[RatingView] = Field(description="Every rating of the day, newest first.")
+
+
 QUEUE_ACTIONS: dict[str, Action] = {
     action.name: action
     for action in (
@@ -570,6 +658,22 @@ QUEUE_ACTIONS: dict[str, Action] = {
             "A newer staff roster from the backend; refused if it drops someone logged in.",
         ),
         Action(
+            "list_alerts", ListAlertsRequest, AlertListData,
+            "Supervision alerts of a day with who acknowledged them.",
+        ),
+        Action(
+            "acknowledge_alert", AcknowledgeAlertRequest, AlertData,
+            "A manager saw a supervision alert and dealt with it; once per alert.",
+        ),
+        Action(
+            "assign_service", AssignServiceRequest, ServiceAssignedData,
+            "Move a service to another window (or add one); kept until changed again.",
+        ),
+        Action(
+            "day_report", DayReportRequest, DayReportData,
+            "The day's figures per service, window and staff, and the chart series.",
+        ),
+        Action(
             "apply_follow_ups",
             ApplyFollowUpsRequest,
             FollowUpsAppliedData,
@@ -600,6 +704,8 @@ class QueueEventType(StrEnum):
     RATING_GIVEN = "rating_given"
     SUPERVISION_ALERT = "supervision_alert"
     BUSINESS_DAY_STARTED = "business_day_started"
+    ALERT_ACKNOWLEDGED = "alert_acknowledged"
+    SERVICE_ASSIGNED = "service_assigned"
 
 
 class QueueEvent(Message):
@@ -628,6 +734,9 @@ class QueueEvent(Message):
         "closed (`business_day_started`).",
     )
     cause: str | None = Field(default=None, description="Id of the request that caused it.")
+    actor: str | None = Field(
+        default=None, description="`actor` of that request: the manager who did it, if one did."
+    )
 
 
 class QueueSummaryState(Message):

@@ -38,7 +38,7 @@ from hall_bus.contract import (
     TicketState,
     WindowInfo,
 )
-from hall_bus.queue import documents, policy, window_actions
+from hall_bus.queue import day_report, documents, manager_actions, policy, window_actions
 from hall_bus.queue.businessday import business_day
 from hall_bus.queue.rows import (
     TICKET_SELECT,
@@ -319,7 +319,9 @@ HANDLERS: dict[str, Handler] = {
     "list_tickets": list_tickets,
     **window_actions.HANDLERS,
     **documents.HANDLERS,
+    **manager_actions.HANDLERS,
+    "day_report": day_report.day_report,
 }
 
 # Reads: no request log entry (a repeated read is harmless) and no state change.
-READ_ONLY = frozenset({"describe", "list_tickets"})
+READ_ONLY = frozenset({"describe", "list_tickets", "list_alerts", "day_report"})

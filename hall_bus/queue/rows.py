@@ -67,6 +67,7 @@ class Tx:
     day: str
     cause: str | None
     events: list[QueueEvent] = field(default_factory=list)
+    actor: str | None = None  # the manager who asked, copied to every event of the request
 
     def emit(
         self,
@@ -84,7 +85,7 @@ class Tx:
         event = QueueEvent(
             type=kind, business_day=self.day, ticket=ticket, window=window,
             rating=rating, alert=alert, from_service_id=from_service_id, detail=detail,
-            cause=self.cause,
+            cause=self.cause, actor=self.actor,
         )
         self.events.append(event)
         return event

@@ -23,14 +23,13 @@ from hall_bus.contract import QUEUE_ACTIONS, Request, Response, ResponseStatus
 from hall_bus.contract.camera import CameraEvent, CameraEventType
 from hall_bus.lifecycle import run_until_signalled
 from hall_bus.liveness import Heartbeat
+from hall_bus.queue.actions import READ_ONLY
 from hall_bus.queue.store import QueueStore
 from hall_bus.simclock import Clock, ScaledClock, wall_clock
 from hall_bus.topics import any_camera_event, queue_endpoint
 
 log = logging.getLogger("hall.queue")
 
-# Actions that only read; they never make the summary state stale.
-_READ_ONLY_ACTIONS = frozenset({"describe", "list_tickets"})
 SUMMARY_MIN_INTERVAL_S = 0.2
 
 
@@ -98,7 +97,7 @@ class QueueEngine:
                     request.id,
                     action,
                 )
-            elif outcome.response.status is ResponseStatus.OK and action not in _READ_ONLY_ACTIONS:
+            elif outcome.response.status is ResponseStatus.OK and action not in READ_ONLY:
                 self._summary_dirty = True
             self._flush_outbox(forget_acknowledged=False)
         return outcome.response

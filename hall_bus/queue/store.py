@@ -34,7 +34,7 @@ from hall_bus.contract import (
     TicketState,
 )
 from hall_bus.ids import utc_now
-from hall_bus.queue import actions, documents, supervision
+from hall_bus.queue import actions, documents, manager_actions, supervision
 from hall_bus.queue.businessday import business_day
 from hall_bus.queue.rows import (
     DomainError,
@@ -105,6 +105,17 @@ MIGRATIONS: list[list[str]] = [
         "CREATE TABLE documents (kind TEXT PRIMARY KEY, version INTEGER NOT NULL,"
         " body TEXT NOT NULL, applied_at TEXT NOT NULL)",
     ],
+    [
+        # The manager console: who asked for each request, alerts kept whole with their
+        # acknowledgement, services moved between windows (hall_bus/queue/manager_actions.py).
+        "ALTER TABLE request_log ADD COLUMN actor TEXT",
+        "ALTER TABLE alerts ADD COLUMN body TEXT",
+        "ALTER TABLE alerts ADD COLUMN acknowledged_by TEXT",
+        "ALTER TABLE alerts ADD COLUMN acknowledged_at TEXT",
+        "ALTER TABLE alerts ADD COLUMN note TEXT",
+        "CREATE TABLE window_services (window_id TEXT PRIMARY KEY, body TEXT NOT NULL,"
+        " actor TEXT, changed_at TEXT NOT NULL)",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -136,10 +147,17 @@ class QueueStore:
         self._conn.execute("PRAGMA foreign_keys=ON")
         self._conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         self._migrate()
-        self.site = documents.effective_site(site, self._conn)
+        self.site = self._effective_site()
 
     def close(self) -> None:
         self._conn.close()
+
+    def _effective_site(self) -> SiteConfig:
+        """The site config with the accepted backend documents and the managers' service moves
+        laid over it."""
+        return manager_actions.with_window_services(
+            documents.effective_site(self.base_site, self._conn), self._conn
+        )
 
     # --- schema ----------------------------------------------------------------------------------
 
@@ -237,13 +255,14 @@ class QueueStore:
                 self._conn.execute("COMMIT")
                 return Outcome(Response.model_validate_json(stored[0]), [], duplicate=True)
             tx = self._open(cause=request.id)
+            tx.actor = request.actor
             response = self._run(tx, action, request)
             if action not in actions.READ_ONLY:
                 stored_json = response.model_dump_json()
                 self._conn.execute(
-                    "INSERT INTO request_log (request_id, action, response, created_at)"
-                    " VALUES (?, ?, ?, ?)",
-                    (request.id, action, stored_json, to_db(tx.now)),
+                    "INSERT INTO request_log (request_id, action, response, created_at, actor)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (request.id, action, stored_json, to_db(tx.now), request.actor),
                 )
                 # Answer with exactly what a retry will get (JSON keeps milliseconds only).
                 response = Response.model_validate_json(stored_json)
@@ -251,8 +270,8 @@ class QueueStore:
         except BaseException:
             self._rollback()
             raise
-        if action in documents.HANDLERS:
-            self.site = documents.effective_site(self.base_site, self._conn)
+        if action in documents.HANDLERS or action in manager_actions.SITE_CHANGING:
+            self.site = self._effective_site()
         return Outcome(response, list(tx.events), duplicate=False)
 
     def _run(self, tx: Tx, action: str, request: Request) -> Response:
@@ -343,15 +362,10 @@ class QueueStore:
             for finding in supervision.find_alerts(
                 tx.now, self.site.thresholds, *self._supervision_rows(tx)
             ):
-                inserted = self._conn.execute(
-                    "INSERT OR IGNORE INTO alerts (kind, subject, occurrence, raised_at)"
-                    " VALUES (?, ?, ?, ?)",
-                    (finding.alert.kind.value, finding.alert.subject, finding.occurrence,
-                     to_db(tx.now)),
-                ).rowcount
-                if inserted:
+                alert = manager_actions.record_alert(tx, finding.alert, finding.occurrence)
+                if alert is not None:
                     tx.emit(
-                        QueueEventType.SUPERVISION_ALERT, alert=finding.alert,
+                        QueueEventType.SUPERVISION_ALERT, alert=alert,
                         ticket=view_of(tx, finding.ticket_id) if finding.ticket_id else None,
                         window=summary_of(tx, finding.window_id) if finding.window_id else None,
                     )
@@ -371,15 +385,14 @@ class QueueStore:
         try:
             state = window_state(tx, window_id)
             if state is not None and state.staff_id is not None and not state.paused:
-                inserted = self._conn.execute(
-                    "INSERT OR IGNORE INTO alerts (kind, subject, occurrence, raised_at)"
-                    " VALUES (?, ?, ?, ?)",
-                    ("staff_absent", window_id, to_db(absent_since), to_db(tx.now)),
-                ).rowcount
-                if inserted:
-                    alert = supervision.staff_absent_alert(
+                alert = manager_actions.record_alert(
+                    tx,
+                    supervision.staff_absent_alert(
                         window_id, state.config.name_zh, state.staff_id, absent_s, grace_s
-                    )
+                    ),
+                    to_db(absent_since),
+                )
+                if alert is not None:
                     tx.emit(QueueEventType.SUPERVISION_ALERT, alert=alert,
                             window=summary_of(tx, window_id))
             self._commit(tx)
