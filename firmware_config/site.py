@@ -18,6 +18,7 @@ from firmware_config.bridge import BridgeConfig
 from firmware_config.broker_tls import ClientTlsConfig, TlsListenerConfig
 from firmware_config.camera import CameraConfig, check_cameras
 from firmware_config.catalogue import ServiceGuide, check_catalogue
+from firmware_config.console import ConsoleConfig
 from firmware_config.kiosk import KioskConfig, check_kiosks
 from firmware_config.line import LineConfig, check_lines
 from firmware_config.network_devices import NetworkDeviceConfig, check_network_devices
@@ -192,6 +193,9 @@ class SiteConfig(StrictModel):
     )
     cameras: list[CameraConfig] = Field(
         default_factory=list, description="Supervision cameras (firmware_config/camera.py)."
+    )
+    console: ConsoleConfig = Field(
+        default_factory=ConsoleConfig, description="Manager web console (console.py)."
     )
     network_devices: list[NetworkDeviceConfig] = Field(
         default_factory=list,
