@@ -104,6 +104,30 @@ def any_camera_event(hall_id: str) -> str:
     return f"{hall_root(hall_id)}/camera/+/{EVENT}"
 
 
+def watch_filters(hall_id: str) -> list[str]:
+    """Filters for every status, state and event of a hall, node and device level: what a
+    console watching the whole hall needs, without the requests and answers."""
+    root = hall_root(hall_id)
+    return [f"{root}/{level}{kind}" for kind in (STATUS, STATE, EVENT) for level in ("+/", "+/+/")]
+
+
+@dataclass(frozen=True)
+class TopicParts:
+    node: str
+    device: str | None
+    kind: str
+
+
+def split_topic(hall_id: str, topic: str) -> TopicParts | None:
+    """Node, device and kind of a `status`/`state`/`event` topic of this hall; None otherwise."""
+    parts = topic.split("/")
+    if parts[:2] != [ROOT_PREFIX, hall_id] or len(parts) not in (4, 5):
+        return None
+    if parts[-1] not in (STATUS, STATE, EVENT) or not all(NAME_PATTERN.match(p) for p in parts[2:]):
+        return None
+    return TopicParts(parts[2], parts[3] if len(parts) == 5 else None, parts[-1])
+
+
 def action_of(topic: str) -> str:
     """The action of a `.../request/<action>` or `.../response/<action>` topic."""
     parts = topic.split("/")
