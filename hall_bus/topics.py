@@ -99,6 +99,12 @@ def camera_endpoint(hall_id: str, camera: str) -> Endpoint:
     return Endpoint(hall_id, "camera", camera)
 
 
+def notice_endpoint(hall_id: str) -> Endpoint:
+    """The managers' notice to the hall (hall_bus/contract/notice.py): node `console`, device
+    `notice`, its retained state only."""
+    return Endpoint(hall_id, "console", "notice")
+
+
 def any_camera_event(hall_id: str) -> str:
     """Filter for the events of every camera of a hall."""
     return f"{hall_root(hall_id)}/camera/+/{EVENT}"
