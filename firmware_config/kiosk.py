@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from drivers.printer_profile import PrinterProfile
+from firmware_config.usb_identity import UsbIdentity
 from hall_bus.contract.base import Name
 
 if TYPE_CHECKING:
@@ -24,6 +25,9 @@ class ScannerConfig(BaseModel):
     max_gap_ms: float = Field(
         default=50, gt=0, le=1000, description="Slower typing is a person, not this scanner."
     )
+    usb: UsbIdentity | None = Field(
+        default=None, description="USB identity for the udev name /dev/hall/scanner-<kiosk>."
+    )
 
 
 class KioskConfig(BaseModel):
@@ -36,6 +40,9 @@ class KioskConfig(BaseModel):
         "usb:/dev/usb/lp0 or tcp://192.168.1.50:9100.",
     )
     printer: PrinterProfile = Field(default_factory=PrinterProfile)
+    printer_usb: UsbIdentity | None = Field(
+        default=None, description="USB identity for the udev name /dev/hall/printer-<kiosk id>."
+    )
     scanners: list[ScannerConfig] = Field(
         default_factory=lambda: [ScannerConfig(device="sim")],
         description="QR/barcode scanners and ID-card readers that type like keyboards.",

@@ -15,6 +15,8 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from firmware_config.usb_identity import UsbIdentity
+
 PROFILE_DIR = Path(__file__).with_name("profiles")
 
 Name = Annotated[str, Field(pattern=r"^[a-z0-9_-]+$", min_length=1, max_length=64)]
@@ -81,6 +83,10 @@ class LineConfig(_Strict):
         min_length=1,
         description="Serial device, socket://host:port (serial server), or sim:<name> for "
         "simulated devices on a pty in the data folder.",
+    )
+    usb: UsbIdentity | None = Field(
+        default=None, description="The RS-485 adapter's USB identity, for the udev name "
+        "/dev/hall/line-<id> (then `port: /dev/hall/line-<id>`).",
     )
     baud: int = Field(default=9600, ge=1200, le=921600)
     parity: Parity = "none"

@@ -26,6 +26,7 @@ _HANDLERS = {
     "bus request": "hall_bus.request_tool:run_request_command",
     "config validate": "firmware_config.loader:run_validate_command",
     "config mosquitto": "firmware_config.mosquitto_config:run_render_command",
+    "config udev": "hall_bus.deploy.udev_rules:run_udev_command",
     "camera": "drivers.camera.daemon:run_camera_command",
     "bridge": "hall_bus.bridge.daemon:run_bridge_command",
     "kiosk": "kiosk.runner:run_kiosk_command",
@@ -160,6 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     mosquitto.add_argument("--listen", default=None, help="listener address (default loopback)")
     mosquitto.add_argument("--port", type=int, default=None, help="port (default from the site)")
     mosquitto.add_argument("--run-user", default="mosquitto", help="user the broker runs as")
+    udev = config.add_parser("udev", help="write udev rules: stable names for USB devices")
+    _site_argument(udev)
+    udev.add_argument("--out", type=Path, default=None, help="rules file (default: print)")
     return parser
 
 

@@ -1,0 +1,1 @@
+"""Putting a hall on a Debian machine: systemd units, udev rules, broker config, installer."""
