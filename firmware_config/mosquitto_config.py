@@ -19,7 +19,11 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from firmware_config.broker_accounts import Access, Account, Grant, Role, render_acl, site_accounts
+from firmware_config.broker_credentials import ensure_passwords
+from firmware_config.broker_tls import TlsListenerConfig
 from firmware_config.site import SiteConfig
+from hall_bus import topics
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "mosquitto"
 CONF_NAME = "hall.conf"
@@ -31,9 +35,7 @@ PASSWD_NAME = "hall.passwd"
 PBKDF2_ITERATIONS = 101
 _SALT_BYTES = 12
 
-# Accounts with ACL blocks of their own in hall.acl; the site's shared account must not be one.
-ROLE_ACCOUNTS = frozenset({"queue", "voice", "bridge", "console"})
-# Usernames are node names (the ACL's %u pattern puts them into topics), so the bus's name rules.
+# Usernames are node names (they appear in topics), so the bus's name rules.
 _USERNAME = re.compile(r"^[a-z0-9_-]{1,64}$")
 
 
@@ -67,36 +69,63 @@ def _render(template_name: str, values: Mapping[str, str]) -> str:
     return template.format_map(dict(values))
 
 
+def _logins(site: SiteConfig) -> tuple[dict[str, str], str]:
+    """Usernames -> passwords for the password file, and the ACL body that goes with them."""
+    accounts = site_accounts(site)
+    if site.broker.credentials_dir is None:
+        # Development: every daemon shares the site's login, which may do anything in the hall.
+        shared = _check_username(site.broker.username, "broker.username")
+        if shared in {account.name for account in accounts}:
+            raise ValueError(
+                f"broker.username {shared!r} is a daemon's account name; "
+                "the shared development account needs a name of its own"
+            )
+        acl = render_acl([Account(shared, Role.DEVELOPMENT, (
+            Grant(Access.READWRITE, topics.hall_subtree(site.hall_id)),))])
+        return {shared: site.broker.password}, acl
+    for account in accounts:
+        _check_username(account.name, "account")
+    passwords = ensure_passwords(site.broker.credentials_dir, [a.name for a in accounts])
+    return passwords, render_acl(accounts)
+
+
+def _tls_listener(listener: TlsListenerConfig, password_file: Path, acl_file: Path) -> str:
+    lines = [
+        "",
+        "# Devices on the hall's LAN, over TLS only (site broker.tls_listener).",
+        f"listener {listener.port} {listener.host}",
+        "allow_anonymous false",
+        "allow_zero_length_clientid false",
+        f"password_file {password_file}",
+        f"acl_file {acl_file}",
+        f"certfile {listener.cert_file.resolve()}",
+        f"keyfile {listener.key_file.resolve()}",
+        f"cafile {listener.ca_file.resolve()}",
+        "tls_version tlsv1.2",
+        f"require_certificate {'true' if listener.require_certificate else 'false'}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def render_mosquitto_config(
     site: SiteConfig,
     conf_dir: Path,
     *,
     listener_host: str | None = None,
     port: int | None = None,
-    accounts: Mapping[str, str] | None = None,
     data_dir: Path | None = None,
     run_user: str = "mosquitto",
 ) -> Path:
     """Write hall.conf, hall.acl and hall.passwd into conf_dir and return the path of hall.conf.
 
-    The listener defaults to the site's broker host and port. `accounts` adds per-daemon logins
-    (node name -> password) beside the site's shared account; see hall.acl for what each may do.
-    Persistence goes to `data_dir`, by default `<site.data_dir>/mosquitto`; both folders are
-    created, and must belong to `run_user` when Mosquitto is started as root.
+    With `broker.credentials_dir` every daemon and device of the site gets its own account
+    (firmware_config/broker_accounts.py), its password made there when missing; without it the
+    site's shared login is the only account (development). The listener defaults to the site's
+    broker host and port; `broker.tls_listener` adds a TLS listener for LAN devices. Persistence
+    goes to `data_dir`, by default `<site.data_dir>/mosquitto`; both folders are created, and
+    must belong to `run_user` when Mosquitto is started as root.
     """
-    site_user = _check_username(site.broker.username, "broker.username")
-    if site_user in ROLE_ACCOUNTS:
-        raise ValueError(
-            f"broker.username {site_user!r} is a daemon's account in hall.acl; "
-            "the shared site account needs a name of its own"
-        )
-    logins = {site_user: site.broker.password}
-    for name, password in (accounts or {}).items():
-        _check_username(name, "account")
-        if name in logins:
-            raise ValueError(f"account {name!r} is defined twice")
-        logins[name] = password
-
+    logins, acl_body = _logins(site)
     conf_dir = conf_dir.resolve()
     persistence_dir = (data_dir or site.data_dir / "mosquitto").resolve()
     conf_dir.mkdir(parents=True, exist_ok=True)
@@ -107,8 +136,7 @@ def render_mosquitto_config(
     passwd_path = conf_dir / PASSWD_NAME
     values = {
         "hall_id": site.hall_id,
-        "root": f"hall/{site.hall_id}",
-        "site_user": site_user,
+        "root": topics.hall_root(site.hall_id),
         "run_user": run_user,
         "listener_host": listener_host or site.broker.host,
         "port": str(port if port is not None else site.broker.port),
@@ -119,8 +147,10 @@ def render_mosquitto_config(
     passwd = "".join(f"{name}:{hash_password(password)}\n" for name, password in logins.items())
     # Group-readable so a root-owned folder can still be read by the mosquitto group.
     _write_atomically(passwd_path, passwd, 0o640)
-    _write_atomically(acl_path, _render(ACL_NAME, values), 0o644)
+    _write_atomically(acl_path, _render(ACL_NAME, values) + acl_body, 0o644)
     conf_text, conf_mode = _render(CONF_NAME, values), 0o644
+    if site.broker.tls_listener is not None:
+        conf_text += _tls_listener(site.broker.tls_listener, passwd_path, acl_path)
     if site.bridge is not None and site.bridge.central_broker is not None:
         from firmware_config.central_bridge import render_central_bridge
 
@@ -140,8 +170,18 @@ def run_render_command(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 1
-    conf = render_mosquitto_config(
-        site, args.out, listener_host=args.listen, port=args.port, run_user=args.run_user
-    )
+    try:
+        conf = render_mosquitto_config(
+            site, args.out, listener_host=args.listen, port=args.port, run_user=args.run_user
+        )
+    except (ValueError, OSError) as exc:
+        print(f"无法生成 / cannot render: {exc}", file=sys.stderr)
+        return 1
     print(f"已生成 / written: {conf}\n  mosquitto -c {conf}")
+    if site.broker.credentials_dir is None:
+        print("注意：未设置 broker.credentials_dir，所有守护进程共用一个账号（仅供开发） / "
+              "note: no broker.credentials_dir, every daemon shares one account "
+              "(development only)", file=sys.stderr)
+    else:
+        print(f"账号密码 / account passwords: {site.broker.credentials_dir}/<account>.password")
     return 0

@@ -345,6 +345,22 @@ def _load_site_broker(site_path: Path | None) -> BrokerConfig:
         return SiteConfig.model_validate(yaml.safe_load(handle)).broker
 
 
+def _embedded_users(settings: BrokerConfig) -> dict[str, str]:
+    """The shared development login, plus every per-account password the site has.
+
+    The embedded broker checks logins but has no ACL: per-account rights are Mosquitto's job.
+    """
+    from firmware_config.broker_credentials import SUFFIX, read_password
+
+    users = {settings.username: settings.password}
+    folder = settings.credentials_dir
+    if folder is not None and folder.is_dir():
+        for path in sorted(folder.glob(f"*{SUFFIX}")):
+            account = path.name.removesuffix(SUFFIX)
+            users[account] = read_password(folder, account)
+    return users
+
+
 def run_broker_command(args: argparse.Namespace) -> int:
     """`hall broker`: serve until SIGTERM or SIGINT, then stop cleanly."""
     try:
@@ -357,7 +373,7 @@ def run_broker_command(args: argparse.Namespace) -> int:
     broker = EmbeddedBroker(
         host,
         port,
-        {settings.username: settings.password},
+        _embedded_users(settings),
         verbose=bool(getattr(args, "verbose", False)),
     )
     stop = threading.Event()

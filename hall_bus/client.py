@@ -43,6 +43,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from pydantic import ValidationError
 
+from firmware_config.broker_credentials import login_for
 from firmware_config.site import BrokerConfig
 from hall_bus import topics
 from hall_bus.contract import Message, Request, Response
@@ -173,9 +174,15 @@ class BusClient:
         client_id: str | None = None,
         clean_session: bool = False,
         announce: bool = True,
+        account: str | None = None,
     ) -> None:
         """`announce=False` is for short-lived tools: no last will, no `online`/`offline`, so a
-        one-off command leaves no retained status behind for a node that will never return."""
+        one-off command leaves no retained status behind for a node that will never return.
+
+        With the site's `broker.credentials_dir` the client logs in as `account` (default: the
+        node name) with that account's password, and the broker's ACL holds it to its own
+        topics (firmware_config/broker_accounts.py); a missing password file raises
+        CredentialsError here, before anything connects."""
         self.endpoint = topics.Endpoint(hall_id, node)
         self.announce = announce
         self.broker = broker
@@ -190,7 +197,14 @@ class BusClient:
             protocol=mqtt.MQTTv311,
             reconnect_on_failure=False,
         )
-        self._mqtt.username_pw_set(broker.username, broker.password)
+        self._mqtt.username_pw_set(*login_for(broker, account or node))
+        if broker.tls is not None:
+            tls = broker.tls
+            self._mqtt.tls_set(
+                ca_certs=str(tls.ca_file),
+                certfile=None if tls.cert_file is None else str(tls.cert_file),
+                keyfile=None if tls.key_file is None else str(tls.key_file),
+            )
         if announce:
             self._mqtt.will_set(self.endpoint.status, topics.OFFLINE, qos=1, retain=True)
         self._mqtt.max_queued_messages_set(MAX_QUEUED_MESSAGES)

@@ -33,6 +33,7 @@ def parse_fields(pairs: list[str]) -> dict[str, Any]:
 
 
 def run_request_command(args: argparse.Namespace) -> int:
+    from firmware_config.broker_accounts import CONSOLE
     from firmware_config.loader import ConfigError, load_site
     from hall_bus.client import BusClient, BusConnectError, BusTimeout
 
@@ -58,6 +59,7 @@ def run_request_command(args: argparse.Namespace) -> int:
         site.broker,
         clean_session=True,
         announce=False,
+        account=CONSOLE,  # an operator's tool: the console's rights, its own client id
     )
     try:
         client.start(wait=args.timeout)

@@ -84,6 +84,11 @@ class Endpoint:
     def any_response(self) -> str:
         return f"{self.base}/{RESPONSE}/+"
 
+    @property
+    def subtree(self) -> str:
+        """Filter for everything under this node or device (the broker ACL grants by subtree)."""
+        return f"{self.base}/#"
+
 
 def hall_root(hall_id: str) -> str:
     return f"{ROOT_PREFIX}/{check_name(hall_id, 'hall id')}"
@@ -108,6 +113,21 @@ def notice_endpoint(hall_id: str) -> Endpoint:
 def any_camera_event(hall_id: str) -> str:
     """Filter for the events of every camera of a hall."""
     return f"{hall_root(hall_id)}/camera/+/{EVENT}"
+
+
+def any_node_status(hall_id: str) -> str:
+    """Filter for the availability of every node of a hall."""
+    return f"{hall_root(hall_id)}/+/{STATUS}"
+
+
+def any_device_set(hall_id: str) -> str:
+    """Filter for the desired-state topic of every device of a hall."""
+    return f"{hall_root(hall_id)}/+/+/{SET}"
+
+
+def hall_subtree(hall_id: str) -> str:
+    """Filter for everything on a hall's bus."""
+    return f"{hall_root(hall_id)}/#"
 
 
 def watch_filters(hall_id: str) -> list[str]:

@@ -19,6 +19,7 @@ import pytest
 from mqtt_peer import Peer, wait_until
 from mqtt_peer import peers as peers  # a fixture, used by name
 
+from firmware_config.broker_credentials import read_password
 from firmware_config.loader import load_site
 from firmware_config.mosquitto_config import (
     ACL_NAME,
@@ -31,7 +32,7 @@ from hall_bus.netutil import free_port, port_is_free
 
 MOSQUITTO = Path("/usr/sbin/mosquitto")
 
-ACCOUNTS = {"queue": "queue-pw", "console": "console-pw", "kiosk-1": "kiosk-pw"}
+KIOSK = "kiosk1"  # the demo site's kiosk
 
 
 class Mosquitto:
@@ -76,10 +77,24 @@ def root(site: SiteConfig) -> str:
 
 
 @pytest.fixture
-def broker(site: SiteConfig, tmp_path: Path) -> Iterator[Mosquitto]:
+def secured(site: SiteConfig, tmp_path: Path) -> SiteConfig:
+    """The demo site with an account per daemon and device, passwords under tmp_path."""
+    broker = site.broker.model_copy(update={"credentials_dir": tmp_path / "credentials"})
+    return site.model_copy(update={"broker": broker})
+
+
+@pytest.fixture
+def accounts(secured: SiteConfig, broker: Mosquitto) -> dict[str, str]:
+    assert secured.broker.credentials_dir is not None
+    return {name: read_password(secured.broker.credentials_dir, name)
+            for name in ("queue", "console", KIOSK)}
+
+
+@pytest.fixture
+def broker(secured: SiteConfig, tmp_path: Path) -> Iterator[Mosquitto]:
     port = free_port()
     conf = render_mosquitto_config(
-        site, tmp_path / "conf", port=port, accounts=ACCOUNTS, data_dir=tmp_path / "data",
+        secured, tmp_path / "conf", port=port, data_dir=tmp_path / "data",
         # As root Mosquitto would switch to its own user, who cannot write tmp_path.
         run_user="root" if os.geteuid() == 0 else "mosquitto",
     )
@@ -103,7 +118,8 @@ def test_rendered_files_are_self_contained(site: SiteConfig, tmp_path: Path) -> 
         assert values and all(Path(v).is_absolute() for v in values), key
     assert (tmp_path / "d").is_dir()
     acl = (tmp_path / "conf" / ACL_NAME).read_text()
-    assert f"pattern readwrite hall/{site.hall_id}/%u/#" in acl
+    # No credentials_dir: development, the shared account alone may do anything in the hall.
+    assert f"user {site.broker.username}\ntopic readwrite hall/{site.hall_id}/#" in acl
     assert not re.search(r"[{}]", acl)
     passwd = tmp_path / "conf" / PASSWD_NAME
     assert passwd.stat().st_mode & 0o007 == 0, "password file must not be world-readable"
@@ -127,61 +143,65 @@ def test_render_refuses_ambiguous_accounts(site: SiteConfig, tmp_path: Path) -> 
     clash = site.model_copy(update={"broker": site.broker.model_copy(update={"username": "queue"})})
     with pytest.raises(ValueError, match="daemon's account"):
         render_mosquitto_config(clash, tmp_path, data_dir=tmp_path / "d")
+    spaced = site.model_copy(update={"broker": site.broker.model_copy(
+        update={"username": "Kiosk 1"})})
     with pytest.raises(ValueError, match="node names"):
-        render_mosquitto_config(site, tmp_path, accounts={"Kiosk 1": "x"}, data_dir=tmp_path / "d")
+        render_mosquitto_config(spaced, tmp_path, data_dir=tmp_path / "d")
 
 
 def test_only_known_users_connect(
-    broker: Mosquitto, site: SiteConfig, peers: Callable[..., Peer]
+    broker: Mosquitto, site: SiteConfig, accounts: dict[str, str], peers: Callable[..., Peer]
 ) -> None:
     assert peers(broker.port, "t-anon").connect().is_failure
-    assert peers(broker.port, "t-wrong", site.broker.username, "wrong").connect().is_failure
+    assert peers(broker.port, "t-wrong", KIOSK, "wrong").connect().is_failure
     assert peers(broker.port, "t-nobody", "nobody", "x").connect().is_failure
-    assert not peers(
+    assert peers(
         broker.port, "t-site", site.broker.username, site.broker.password
-    ).connect().is_failure
-    assert not peers(broker.port, "t-kiosk", "kiosk-1", ACCOUNTS["kiosk-1"]).connect().is_failure
+    ).connect().is_failure, "the shared development account is not in a per-account config"
+    assert not peers(broker.port, "t-kiosk", KIOSK, accounts[KIOSK]).connect().is_failure
 
 
 def test_acl_keeps_a_kiosk_to_its_role(
-    broker: Mosquitto, root: str, peers: Callable[..., Peer]
+    broker: Mosquitto, root: str, accounts: dict[str, str], peers: Callable[..., Peer]
 ) -> None:
-    console = peers(broker.port, "t-console", "console", ACCOUNTS["console"])
-    queue = peers(broker.port, "t-queue", "queue", ACCOUNTS["queue"])
-    kiosk = peers(broker.port, "t-kiosk", "kiosk-1", ACCOUNTS["kiosk-1"])
+    console = peers(broker.port, "t-console", "console", accounts["console"])
+    queue = peers(broker.port, "t-queue", "queue", accounts["queue"])
+    kiosk = peers(broker.port, "t-kiosk", KIOSK, accounts[KIOSK])
     for peer in (console, queue, kiosk):
         assert not peer.connect().is_failure
     console.subscribe(f"{root}/#")
     kiosk.subscribe(f"{root}/queue/state")
-    kiosk.subscribe(f"{root}/kiosk-2/#")
+    kiosk.subscribe(f"{root}/line1/#")
 
     queue.publish(f"{root}/queue/state", b"real", retain=True)
-    queue.publish(f"{root}/kiosk-2/printer/set", b"for kiosk 2")
+    console.publish(f"{root}/line1/w01-strip/set", b"for line 1")
     # Denied first, allowed after: one publisher's messages arrive in order, so once the allowed
     # ones are in, the denied one would have been too.
     kiosk.publish(f"{root}/queue/state", b"forged")
-    kiosk.publish(f"{root}/kiosk-1/status", b"online", retain=True)
+    kiosk.publish(f"{root}/queue/request/call_next", b"{}")
+    kiosk.publish(f"{root}/{KIOSK}/status", b"online", retain=True)
     kiosk.publish(f"{root}/queue/request/take_ticket", b"{}")
 
     request = f"{root}/queue/request/take_ticket"
     wait_until(lambda: bool(console.payloads(request)), 5, "the request")
     assert console.payloads(f"{root}/queue/state") == [b"real"]
-    assert console.payloads(f"{root}/kiosk-1/status") == [b"online"]
+    assert console.payloads(f"{root}/{KIOSK}/status") == [b"online"]
+    assert console.payloads(f"{root}/queue/request/call_next") == []
     wait_until(lambda: bool(kiosk.payloads(f"{root}/queue/state")), 5, "queue state at the kiosk")
     assert kiosk.payloads(f"{root}/queue/state") == [b"real"]
-    assert kiosk.payloads(f"{root}/kiosk-2/printer/set") == [], "read another kiosk's topics"
+    assert kiosk.payloads(f"{root}/line1/w01-strip/set") == [], "read a line's topics"
 
 
 def test_retained_message_survives_restart(
-    broker: Mosquitto, root: str, peers: Callable[..., Peer]
+    broker: Mosquitto, root: str, accounts: dict[str, str], peers: Callable[..., Peer]
 ) -> None:
-    queue = peers(broker.port, "t-queue", "queue", ACCOUNTS["queue"])
+    queue = peers(broker.port, "t-queue", "queue", accounts["queue"])
     assert not queue.connect().is_failure
     queue.publish(f"{root}/queue/state", b'{"v":1}', retain=True)
     queue.close()
     broker.stop()
     broker.start()
-    reader = peers(broker.port, "t-reader", "kiosk-1", ACCOUNTS["kiosk-1"])
+    reader = peers(broker.port, "t-reader", KIOSK, accounts[KIOSK])
     assert not reader.connect().is_failure
     reader.subscribe(f"{root}/queue/state")
     wait_until(lambda: bool(reader.payloads(f"{root}/queue/state")), 5, "the retained state")
@@ -190,22 +210,22 @@ def test_retained_message_survives_restart(
 
 
 def test_offline_persistent_session_gets_a_5000_message_backlog(
-    broker: Mosquitto, root: str, peers: Callable[..., Peer]
+    broker: Mosquitto, root: str, accounts: dict[str, str], peers: Callable[..., Peer]
 ) -> None:
     count = 5000  # five times Mosquitto's default max_queued_messages
     topic = f"{root}/queue/event"
-    slow = peers(broker.port, "t-slow", "console", ACCOUNTS["console"], clean_session=False)
+    slow = peers(broker.port, "t-slow", "console", accounts["console"], clean_session=False)
     assert not slow.connect().is_failure
     slow.subscribe(topic)
     slow.close()
 
-    queue = peers(broker.port, "t-queue", "queue", ACCOUNTS["queue"])
+    queue = peers(broker.port, "t-queue", "queue", accounts["queue"])
     assert not queue.connect().is_failure
     infos = [queue.client.publish(topic, str(i).encode(), qos=1) for i in range(count)]
     for info in infos:
         info.wait_for_publish(10)
 
-    back = peers(broker.port, "t-slow", "console", ACCOUNTS["console"], clean_session=False)
+    back = peers(broker.port, "t-slow", "console", accounts["console"], clean_session=False)
     assert not back.connect().is_failure
     wait_until(lambda: len(back.messages) >= count, 10, f"{count} queued messages")
     assert sorted(int(m.payload) for m in back.messages) == list(range(count))

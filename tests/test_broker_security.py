@@ -1,0 +1,335 @@
+"""Per-account broker security enforced by a real Mosquitto started from the rendered config.
+
+The site gets `broker.credentials_dir` and a TLS listener; `render_mosquitto_config` writes
+hall.conf, hall.acl and hall.passwd (and every account's password file) into tmp_path, and
+/usr/sbin/mosquitto is started with exactly that config. A console account, which may read the
+whole hall, watches what the broker really delivers.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+import subprocess
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+from line_fixtures import wait_until as wait_for
+from mqtt_peer import Peer, wait_until
+from mqtt_peer import peers as peers  # a fixture, used by name
+from paho.mqtt.enums import CallbackAPIVersion
+from queue_fixtures import FakeClock, make_site
+from test_mosquitto_config import Mosquitto
+from tls_certs import TestPki as Pki
+from tls_certs import make_pki
+
+from drivers.evaluation_pad import PadKey
+from drivers.network_pad import NetworkPad
+from firmware_config.broker_credentials import CredentialsError, read_password
+from firmware_config.broker_tls import ClientTlsConfig, TlsListenerConfig
+from firmware_config.line import LineConfig, LineDeviceConfig, PadPolicy
+from firmware_config.mosquitto_config import ACL_NAME, PASSWD_NAME, render_mosquitto_config
+from firmware_config.network_devices import NetworkDeviceConfig
+from firmware_config.site import BrokerConfig, SiteConfig
+from hall_bus import topics
+from hall_bus.client import BusClient
+from hall_bus.contract import QUEUE_ACTIONS, QueueEvent, QueueEventType
+from hall_bus.netutil import free_port
+from hall_bus.queue.service import QueueEngine
+
+ROOT = "hall/test-hall"
+
+
+@dataclass
+class SecuredHall:
+    site: SiteConfig
+    port: int
+    tls_port: int
+    pki: Pki
+    credentials: Path
+    conf_dir: Path
+
+    def password(self, account: str) -> str:
+        return read_password(self.credentials, account)
+
+
+def _line(line_id: str, window: str, address: int) -> LineConfig:
+    return LineConfig(id=line_id, port=f"sim:{line_id}", devices=[
+        LineDeviceConfig(id=f"{window}-strip", profile="strip-hl1-32x1", address=address,
+                         window=window),
+    ])
+
+
+def _secured_site(tmp_path: Path, pki: Pki, *, require_certificate: bool = False
+                  ) -> SiteConfig:
+    broker = BrokerConfig(
+        host="127.0.0.1", port=free_port(), keepalive_s=5, reconnect_min_s=0.1,
+        reconnect_max_s=1.0, credentials_dir=tmp_path / "credentials",
+        tls_listener=TlsListenerConfig(host="127.0.0.1", port=free_port(),
+                                       cert_file=pki.server_cert, key_file=pki.server_key,
+                                       ca_file=pki.ca_cert,
+                                       require_certificate=require_certificate),
+    )
+    return make_site().model_copy(update={
+        "broker": broker, "data_dir": tmp_path,
+        "lines": [_line("line1", "w1", 1), _line("line2", "w2", 1)],
+        "network_devices": [NetworkDeviceConfig(id="pad-w1", kind="pad", window="w1"),
+                            NetworkDeviceConfig(id="screen-hall", kind="hall_screen")],
+    })
+
+
+def _start(site: SiteConfig, tmp_path: Path) -> Mosquitto:
+    conf = render_mosquitto_config(
+        site, tmp_path / "conf", data_dir=tmp_path / "mosquitto-data",
+        run_user="root" if os.geteuid() == 0 else "mosquitto",
+    )
+    broker = Mosquitto(conf, site.broker.port, tmp_path / "mosquitto.log")
+    broker.start()
+    return broker
+
+
+@pytest.fixture
+def hall(tmp_path: Path) -> Iterator[SecuredHall]:
+    pki = make_pki(tmp_path / "pki")
+    site = _secured_site(tmp_path, pki)
+    broker = _start(site, tmp_path)
+    assert site.broker.tls_listener is not None and site.broker.credentials_dir is not None
+    try:
+        yield SecuredHall(site, site.broker.port, site.broker.tls_listener.port, pki,
+                          site.broker.credentials_dir, tmp_path / "conf")
+    finally:
+        broker.stop()
+
+
+def _console(hall: SecuredHall, peers: Callable[..., Peer]) -> Peer:
+    console = peers(hall.port, "t-console", "console", hall.password("console"))
+    assert not console.connect().is_failure
+    console.subscribe(f"{ROOT}/#")
+    return console
+
+
+def test_rendered_files_hold_every_account_and_no_password_in_clear(hall: SecuredHall) -> None:
+    passwd = (hall.conf_dir / PASSWD_NAME).read_text()
+    names = [line.split(":")[0] for line in passwd.splitlines()]
+    assert names == ["queue", "voice", "bridge", "console", "metrics", "line1", "line2",
+                     "pad-w1", "screen-hall"]
+    for name in names:
+        secret = hall.password(name)
+        assert len(secret) >= 32 and secret not in passwd
+        assert (hall.credentials / f"{name}.password").stat().st_mode & 0o077 == 0
+    acl = (hall.conf_dir / ACL_NAME).read_text()
+    assert "pattern" not in acl.replace("No pattern lines", "")
+    assert "user hall\n" not in acl, "no shared account once every daemon has its own"
+
+
+def test_rendering_again_keeps_every_password(hall: SecuredHall, tmp_path: Path) -> None:
+    before = {name: hall.password(name) for name in ("queue", "pad-w1")}
+    render_mosquitto_config(hall.site, tmp_path / "again", data_dir=tmp_path / "again-data")
+    assert {name: hall.password(name) for name in before} == before
+
+
+def test_anonymous_and_wrong_password_are_refused(
+    hall: SecuredHall, peers: Callable[..., Peer]
+) -> None:
+    anonymous = peers(hall.port, "t-anon").connect()
+    assert anonymous.is_failure and anonymous.getName() == "Not authorized"
+    wrong = peers(hall.port, "t-wrong", "pad-w1", hall.password("line1")).connect()
+    assert wrong.is_failure
+    unknown = peers(hall.port, "t-unknown", "hall", "hall-demo").connect()
+    assert unknown.is_failure, "the development account is gone"
+    assert not peers(hall.port, "t-pad", "pad-w1", hall.password("pad-w1")).connect().is_failure
+
+
+def test_a_pads_credentials_rate_but_never_call_or_take_a_ticket(
+    hall: SecuredHall, peers: Callable[..., Peer]
+) -> None:
+    console = _console(hall, peers)
+    pad = peers(hall.port, "t-pad", "pad-w1", hall.password("pad-w1"))
+    assert not pad.connect().is_failure
+    forged = [f"{ROOT}/queue/request/call_next", f"{ROOT}/queue/request/take_ticket",
+              f"{ROOT}/queue/event", f"{ROOT}/line1/w1-strip/state", f"{ROOT}/queue/state"]
+    for topic in forged:
+        pad.publish(topic, b'{"forged": true}')
+    # One publisher's messages arrive in order: once the allowed ones are in, the denied ones
+    # would have been delivered too.
+    pad.publish(f"{ROOT}/queue/request/rate", b'{"rating": 1}')
+    pad.publish(f"{ROOT}/pad-w1/pad/state", b'{"shown": []}', retain=True)
+    wait_until(lambda: bool(console.payloads(f"{ROOT}/pad-w1/pad/state")), 5, "the pad's state")
+    assert console.payloads(f"{ROOT}/queue/request/rate") == [b'{"rating": 1}']
+    for topic in forged:
+        assert console.payloads(topic) == [], f"the broker delivered a pad's {topic}"
+
+
+def test_a_line_daemon_cannot_speak_for_another_line(
+    hall: SecuredHall, peers: Callable[..., Peer]
+) -> None:
+    console = _console(hall, peers)
+    line1 = peers(hall.port, "t-line1", "line1", hall.password("line1"))
+    assert not line1.connect().is_failure
+    line1.publish(f"{ROOT}/line2/status", b"offline", retain=True)
+    line1.publish(f"{ROOT}/line2/w2-strip/state", b"{}", retain=True)
+    line1.publish(f"{ROOT}/queue/request/take_ticket", b"{}")  # a kiosk's action, not a line's
+    line1.publish(f"{ROOT}/queue/request/call_next", b"{}")
+    line1.publish(f"{ROOT}/line1/status", b"online", retain=True)
+    wait_until(lambda: bool(console.payloads(f"{ROOT}/line1/status")), 5, "line1's status")
+    assert console.payloads(f"{ROOT}/queue/request/call_next") == [b"{}"]
+    assert console.payloads(f"{ROOT}/line2/status") == []
+    assert console.payloads(f"{ROOT}/line2/w2-strip/state") == []
+    assert console.payloads(f"{ROOT}/queue/request/take_ticket") == []
+
+
+def test_a_device_reads_only_what_it_needs(
+    hall: SecuredHall, peers: Callable[..., Peer]
+) -> None:
+    screen = peers(hall.port, "t-screen", "screen-hall", hall.password("screen-hall"))
+    assert not screen.connect().is_failure
+    screen.subscribe(f"{ROOT}/queue/request/+")  # granted, but filtered on delivery
+    screen.subscribe(f"{ROOT}/queue/event")
+    console = _console(hall, peers)
+    console.publish(f"{ROOT}/queue/request/take_ticket", b"{}")
+    queue = peers(hall.port, "t-queue", "queue", hall.password("queue"))
+    assert not queue.connect().is_failure
+    queue.publish(f"{ROOT}/queue/event", b"called")
+    wait_until(lambda: bool(screen.payloads(f"{ROOT}/queue/event")), 5, "the queue's event")
+    wait_until(lambda: bool(console.payloads(f"{ROOT}/queue/event")), 5, "the console's copy")
+    assert console.payloads(f"{ROOT}/queue/request/take_ticket") == [b"{}"]
+    assert screen.payloads(f"{ROOT}/queue/request/take_ticket") == [], "a screen read requests"
+
+
+def _tls_client(hall: SecuredHall, ca: Path | None, *, cert: Path | None = None,
+                key: Path | None = None) -> tuple[mqtt.Client, list[int]]:
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="t-tls",
+                         protocol=mqtt.MQTTv311, reconnect_on_failure=False)
+    client.username_pw_set("pad-w1", hall.password("pad-w1"))
+    if ca is not None:
+        client.tls_set(ca_certs=str(ca), certfile=None if cert is None else str(cert),
+                       keyfile=None if key is None else str(key))
+    answers: list[int] = []
+    client.on_connect = lambda _c, _u, _f, reason, _p: answers.append(reason.value)
+    return client, answers
+
+
+def _assert_dropped_without_connack(client: mqtt.Client, answers: list[int], port: int) -> None:
+    """The broker ends the connection (at the TLS handshake or right after) and never answers."""
+    dropped: list[bool] = []
+    client.on_disconnect = lambda *_args: dropped.append(True)
+    try:
+        client.connect("127.0.0.1", port, 10)
+    except (ssl.SSLError, OSError):
+        dropped.append(True)  # refused during the handshake itself
+    client.loop_start()
+    try:
+        wait_until(lambda: bool(dropped), 5, "the broker to drop the client")
+        assert answers == [], "the broker answered CONNECT"
+    finally:
+        client.loop_stop()
+
+
+def test_tls_listener_accepts_the_hall_ca_and_refuses_plaintext(hall: SecuredHall) -> None:
+    client, answers = _tls_client(hall, hall.pki.ca_cert)
+    client.connect("127.0.0.1", hall.tls_port, 10)
+    client.loop_start()
+    try:
+        wait_until(lambda: bool(answers), 5, "CONNACK over TLS")
+        assert answers == [0]
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+    plain, plain_answers = _tls_client(hall, None)
+    _assert_dropped_without_connack(plain, plain_answers, hall.tls_port)
+
+    stranger = make_pki(hall.pki.ca_cert.parent / "other", "other")
+    untrusted, _ = _tls_client(hall, stranger.ca_cert)
+    with pytest.raises(ssl.SSLCertVerificationError):
+        untrusted.connect("127.0.0.1", hall.tls_port, 10)
+
+
+def test_bus_client_connects_over_tls_with_its_own_account(hall: SecuredHall) -> None:
+    broker = hall.site.broker.model_copy(update={
+        "port": hall.tls_port, "tls": ClientTlsConfig(ca_file=hall.pki.ca_cert),
+    })
+    client = BusClient(hall.site.hall_id, "screen-hall", broker)
+    client.start(wait=10)
+    try:
+        assert client.connected
+    finally:
+        client.stop()
+    with pytest.raises(CredentialsError, match="no password file"):
+        BusClient(hall.site.hall_id, "not-in-the-site", broker)
+
+
+def _client_cert(pki: Pki, folder: Path) -> tuple[Path, Path]:
+    key, csr, cert = folder / "client.key", folder / "client.csr", folder / "client.pem"
+    ca_key = pki.ca_cert.with_name(pki.ca_cert.name.replace("-ca.pem", "-ca.key"))
+    subprocess.run(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                    "-nodes", "-keyout", str(key), "-out", str(csr), "-subj", "/CN=pad-w1"],
+                   check=True, capture_output=True)
+    subprocess.run(["openssl", "x509", "-req", "-in", str(csr), "-CA", str(pki.ca_cert),
+                    "-CAkey", str(ca_key), "-CAcreateserial", "-out", str(cert), "-days", "2"],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+def test_require_certificate_refuses_a_device_without_one(tmp_path: Path) -> None:
+    pki = make_pki(tmp_path / "pki")
+    site = _secured_site(tmp_path, pki, require_certificate=True)
+    broker = _start(site, tmp_path)
+    assert site.broker.tls_listener is not None and site.broker.credentials_dir is not None
+    hall = SecuredHall(site, site.broker.port, site.broker.tls_listener.port, pki,
+                       site.broker.credentials_dir, tmp_path / "conf")
+    try:
+        bare, bare_answers = _tls_client(hall, pki.ca_cert)
+        _assert_dropped_without_connack(bare, bare_answers, hall.tls_port)
+        cert, key = _client_cert(pki, tmp_path / "pki")
+        client, answers = _tls_client(hall, pki.ca_cert, cert=cert, key=key)
+        client.connect("127.0.0.1", hall.tls_port, 10)
+        client.loop_start()
+        try:
+            wait_until(lambda: bool(answers), 5, "CONNACK with a client certificate")
+            assert answers == [0]
+        finally:
+            client.disconnect()
+            client.loop_stop()
+    finally:
+        broker.stop()
+
+
+def test_engine_and_network_pad_work_on_their_own_accounts(hall: SecuredHall) -> None:
+    """The real daemons under the generated ACL: a rating goes pad -> engine -> event."""
+    site = hall.site
+    engine = QueueEngine(site, hall.credentials.parent / "queue.sqlite3", FakeClock())
+    engine.start(wait=10)
+    pad = NetworkPad(site, "pad-w1", "w1", PadPolicy(reasons=["等候时间长"], min_interval_s=0))
+    desk = BusClient(site.hall_id, "tester", site.broker, account="console")
+    events: list[QueueEvent] = []
+    desk.subscribe_model(topics.queue_endpoint(site.hall_id).event, QueueEvent,
+                         lambda _t, event: events.append(event))
+    desk.start(wait=10)
+    pad.start(wait=10)
+    queue = topics.queue_endpoint(site.hall_id)
+
+    def ask(action: str, **fields: object) -> dict[str, object]:
+        request = QUEUE_ACTIONS[action].request.model_validate(fields)
+        response = desk.request(queue, action, request, timeout=5)
+        assert response.status == "ok", response
+        return response.data or {}
+
+    try:
+        ask("login", window_id="w1", staff_id="s001")
+        ask("take_ticket", service_id="household")
+        called = ask("call_next", window_id="w1")["ticket"]
+        assert isinstance(called, dict)
+        ask("finish", window_id="w1")
+        wait_for(lambda: pad.session.screen() != (), what="the pad's prompt")
+        rating = pad.press(PadKey.LEVEL_1)
+        assert rating is not None and rating.ticket_id == called["ticket_id"]
+        wait_for(lambda: any(e.type is QueueEventType.RATING_GIVEN for e in events),
+                 what="the engine's rating event")
+    finally:
+        pad.stop()
+        desk.stop()
+        engine.stop()
