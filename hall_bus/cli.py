@@ -27,6 +27,7 @@ _HANDLERS = {
     "config validate": "firmware_config.loader:run_validate_command",
     "config mosquitto": "firmware_config.mosquitto_config:run_render_command",
     "config udev": "hall_bus.deploy.udev_rules:run_udev_command",
+    "install": "hall_bus.deploy.install:run_install_command",
     "camera": "drivers.camera.daemon:run_camera_command",
     "bridge": "hall_bus.bridge.daemon:run_bridge_command",
     "kiosk": "kiosk.runner:run_kiosk_command",
@@ -164,6 +165,20 @@ def build_parser() -> argparse.ArgumentParser:
     udev = config.add_parser("udev", help="write udev rules: stable names for USB devices")
     _site_argument(udev)
     udev.add_argument("--out", type=Path, default=None, help="rules file (default: print)")
+
+    install = commands.add_parser("install", help="install the hall on this Debian machine (root)")
+    install.add_argument("--site", type=Path, default=None,
+                         help="site YAML to install (default: /etc/hall/site.yaml)")
+    install.add_argument("--root", type=Path, default=None,
+                         help="write below this staging folder, run no system command")
+    install.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    install.add_argument("--broker", choices=["mosquitto", "embedded"], default="mosquitto",
+                         help="the hall's broker: Debian's Mosquitto (default) or `hall broker`")
+    install.add_argument("--kiosk", action="store_true", help="this machine is also a kiosk")
+    install.add_argument("--no-console", action="store_true", help="no manager console here")
+    install.add_argument("--user", default="hall", help="system user the daemons run as")
+    install.add_argument("--hall-bin", type=Path, default=None,
+                         help="the `hall` program the units run (default: this one)")
     return parser
 
 
