@@ -26,6 +26,10 @@ _HANDLERS = {
     "bus request": "hall_bus.request_tool:run_request_command",
     "config validate": "firmware_config.loader:run_validate_command",
     "config mosquitto": "firmware_config.mosquitto_config:run_render_command",
+    "config show": "firmware_config.config_tools:run_show_command",
+    "config diff": "firmware_config.config_tools:run_diff_command",
+    "config migrate": "firmware_config.config_tools:run_migrate_command",
+    "config check": "firmware_config.config_tools:run_check_command",
     "config udev": "hall_bus.deploy.udev_rules:run_udev_command",
     "install": "hall_bus.deploy.install:run_install_command",
     "camera": "drivers.camera.daemon:run_camera_command",
@@ -162,6 +166,17 @@ def build_parser() -> argparse.ArgumentParser:
     mosquitto.add_argument("--listen", default=None, help="listener address (default loopback)")
     mosquitto.add_argument("--port", type=int, default=None, help="port (default from the site)")
     mosquitto.add_argument("--run-user", default="mosquitto", help="user the broker runs as")
+    show = config.add_parser("show", help="print the site as the daemons see it, with defaults")
+    _site_argument(show)
+    show.add_argument("--json", action="store_true", help="JSON instead of YAML")
+    diff = config.add_parser("diff", help="key-path differences between two site files")
+    diff.add_argument("old", type=Path)
+    diff.add_argument("new", type=Path)
+    migrate = config.add_parser("migrate", help="bring a site file to the current config version")
+    migrate.add_argument("file", type=Path)
+    migrate.add_argument("--write", action="store_true", help="rewrite FILE (old one: FILE.bak)")
+    check = config.add_parser("check", help="cross-check whole sites: devices, ports, profiles")
+    check.add_argument("files", type=Path, nargs="+")
     udev = config.add_parser("udev", help="write udev rules: stable names for USB devices")
     _site_argument(udev)
     udev.add_argument("--out", type=Path, default=None, help="rules file (default: print)")
