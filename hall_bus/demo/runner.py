@@ -36,6 +36,7 @@ from hall_bus.demo.daemons import Daemon, DemoContext, demo_daemons
 from hall_bus.demo.report import build_report
 from hall_bus.demo.screen import CLEAR, describe_event, render
 from hall_bus.demo.traffic import HallDay
+from hall_bus.demo.window_desk import keypad_minutes, keypad_windows
 from hall_bus.netutil import free_port, port_is_free
 from hall_bus.simclock import ScaledClock
 from hall_bus.topics import queue_endpoint
@@ -48,6 +49,8 @@ AFTER_CLOSING_MIN = 30
 LOAD_FACTOR = 0.65
 # Minutes a window spends per citizen besides the service itself: calling, walking, rating.
 PER_CITIZEN_OVERHEAD_MIN = 2.5
+# Real seconds the broker, the engine, the lines and their simulators take to be ready.
+STARTUP_ALLOWANCE_S = 6.0
 
 
 def _prepare_site(site: SiteConfig, data_dir: Path) -> tuple[SiteConfig, Path]:
@@ -76,8 +79,14 @@ def _prepare_site(site: SiteConfig, data_dir: Path) -> tuple[SiteConfig, Path]:
     return runtime, path
 
 
-def _planned_tickets(site: SiteConfig) -> int:
-    """Tickets for a busy but workable day: most of what the open windows can serve."""
+def _planned_tickets(site: SiteConfig, speed: float = INTERACTIVE_SPEED) -> int:
+    """Tickets for a busy but workable day: most of what the open windows can serve.
+
+    Staff at a keypad window wait for its acknowledgement, which takes the wire's real time
+    however fast the day runs: at high speeds that costs many simulated minutes per citizen, so
+    such a day plans fewer citizens rather than leave most of them waiting.
+    """
+    on_keypads = keypad_windows(site)
     open_min = (
         datetime.combine(datetime.min, site.closing_time)
         - datetime.combine(datetime.min, site.opening_time)
@@ -86,7 +95,11 @@ def _planned_tickets(site: SiteConfig) -> int:
     for window in site.windows:
         services = [site.service(entry.service) for entry in window.services]
         mean = sum(s.expected_service_min for s in services if s) / len(services)
-        capacity += open_min / (mean + PER_CITIZEN_OVERHEAD_MIN)
+        overhead, serving_min = PER_CITIZEN_OVERHEAD_MIN, open_min
+        if window.id in on_keypads:
+            per_citizen, per_day = keypad_minutes(speed)
+            overhead, serving_min = overhead + per_citizen, max(0.0, open_min - per_day)
+        capacity += serving_min / (mean + overhead)
     return max(10, round(capacity * LOAD_FACTOR))
 
 
@@ -112,7 +125,9 @@ def run_demo_command(args: argparse.Namespace) -> int:
         if args.speed
         else (day_seconds / args.seconds if args.seconds else INTERACTIVE_SPEED)
     )
-    clock = ScaledClock(sim_start, speed)
+    # The simulated day starts once the daemons had time to start: at ×1700 the few seconds they
+    # take would otherwise be the whole morning, with every early citizen arriving at once.
+    clock = ScaledClock(sim_start, speed, anchor_wall=time.time() + STARTUP_ALLOWANCE_S)
     real_seconds = args.seconds if args.seconds else day_seconds / speed
 
     daemons = demo_daemons(DemoContext(site, site_path, data_dir, clock))
@@ -150,9 +165,9 @@ def run_demo_command(args: argparse.Namespace) -> int:
     try:
         bus.start(wait=20)
         _wait_for_engine(bus, site, daemons)
-        day = HallDay(site, bus, clock, _planned_tickets(site), seed=args.seed)
+        day = HallDay(site, bus, clock, _planned_tickets(site, speed), seed=args.seed)
         day.start()
-        deadline = time.monotonic() + real_seconds
+        deadline = time.monotonic() + max(0.0, clock.anchor_wall - time.time()) + real_seconds
         interactive = not args.headless and sys.stdout.isatty()
         next_line = 0.0
         while not stop.is_set() and time.monotonic() < deadline:
@@ -255,5 +270,8 @@ def _collect_report(
             "request_timeouts": day.counters["timeouts"],
             "request_errors": {k[6:]: v for k, v in day.counters.items() if k.startswith("error:")},
             "daemon_restarts": {d.name: d.restarts for d in daemons},
+            # Staff and citizens pressing the simulated keypads and pads (over the line's wire).
+            "device_presses": day.presses.report(),
+            "ratings_failed": day.counters["ratings_failed"],
         },
     )

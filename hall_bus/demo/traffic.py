@@ -1,5 +1,7 @@
 """A hall day played over the bus: citizens taking tickets, staff calling, serving and pausing,
-citizens rating. Everything goes through the queue engine's requests, like the real devices do.
+citizens rating. Kiosk actions are the queue engine's requests, as the kiosks send them; at a
+window the staff press its simulated caller keypad and the citizen its evaluation pad, where the
+window has them (hall_bus/demo/window_desk.py), so those go over the line's wire like real presses.
 
 Time is simulated (see hall_bus.simclock): each agent schedules its next step in simulated
 seconds and a dispatcher runs the steps when the scaled clock reaches them.
@@ -29,6 +31,14 @@ from hall_bus.contract import (
     RatingLevel,
     Response,
     ResponseStatus,
+)
+from hall_bus.demo.window_desk import (
+    CalledTicket,
+    Desk,
+    DeskOutcome,
+    PressLog,
+    QueueView,
+    build_desks,
 )
 from hall_bus.simclock import ScaledClock
 from hall_bus.topics import queue_endpoint
@@ -60,11 +70,6 @@ RATING_MIX = [
     (RatingLevel.DISSATISFIED, 0.02),
     (RatingLevel.VERY_DISSATISFIED, 0.01),
 ]
-BAD_RATING_REASONS = [
-    "等候时间太长 / waited too long",
-    "材料要求解释不清 / requirements unclear",
-    "窗口人员态度不好 / unfriendly staff",
-]
 NO_SHOW_SHARE = 0.05
 NO_SHOW_RETURNS_SHARE = 0.3
 TRANSFER_SHARE = 0.03
@@ -86,7 +91,7 @@ class HallDay:
         clock: ScaledClock,
         tickets_per_day: int,
         seed: int | None = None,
-        workers: int = 12,
+        workers: int = 48,
     ) -> None:
         self.site = site
         self.bus = bus
@@ -107,6 +112,11 @@ class HallDay:
         self._zone = site.zone
         # Windows whose staff will pause once the current citizen is done, and for how long.
         self._breaks_due: dict[str, float] = {}
+        # Staff and citizens wait for a keypad's acknowledgement, so a step can take a poll
+        # cycle or two of real time: more workers than windows keep the kiosks going meanwhile.
+        self.presses = PressLog()
+        self.view = QueueView(bus, site.hall_id)
+        self.desks: dict[str, Desk] = build_desks(site, self.request, self.view, self.presses)
 
     # --- scheduling --------------------------------------------------------------------------
 
@@ -241,9 +251,15 @@ class HallDay:
 
     # --- staff -------------------------------------------------------------------------------
 
+    def act(self, window: WindowConfig, action: str, **fields: Any) -> DeskOutcome:
+        """A staff action at the window's desk (its keypad, or a request without one)."""
+        outcome = self.desks[window.id].act(action, **fields)
+        if not outcome.ok:
+            self.counters["desk_failures"] += 1
+        return outcome
+
     def _window_opens(self, window: WindowConfig, person: StaffConfig) -> None:
-        response = self.request("login", window_id=window.id, staff_id=person.id)
-        if response is None or response.status is not ResponseStatus.OK:
+        if not self.act(window, "login", staff_id=person.id).ok:
             self.after(300, lambda: self._window_opens(window, person))
             return
         # Staggered lunch: half the windows at 11:45, the rest at 12:30, so the hall stays open.
@@ -263,60 +279,57 @@ class HallDay:
 
     def _call_next(self, window: WindowConfig) -> None:
         minutes = self._breaks_due.pop(window.id, None)
-        if minutes is not None and self._ok(
-            self.request("pause", window_id=window.id, reason="休息 / break")
-        ):
+        if minutes is not None and self.act(window, "pause", reason="休息 / break").ok:
             self.after(minutes * 60, lambda: self._resume(window))
             return
-        response = self.request("call_next", window_id=window.id)
-        ticket = (response.data or {}).get("ticket") if response and self._ok(response) else None
+        # Staff see the waiting counts (hall screen, console) and press 下一位 only when one of
+        # their services has someone waiting: a keypad press costs the whole line wire time.
+        nobody = self.view.waiting([entry.service for entry in window.services]) == 0
+        ticket = None if nobody else self.act(window, "call_next").ticket
         if ticket is None:
             # Citizens who took a ticket before closing are still served; then the window closes.
             if self._window_is_closing():
-                self.request("logout", window_id=window.id)
+                self.act(window, "logout")
             else:
                 self.after(self.rng.uniform(20, 60), lambda: self._call_next(window))
             return
         if self.rng.random() < NO_SHOW_SHARE:
-            self.after(90, partial(self._recall_or_skip, window, ticket["ticket_id"], False))
+            self.after(90, partial(self._recall_or_skip, window, ticket.ticket_id, False))
             return
         self.after(self.rng.uniform(20, 90), lambda: self._serve(window, ticket))
 
-    def _ok(self, response: Response | None) -> bool:
-        return response is not None and response.status is ResponseStatus.OK
-
     def _resume(self, window: WindowConfig) -> None:
-        self.request("resume", window_id=window.id)
+        self.act(window, "resume")
         self._call_next(window)
 
     def _recall_or_skip(self, window: WindowConfig, ticket_id: str, recalled: bool) -> None:
         if not recalled:
-            self.request("recall", window_id=window.id)
+            self.act(window, "recall")
             self.after(90, lambda: self._recall_or_skip(window, ticket_id, recalled=True))
             return
-        if self._ok(self.request("skip", window_id=window.id)):
+        if self.act(window, "skip").ok:
             self._maybe_return(ticket_id)
         self.after(10, lambda: self._call_next(window))
 
-    def _serve(self, window: WindowConfig, ticket: dict[str, Any]) -> None:
-        self.request("start_service", window_id=window.id)
-        service = self.site.service(ticket["service_id"])
+    def _serve(self, window: WindowConfig, ticket: CalledTicket) -> None:
+        self.act(window, "start_service")
+        service = self.site.service(ticket.service_id)
         expected_min = service.expected_service_min if service else 10.0
         # Service times are skewed: most are quick, a few take very long.
         minutes = self.rng.lognormvariate(math.log(expected_min) - 0.08, 0.4)
         self.after(minutes * 60, lambda: self._finish(window, ticket))
 
-    def _finish(self, window: WindowConfig, ticket: dict[str, Any]) -> None:
+    def _finish(self, window: WindowConfig, ticket: CalledTicket) -> None:
         if self.rng.random() < TRANSFER_SHARE:
-            others = [s.id for s in self.site.services if s.id != ticket["service_id"]]
-            self.request("transfer", window_id=window.id, to_service_id=self.rng.choice(others))
-        else:
-            self.request("finish", window_id=window.id)
-            if self.rng.random() < RATING_SHARE:
-                self.after(self.rng.uniform(5, 30), lambda: self._rate(ticket["ticket_id"]))
+            others = [s.id for s in self.site.services if s.id != ticket.service_id]
+            self.act(window, "transfer", to_service_id=self.rng.choice(others))
+        elif self.act(window, "finish").ok and self.rng.random() < RATING_SHARE:
+            self.after(self.rng.uniform(5, 30), lambda: self._rate(window, ticket))
         self.after(self.rng.uniform(10, 40), lambda: self._call_next(window))
 
-    def _rate(self, ticket_id: str) -> None:
+    def _rate(self, window: WindowConfig, ticket: CalledTicket) -> None:
         level: RatingLevel = _pick(self.rng, RATING_MIX)
-        reason = self.rng.choice(BAD_RATING_REASONS) if level.is_bad else None
-        self.request("rate", ticket_id=ticket_id, level=level, reason=reason, source="pad")
+        if self.desks[window.id].rate(ticket, level, reason=self.rng.randrange(8)):
+            self.counters["ratings"] += 1
+        else:
+            self.counters["ratings_failed"] += 1
