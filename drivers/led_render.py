@@ -37,6 +37,14 @@ def dot_matrix(lines: tuple[str, ...], columns: int, rows: int) -> Image.Image:
 
 
 def render_png(lines: tuple[str, ...], columns: int, rows: int, path: Path) -> Path:
+    picture = render_image(lines, columns, rows)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    picture.save(path)
+    return path
+
+
+def render_image(lines: tuple[str, ...], columns: int, rows: int) -> Image.Image:
+    """The display as a picture: every dot a lit or dark LED."""
     dots = dot_matrix(lines, columns, rows)
     picture = Image.new("RGB", (dots.width * PITCH + PITCH, dots.height * PITCH + PITCH),
                         BACKGROUND)
@@ -48,9 +56,7 @@ def render_png(lines: tuple[str, ...], columns: int, rows: int, path: Path) -> P
             left, top = x * PITCH + PITCH // 2, y * PITCH + PITCH // 2
             colour = LIT if pixels[x, y] else DARK
             draw.ellipse((left, top, left + PITCH - 2, top + PITCH - 2), fill=colour)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    picture.save(path)
-    return path
+    return picture
 
 
 def terminal_view(lines: tuple[str, ...], columns: int, rows: int) -> str:

@@ -35,6 +35,7 @@ _HANDLERS = {
     "camera": "drivers.camera.daemon:run_camera_command",
     "bridge": "hall_bus.bridge.daemon:run_bridge_command",
     "kiosk": "kiosk.runner:run_kiosk_command",
+    "console": "hall_bus.console.daemon:run_console_command",
 }
 
 
@@ -142,6 +143,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="write spoken prompts as WAV files here instead of playing them")
     kiosk.add_argument("--screenshots", type=Path, default=None, metavar="DIR",
                        help="save pictures of the main screens to DIR and exit")
+
+    console = commands.add_parser("console", help="the duty manager's web console (值班长)")
+    _site_argument(console)
+    console.add_argument("--listen", default=None, help="address (default from the site)")
+    console.add_argument("--port", type=int, default=None, help="port (default from the site)")
+    console.add_argument("--hash-password", action="store_true",
+                         help="read a password (stdin) and print its hash for `console.managers`")
+    console.add_argument("--screenshots", type=Path, default=None, metavar="DIR",
+                         help="save pictures of the main views from a simulated hall and exit")
 
     bus = commands.add_parser("bus", help="the bus contract").add_subparsers(
         dest="bus_command", required=True, metavar="BUS_COMMAND"

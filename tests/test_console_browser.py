@@ -1,0 +1,106 @@
+"""The console in headless Chromium against a running hall (real Mosquitto, the queue engine):
+log in, a call on the bus appears on the floor map within a second, a supervision alert is
+acknowledged in the feed, a window is paused by a click and the engine says so."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import Any
+
+from bus_helpers import Collector
+from console_fixtures import MANAGER, ConsoleHall, browser, console_hall, log_in
+from playwright.sync_api import expect
+
+from hall_bus.contract import (
+    CameraEvent,
+    CameraEventType,
+    QueueEvent,
+    QueueEventType,
+    QueueSummaryState,
+)
+from hall_bus.ids import utc_now
+from hall_bus.topics import camera_endpoint, queue_endpoint
+
+__all__ = ["browser", "console_hall"]  # fixtures
+
+
+def _window_mode(states: Collector[QueueSummaryState], window_id: str, mode: str) -> None:
+    states.wait_for(lambda s: any(w.window_id == window_id and w.mode.value == mode
+                                  for w in s.windows), timeout=5)
+
+
+def test_call_appears_on_the_floor_map_alert_acknowledged_window_paused(
+    console_hall: ConsoleHall, browser: Any
+) -> None:
+    hall = console_hall
+    endpoint = queue_endpoint(hall.site.hall_id)
+    states: Collector[QueueSummaryState] = Collector()
+    events: Collector[QueueEvent] = Collector()
+    hall.bus.subscribe_model(endpoint.state, QueueSummaryState, states.add)
+    hall.bus.subscribe_model(endpoint.event, QueueEvent, events.add)
+    hall.ask("login", window_id="w1", staff_id="s001")
+    hall.ask("take_ticket", service_id="household")
+
+    page = browser.new_page()
+    try:
+        log_in(page, hall)
+        card = page.locator('[data-window="w1"]')
+        expect(card).to_have_attribute("data-mode", "idle", timeout=5000)
+        expect(card.locator(".staff")).to_have_text("张敏")
+
+        # Acceptance: the call shows on the floor map within one second of the engine's answer.
+        hall.ask("call_next", window_id="w1")
+        called = time.monotonic()
+        expect(card.locator(".ticket")).to_have_text("A001", timeout=1000)
+        assert time.monotonic() - called < 1.0
+        expect(card).to_have_attribute("data-mode", "calling")
+
+        # A camera sees the seat empty: the engine raises staff_absent; the manager acknowledges.
+        absence = CameraEvent(
+            type=CameraEventType.ABSENCE_STARTED, camera="cam1", window_id="w1",
+            absent_since=utc_now() - timedelta(minutes=6), absent_s=360, grace_s=300,
+            message="1号窗口座位无人 / seat of window 1 empty",
+        )
+        hall.bus.publish(camera_endpoint(hall.site.hall_id, "cam1").event, absence)
+        alert_item = page.locator("#alerts li[data-alert]")
+        expect(alert_item).to_have_count(1, timeout=5000)
+        expect(alert_item).to_contain_text("离岗")
+        alert_id = alert_item.get_attribute("data-alert")
+        alert_item.locator("button.ack").click()
+        expect(page.locator("#alerts li[data-alert]")).to_have_count(0, timeout=3000)
+        expect(page.locator("#feed")).to_contain_text(f"已确认 / acknowledged: {MANAGER}")
+        [record] = hall.ask("list_alerts")["alerts"]
+        assert record["alert"]["alert_id"] == alert_id
+        assert record["acknowledged_by"] == MANAGER
+
+        # Pause by a click: only an idle window offers it (the engine refuses a busy one).
+        hall.ask("finish", window_id="w1")
+        pause = card.locator("button.pause")
+        expect(pause).to_be_visible(timeout=3000)
+        pause.click()
+        _window_mode(states, "w1", "paused")
+        paused = events.wait_for(lambda e: e.type is QueueEventType.WINDOW_PAUSED)
+        assert paused.actor == MANAGER
+        expect(card).to_have_attribute("data-mode", "paused", timeout=2000)
+        expect(page.locator("#feed")).to_contain_text(f"({MANAGER})")
+        card.locator("button.resume").click()
+        _window_mode(states, "w1", "idle")
+    finally:
+        page.close()
+
+
+def test_wrong_password_is_refused_and_repeated_failures_lock_the_login(
+    console_hall: ConsoleHall, browser: Any
+) -> None:
+    page = browser.new_page()
+    try:
+        for _ in range(3):
+            log_in(page, console_hall, password="wrong")
+            expect(page.locator(".error")).to_contain_text("用户名或密码错误")
+        # Locked now: even the right password is refused until the lock runs out.
+        log_in(page, console_hall)
+        expect(page.locator(".error")).to_contain_text("登录尝试过多")
+        assert page.url.endswith("/login")
+    finally:
+        page.close()
