@@ -68,31 +68,52 @@ def _item_name(item: object, index: int) -> str:
     return str(index)
 
 
-def _flatten(value: object, path: str = "") -> Iterator[tuple[str, object]]:
+def _flatten(value: object, path: str = "", items: dict[str, object] | None = None
+             ) -> Iterator[tuple[str, object]]:
+    """(key path, leaf value) pairs; `items` collects every named list item by its path."""
     if isinstance(value, dict) and value:
         for key, inner in value.items():
-            yield from _flatten(inner, f"{path}.{key}" if path else str(key))
+            yield from _flatten(inner, f"{path}.{key}" if path else str(key), items)
     elif isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
         names = [_item_name(item, i) for i, item in enumerate(value)]
         if len(set(names)) != len(names):  # not uniquely named: compare by position
             names = [str(i) for i in range(len(value))]
         for name, item in zip(names, value, strict=True):
-            yield from _flatten(item, f"{path}[{name}]")
+            if items is not None:
+                items[f"{path}[{name}]"] = item
+            yield from _flatten(item, f"{path}[{name}]", items)
     else:
         yield path, value
 
 
+def _whole_item(path: str, other_items: dict[str, object]) -> str | None:
+    """The outermost list item around `path` that the other side lacks altogether."""
+    for end in range(len(path)):
+        if path[end] == "]" and path[:end + 1] not in other_items:
+            return path[:end + 1]
+    return None
+
+
 def diff_sites(old: SiteConfig, new: SiteConfig) -> list[str]:
-    """Readable differences, one key path a line: `~ a.b: x → y`, `+ a.c: z`, `- a.d: w`."""
-    before, after = dict(_flatten(resolved(old))), dict(_flatten(resolved(new)))
-    lines = []
+    """Readable differences, one key path a line: `~ a.b: x → y`, `+ a.c: z`, `- a.d: w`; an
+    added or removed list item is one line."""
+    old_items: dict[str, object] = {}
+    new_items: dict[str, object] = {}
+    before = dict(_flatten(resolved(old), items=old_items))
+    after = dict(_flatten(resolved(new), items=new_items))
+    lines: list[str] = []
     for path in dict.fromkeys([*before, *after]):
-        if path not in after:
-            lines.append(f"- {path}: {_show(before[path])}")
-        elif path not in before:
-            lines.append(f"+ {path}: {_show(after[path])}")
-        elif before[path] != after[path]:
-            lines.append(f"~ {path}: {_show(before[path])} → {_show(after[path])}")
+        if path in before and path in after:
+            if before[path] != after[path]:
+                lines.append(f"~ {path}: {_show(before[path])} → {_show(after[path])}")
+            continue
+        sign, value, own, other = (("-", before[path], old_items, new_items) if path in before
+                                   else ("+", after[path], new_items, old_items))
+        item = _whole_item(path, other)
+        line = f"{sign} {path}: {_show(value)}" if item is None else f"{sign} {item}: " \
+            f"{_show(own[item])}"
+        if line not in lines:
+            lines.append(line)
     return lines
 
 
