@@ -271,7 +271,7 @@ def _collect_report(
             "request_errors": {k[6:]: v for k, v in day.counters.items() if k.startswith("error:")},
             "daemon_restarts": {d.name: d.restarts for d in daemons},
             # Staff and citizens pressing the simulated keypads and pads (over the line's wire).
-            "device_presses": day.presses.report(),
+            "device_presses": day.presses.report(speed),
             "ratings_failed": day.counters["ratings_failed"],
         },
     )

@@ -61,8 +61,9 @@ STATE_WAIT_S = 5.0
 STAFF_PRESSES_PER_CITIZEN = 2
 STAFF_PRESSES_PER_DAY = 6
 # A keypad press to its acknowledgement on the demo's 9600-baud lines (8 windows of keypad, pad
-# and strip each, plus the hall screen on one), p50 as measured by `hall demo --report`
-# (device_presses.ack_ms_p50). The wire does not speed up with the simulated clock.
+# and strip each, plus the hall screen on one): 0.3 s p50 with one window pressing, 1.8 s with
+# all eight back to back (bench/demo_press_bench.py), 0.4-0.8 s in a demo day (`hall demo
+# --report`, device_presses.ack_ms_p50). The wire does not speed up with the simulated clock.
 PRESS_ACK_S = 0.8
 
 RequestFn = Callable[..., Response | None]
@@ -113,8 +114,10 @@ class PressLog:
             if not outcome.ok:
                 self.failed[outcome.error or "unknown"] += 1
 
-    def report(self) -> dict[str, Any]:
+    def report(self, speed: float = 1.0) -> dict[str, Any]:
+        """The figures; `speed` (of the simulated clock) gives a press's cost in its minutes."""
         with self.lock:
+            p50_s = percentile(self.ack_ms, 0.50) / 1000
             return {
                 "sent": self.sent,
                 "failed": sum(self.failed.values()),
@@ -122,6 +125,7 @@ class PressLog:
                 "by_action": dict(self.by_action),
                 "ack_ms_p50": round(percentile(self.ack_ms, 0.50), 1),
                 "ack_ms_p99": round(percentile(self.ack_ms, 0.99), 1),
+                "simulated_min_per_press_p50": round(p50_s * speed / 60, 1),
             }
 
 
