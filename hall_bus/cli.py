@@ -32,6 +32,7 @@ _HANDLERS = {
     "config check": "firmware_config.config_tools:run_check_command",
     "config udev": "hall_bus.deploy.udev_rules:run_udev_command",
     "install": "hall_bus.deploy.install:run_install_command",
+    "doctor": "hall_bus.doctor.command:run_doctor_command",
     "camera": "drivers.camera.daemon:run_camera_command",
     "bridge": "hall_bus.bridge.daemon:run_bridge_command",
     "kiosk": "kiosk.runner:run_kiosk_command",
@@ -204,6 +205,14 @@ def build_parser() -> argparse.ArgumentParser:
     install.add_argument("--user", default="hall", help="system user the daemons run as")
     install.add_argument("--hall-bin", type=Path, default=None,
                          help="the `hall` program the units run (default: this one)")
+
+    doctor = commands.add_parser("doctor", help="check a running hall and report what is wrong")
+    doctor.add_argument("--site", type=Path, default=None,
+                        help="site YAML (default: /etc/hall/site.yaml, else the demo hall)")
+    doctor.add_argument("--json", action="store_true", help="the report as JSON")
+    doctor.add_argument("--timeout", type=float, default=5.0, help="seconds to reach the broker")
+    doctor.add_argument("--settle", type=float, default=1.0,
+                        help="seconds to collect the retained statuses")
     return parser
 
 

@@ -1,0 +1,177 @@
+"""`hall doctor` against a simulated hall: a real Mosquitto, the queue engine, a line daemon and
+the voice announcer as processes, a line of simulated devices, and a kiosk's simulated printer."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from line_fixtures import make_line, wait_until
+from queue_fixtures import make_site
+
+from bench.engine_process import write_site
+from firmware_config.kiosk import KioskConfig
+from firmware_config.site import BrokerConfig
+from hall_bus.client import BusClient
+from hall_bus.doctor.findings import Level
+from hall_bus.doctor.system_checks import clock_finding
+from kiosk.printing import KioskPrinter
+
+REPO = Path(__file__).resolve().parent.parent
+LINE_DEVICES = ["w1-strip", "w1-caller", "w1-pad", "hall-screen", "w2-strip", "w3-strip"]
+
+
+def _spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen([sys.executable, "-m", "hall_bus.cli", *args], cwd=REPO,
+                                stdout=out, stderr=out)
+
+
+def _doctor(site_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hall_bus.cli", "doctor", "--site", str(site_path), *extra],
+        capture_output=True, text=True, timeout=60, cwd=REPO,
+    )
+
+
+def _by_name(report: dict[str, Any]) -> dict[tuple[str, str], tuple[str, str]]:
+    return {(f["area"], f["name"]): (f["level"], f["detail"]) for f in report["findings"]}
+
+
+def test_doctor_reports_a_stopped_daemon_and_a_paper_out_printer(
+    broker_config: BrokerConfig, tmp_path: Path
+) -> None:
+    line, sim = make_line(tmp_path / "ttyLINE1")
+    site = make_site().model_copy(update={
+        "broker": broker_config, "data_dir": tmp_path / "data", "lines": [line],
+        "kiosks": [KioskConfig(id="kiosk1", printer_port="sim")],
+    })
+    site_path = write_site(site, tmp_path / "site.yaml")
+    sim.line.start()
+    processes = {
+        "queue": _spawn(["queue", "--site", str(site_path)], tmp_path / "queue.log"),
+        "line1": _spawn(["line", "--site", str(site_path), "--port", "line1"],
+                        tmp_path / "line.log"),
+        "voice": _spawn(["voice", "--site", str(site_path)], tmp_path / "voice.log"),
+    }
+    kiosk_bus = BusClient(site.hall_id, "kiosk1", site.broker)
+    printer = KioskPrinter(site, site.kiosks[0], kiosk_bus, receipts_dir=tmp_path / "receipts")
+    assert printer.simulator is not None
+    kiosk_bus.start(wait=10)
+    printer.start()
+    clock_failed = clock_finding().level is Level.FAILED  # this machine's, not the hall's fault
+    try:
+        def healthy() -> bool:
+            done = _doctor(site_path, "--json", "--settle", "0.5")
+            report = json.loads(done.stdout)
+            return all(level == "ok" for (area, _), (level, _) in _by_name(report).items()
+                       if area != "clock")
+
+        wait_until(healthy, timeout=40, what="every daemon, device and the printer ok")
+        done = _doctor(site_path, "--json")
+        assert done.returncode == (1 if clock_failed else 0), done.stdout
+        seen = _by_name(json.loads(done.stdout))
+        for daemon in ("queue", "voice", "line1", "kiosk1"):
+            assert seen[("daemon", daemon)] == ("ok", "在线 / online")
+        for device in LINE_DEVICES:
+            assert seen[("device", f"line1/{device}")] == ("ok", "在线 / online")
+        assert seen[("printer", "kiosk1")][0] == "ok"
+
+        # The voice announcer stops; the printer runs out of paper.
+        voice = processes["voice"]
+        voice.send_signal(signal.SIGTERM)
+        assert voice.wait(timeout=15) == 0
+        printer.simulator.faults.paper_out = True
+
+        def printer_failed() -> bool:  # the kiosk polls its printer every 5 s
+            report = json.loads(_doctor(site_path, "--json", "--settle", "0.3").stdout)
+            return _by_name(report)[("printer", "kiosk1")][0] == "failed"
+
+        wait_until(printer_failed, timeout=20, what="the paper-out state on the bus")
+
+        done = _doctor(site_path, "--json")
+        assert done.returncode == 1
+        report = json.loads(done.stdout)
+        assert report["healthy"] is False
+        seen = _by_name(report)
+        assert seen[("daemon", "voice")] == ("failed", "已停止 / stopped")
+        assert seen[("printer", "kiosk1")][0] == "failed"
+        assert seen[("printer", "kiosk1")][1].startswith("缺纸 / paper out")
+        failures = {key for key, (level, _) in seen.items() if level == "failed"}
+        assert {key for key in failures if key[0] != "clock"} == {
+            ("daemon", "voice"), ("printer", "kiosk1")
+        }
+
+        text = _doctor(site_path)
+        assert text.returncode == 1
+        assert "[故障 FAIL] 守护进程 / daemon voice: 已停止 / stopped" in text.stdout
+        assert "[故障 FAIL] 打印机 / printer kiosk1: 缺纸 / paper out" in text.stdout
+        assert "[正常 OK  ] 守护进程 / daemon queue: 在线 / online" in text.stdout
+        assert "结论 / verdict: " in text.stdout and "项故障 / failed" in text.stdout
+    finally:
+        printer.stop()
+        kiosk_bus.stop()
+        for process in processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in processes.values():
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        sim.line.stop()
+
+
+def test_doctor_says_the_broker_is_unreachable(tmp_path: Path) -> None:
+    site = make_site().model_copy(update={
+        "broker": BrokerConfig(host="127.0.0.1", port=1, reconnect_min_s=0.1,
+                               reconnect_max_s=0.2),
+        "data_dir": tmp_path,
+    })
+    done = _doctor(write_site(site, tmp_path / "site.yaml"), "--json", "--timeout", "1")
+    assert done.returncode == 1
+    findings = json.loads(done.stdout)["findings"]
+    assert findings[0]["area"] == "broker" and findings[0]["level"] == "failed"
+    assert findings[0]["detail"].startswith("无法连接 / unreachable")
+    # Without the bus, the machine's own checks still run.
+    assert [f["area"] for f in findings] == ["broker", "disk", "clock"]
+
+
+def test_state_folder_missing_is_a_failure_and_a_present_one_reports_free_space(
+    tmp_path: Path,
+) -> None:
+    from hall_bus.doctor.system_checks import disk_finding
+
+    missing = disk_finding(tmp_path / "nowhere")
+    assert missing.level is Level.FAILED and "state folder unusable" in missing.detail
+    present = disk_finding(tmp_path)
+    assert present.level in (Level.OK, Level.WARNING, Level.FAILED)
+    assert "GiB" in present.detail
+
+
+def test_printer_states_map_to_levels() -> None:
+    from hall_bus.contract.kiosk import KioskPrinterState, PrinterPaper
+    from hall_bus.doctor.bus_checks import RetainedSnapshot, printer_findings
+
+    site = make_site().model_copy(update={"kiosks": [KioskConfig(id="k1"), KioskConfig(id="k2"),
+                                                     KioskConfig(id="k3")]})
+    snapshot = RetainedSnapshot()
+
+    def state(paper: PrinterPaper, cover_open: bool | None = False) -> bytes:
+        return KioskPrinterState(ready=paper is PrinterPaper.OK, online=True, paper=paper,
+                                 cover_open=cover_open, port="/dev/hall/printer-k1",
+                                 profile="p", detail="").model_dump_json().encode()
+
+    snapshot.add(f"hall/{site.hall_id}/k1/printer/state", state(PrinterPaper.NEAR_END))
+    snapshot.add(f"hall/{site.hall_id}/k2/printer/state", state(PrinterPaper.OK, cover_open=True))
+    found = {f.name: (f.level, f.detail) for f in printer_findings(site, snapshot)}
+    assert found == {
+        "k1": (Level.WARNING, "纸将用完 / paper near end (/dev/hall/printer-k1)"),
+        "k2": (Level.FAILED, "纸张正常 / paper ok; 纸仓盖打开 / cover open (/dev/hall/printer-k1)"),
+        "k3": (Level.FAILED, "无打印机状态 / no printer state on the bus"),
+    }
