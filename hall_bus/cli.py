@@ -7,6 +7,7 @@ for the broker or the MQTT client.
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import importlib
 import logging
 import sys
@@ -230,6 +231,9 @@ def _handler_for(args: argparse.Namespace) -> Callable[[argparse.Namespace], int
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # systemd kills a daemon whose watchdog pings stopped with SIGABRT: print every thread's
+    # stack first, so the journal shows where the loop was stuck.
+    faulthandler.enable()
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

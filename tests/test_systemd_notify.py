@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
@@ -11,10 +12,13 @@ import time
 from pathlib import Path
 
 import pytest
+from line_fixtures import make_line
+from mosquitto import free_port
 from notify_listener import NotifyListener
 from queue_fixtures import make_site
 
 from bench.engine_process import write_site
+from firmware_config.kiosk import KioskConfig, ScannerConfig
 from firmware_config.site import BrokerConfig
 from hall_bus.lifecycle import serve_until
 from hall_bus.liveness import Heartbeat, WatchdogPinger
@@ -84,7 +88,7 @@ def test_queue_process_notifies_ready_watchdog_and_stopping(
             pings = listener.times_of("WATCHDOG=1")
             ready = listener.times_of("READY=1")
             assert len(ready) == 1 and ready[0] <= pings[0]
-            gaps = [later - earlier for earlier, later in zip(pings, pings[1:], strict=False)]
+            gaps = [later - earlier for earlier, later in itertools.pairwise(pings)]
             # Half of WATCHDOG_USEC (0.3 s); generous bounds for two shared cores.
             assert all(0.25 <= gap <= 0.6 for gap in gaps), gaps
             assert 0.28 <= sum(gaps) / len(gaps) <= 0.4, gaps
@@ -141,7 +145,9 @@ def test_pinger_without_watchdog_never_pings() -> None:
 
 
 @pytest.mark.parametrize("stale_for", [0.0, 0.5])
-def test_pinger_withholds_pings_while_a_heartbeat_is_stale(stale_for: float, tmp_path: Path) -> None:
+def test_pinger_withholds_pings_while_a_heartbeat_is_stale(
+    stale_for: float, tmp_path: Path
+) -> None:
     now = [100.0]
     beat = Heartbeat("loop", clock=lambda: now[0])
     listener = NotifyListener(str(tmp_path / "notify"))
@@ -154,3 +160,55 @@ def test_pinger_withholds_pings_while_a_heartbeat_is_stale(stale_for: float, tmp
         assert not pinger.tick()  # not due again until the interval passed
     finally:
         listener.close()
+
+
+def _daemon_argv(kind: str, site_path: Path, tmp_path: Path) -> list[str]:
+    site = ["--site", str(site_path)]
+    return {
+        "broker": ["broker", *site, "--port", str(free_port())],
+        "line": ["line", *site, "--port", "line1"],
+        "voice": ["voice", *site, "--data-dir", str(tmp_path / "voice")],
+        "kiosk": ["kiosk", *site, "--offscreen", "--no-voice", "--data-dir",
+                  str(tmp_path / "kiosk")],
+    }[kind]
+
+
+@pytest.mark.parametrize("kind", ["broker", "line", "voice", "kiosk"])
+def test_every_kind_of_daemon_notifies_ready_watchdog_and_stopping(
+    kind: str, broker_config: BrokerConfig, tmp_path: Path
+) -> None:
+    """The daemons outside the queue engine's path: their own main loops ping too."""
+    line, sim = make_line(tmp_path / "ttyLINE1")
+    site = make_site().model_copy(update={
+        "broker": broker_config, "data_dir": tmp_path / "data", "lines": [line],
+        "kiosks": [KioskConfig(id="kiosk1", printer_port="sim",
+                               scanners=[ScannerConfig(device="sim")])],
+    })
+    site_path = write_site(site, tmp_path / "site.yaml")
+    sim.line.start()
+    listener = NotifyListener.abstract()
+    log_path = tmp_path / f"{kind}.log"
+    try:
+        with log_path.open("wb") as log_file:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "hall_bus.cli", *_daemon_argv(kind, site_path, tmp_path)],
+                cwd=REPO, stdout=log_file, stderr=log_file,
+                env={**os.environ, "NOTIFY_SOCKET": listener.address, "WATCHDOG_USEC": "1000000",
+                     "QT_QPA_PLATFORM": "offscreen"},
+            )
+        try:
+            listener.wait_for(lambda: len(listener.times_of("WATCHDOG=1")) >= 4, timeout=60)
+            assert len(listener.times_of("READY=1")) == 1
+            pings = listener.times_of("WATCHDOG=1")
+            gaps = [later - earlier for earlier, later in itertools.pairwise(pings)]
+            assert all(0.3 <= gap <= 1.0 for gap in gaps), (gaps, log_path.read_text())
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=20) == 0, log_path.read_text()
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        assert [m for _, m in listener.messages()][-1] == "STOPPING=1"
+    finally:
+        listener.close()
+        sim.line.stop()
