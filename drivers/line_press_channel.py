@@ -33,6 +33,7 @@ import threading
 import time
 from collections import OrderedDict
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -46,6 +47,7 @@ log = logging.getLogger("hall.line.sim.press")
 
 MAX_LINE_BYTES = 4096
 REMEMBERED_IDS = 2000
+IDLE_CLOSE_S = 120.0
 
 
 def press_channel_path(line: LineConfig, data_dir: Path) -> Path | None:
@@ -94,6 +96,8 @@ class PressChannelServer:
         channel = self
 
         class Handler(socketserver.StreamRequestHandler):
+            timeout = IDLE_CLOSE_S  # a stuck client does not hold a thread for ever
+
             def handle(self) -> None:
                 channel._serve_connection(self.rfile, self.wfile)
 
@@ -121,7 +125,10 @@ class PressChannelServer:
 
     def _serve_connection(self, rfile: Any, wfile: Any) -> None:
         while True:
-            raw: bytes = rfile.readline(MAX_LINE_BYTES + 1)
+            try:
+                raw: bytes = rfile.readline(MAX_LINE_BYTES + 1)
+            except OSError:
+                return  # a client silent for IDLE_CLOSE_S mid-line, or gone
             if not raw:
                 return
             if len(raw) > MAX_LINE_BYTES or not raw.endswith(b"\n"):
@@ -169,7 +176,10 @@ class PressChannelServer:
             if first.model_dump(exclude={"wait_s"}) != request.model_dump(exclude={"wait_s"}):
                 return self._reject(request.id, "id_reused", "this id was used for another request")
             # A resend: the first answer, once there is one; never a second press.
-            return future.result(timeout=first.wait_s + 5)
+            try:
+                return future.result(timeout=first.wait_s + 5)
+            except FutureTimeout:
+                return _error(request.id, "still_pressing", "the first request is not answered")
         try:
             result = (self._press(request, device) if request.op == "press"
                       else self._screen(request, device))
