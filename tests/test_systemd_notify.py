@@ -212,3 +212,27 @@ def test_every_kind_of_daemon_notifies_ready_watchdog_and_stopping(
     finally:
         listener.close()
         sim.line.stop()
+
+
+def test_a_watchdog_abort_leaves_every_threads_stack_in_the_log(
+    broker_config: BrokerConfig, tmp_path: Path
+) -> None:
+    """systemd sends SIGABRT when the pings stop; the journal then shows where each loop was."""
+    site = make_site().model_copy(update={"broker": broker_config, "data_dir": tmp_path / "data"})
+    site_path = write_site(site, tmp_path / "site.yaml")
+    listener = NotifyListener.abstract()
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "hall_bus.cli", "queue", "--site", str(site_path)],
+            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            env={**os.environ, "NOTIFY_SOCKET": listener.address},
+        )
+        listener.wait_for(lambda: bool(listener.times_of("READY=1")), timeout=30)
+        process.send_signal(signal.SIGABRT)
+        _, stderr = process.communicate(timeout=20)
+    finally:
+        listener.close()
+    assert process.returncode == -signal.SIGABRT
+    text = stderr.decode()
+    assert "Fatal Python error: Aborted" in text
+    assert 'hall_bus/queue/service.py", line' in text and "in _maintenance_loop" in text
