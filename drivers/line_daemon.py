@@ -46,6 +46,7 @@ from hall_bus.contract import (
 from hall_bus.contract.line import LineDeviceEvent, LineDeviceEventType, LineState
 from hall_bus.ids import new_id, utc_now
 from hall_bus.liveness import Heartbeat
+from hall_bus.logs import bind, ticket_of
 from hall_bus.reconnect import Backoff
 
 log = logging.getLogger("hall.line")
@@ -181,6 +182,7 @@ class LineDaemon:
                     break
                 except BusTimeout:
                     log.warning("queue %s %s unanswered, retrying", action, request_id)
+            _log_press(action, fields, request_id, response)
             self.inbox.put(lambda: self._answered(action, response, done))
 
         self._asking += 1
@@ -417,3 +419,16 @@ class LineDaemon:
             devices_online=sum(d.online for d in self.devices), devices=len(self.devices),
             poll_cycle_ms=self.cycle_ms))
 
+
+
+def _log_press(action: str, fields: dict[str, object], request_id: str,
+               response: Response | None) -> None:
+    """A keypad's or pad's press, as the engine answered it, with its request and ticket ids."""
+    fallback = fields.get("ticket_id")
+    ticket_id, number = ticket_of(None if response is None else response.data,
+                                  fallback if isinstance(fallback, str) else None)
+    with bind(request_id=request_id, ticket_id=ticket_id):
+        if response is None:
+            log.warning("press %s: no answer from the queue engine", action)
+        else:
+            log.info("press %s: %s %s", action, response.status, number or response.code or "")

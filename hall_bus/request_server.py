@@ -29,6 +29,7 @@ from hall_bus import errors, topics
 from hall_bus.contract import Request, Response
 from hall_bus.dedup import DEFAULT_CAPACITY
 from hall_bus.ids import new_id, rfc3339
+from hall_bus.logs import bind
 
 # Part of the bus client: its log lines keep the client's logger name.
 log = logging.getLogger("hall_bus.client")
@@ -134,6 +135,11 @@ class RequestServer:
                 f"请求无效 / invalid request: {reason}",
             ))
             return
+        # Every log line made while this request is handled carries its id (hall_bus/logs.py).
+        with bind(request_id=request.id):
+            self._execute(topic, action, request)
+
+    def _execute(self, topic: str, action: str, request: Request) -> None:
         # Before the deadline check: a late copy of an executed request must not contradict the
         # first answer.
         if request.id in self.answered:

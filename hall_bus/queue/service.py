@@ -23,6 +23,7 @@ from hall_bus.contract import QUEUE_ACTIONS, Request, Response, ResponseStatus
 from hall_bus.contract.camera import CameraEvent, CameraEventType
 from hall_bus.lifecycle import run_until_signalled
 from hall_bus.liveness import Heartbeat
+from hall_bus.logs import bind, ticket_of
 from hall_bus.queue.actions import READ_ONLY
 from hall_bus.queue.store import QueueStore
 from hall_bus.simclock import Clock, ScaledClock, wall_clock
@@ -99,6 +100,8 @@ class QueueEngine:
                 )
             elif outcome.response.status is ResponseStatus.OK and action not in READ_ONLY:
                 self._summary_dirty = True
+            if action not in READ_ONLY:
+                _log_outcome(action, request, outcome.response)
             self._flush_outbox(forget_acknowledged=False)
         return outcome.response
 
@@ -193,3 +196,13 @@ def run_queue_command(args: argparse.Namespace) -> int:
     clock: Clock = ScaledClock.parse(args.sim_clock) if args.sim_clock else wall_clock
     engine = QueueEngine(site, db_path, clock)
     return run_until_signalled(engine, "排队引擎正在停止 / queue engine stopping")
+
+
+def _log_outcome(action: str, request: Request, response: Response) -> None:
+    """One line per executed action, carrying the ticket id (hall_bus/logs.py correlation)."""
+    ticket_id, number = ticket_of(response.data, getattr(request, "ticket_id", None))
+    with bind(ticket_id=ticket_id):
+        if response.status is ResponseStatus.OK:
+            log.info("%s: %s", action, number or ticket_id or "ok")
+        else:
+            log.info("%s refused: %s", action, response.code)
