@@ -9,10 +9,11 @@ from __future__ import annotations
 import argparse
 import faulthandler
 import importlib
-import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+
+from hall_bus import logs
 
 # subcommand -> "module:function"; each function takes the parsed arguments, returns an exit code.
 _HANDLERS = {
@@ -31,6 +32,7 @@ _HANDLERS = {
     "config diff": "firmware_config.config_tools:run_diff_command",
     "config migrate": "firmware_config.config_tools:run_migrate_command",
     "config check": "firmware_config.config_tools:run_check_command",
+    "metrics": "hall_bus.metrics.exporter:run_metrics_command",
     "config udev": "hall_bus.deploy.udev_rules:run_udev_command",
     "install": "hall_bus.deploy.install:run_install_command",
     "doctor": "hall_bus.doctor.command:run_doctor_command",
@@ -189,6 +191,11 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("--write", action="store_true", help="rewrite FILE (old one: FILE.bak)")
     check = config.add_parser("check", help="cross-check whole sites: devices, ports, profiles")
     check.add_argument("files", type=Path, nargs="+")
+
+    metrics = commands.add_parser("metrics", help="Prometheus exporter of the hall's figures")
+    _site_argument(metrics)
+    metrics.add_argument("--listen", default="127.0.0.1", help="HTTP address (default loopback)")
+    metrics.add_argument("--port", type=int, default=9464, help="HTTP port (default 9464)")
     udev = config.add_parser("udev", help="write udev rules: stable names for USB devices")
     _site_argument(udev)
     udev.add_argument("--out", type=Path, default=None, help="rules file (default: print)")
@@ -229,16 +236,20 @@ def _handler_for(args: argparse.Namespace) -> Callable[[argparse.Namespace], int
     return function
 
 
+def _daemon_name(args: argparse.Namespace) -> str:
+    """`queue`, `line:line1`, `camera:desk`: what a log line says about where it came from."""
+    instance = getattr(args, "port", None) if args.command == "line" else \
+        getattr(args, "camera", None) or getattr(args, "kiosk", None)
+    return f"{args.command}:{instance}" if isinstance(instance, str) and instance else args.command
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # systemd kills a daemon whose watchdog pings stopped with SIGABRT: print every thread's
     # stack first, so the journal shows where the loop was stuck.
     faulthandler.enable()
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    # JSON lines under systemd or with HALL_LOG_FORMAT=json, readable text otherwise.
+    logs.configure(_daemon_name(args), verbose=args.verbose)
     try:
         return _handler_for(args)(args)
     except KeyboardInterrupt:
