@@ -163,6 +163,12 @@ def run_console_command(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         log.error("%s", exc)
         return 1
+    if args.screenshots is not None:
+        from hall_bus.console.screenshots import make_screenshots
+
+        for path in make_screenshots(site, args.screenshots):
+            print(path)
+        return 0
     if not site.console.managers:
         log.warning("站点未配置值班长账号，无人能登录 / no manager accounts: nobody can log in")
     daemon = ConsoleDaemon(site, listen=args.listen, port=args.port)

@@ -91,6 +91,7 @@ class HallView:
             if name == "hall":
                 return {
                     "hall_id": self.site.hall_id, "name_zh": self.site.name_zh,
+                    "timezone": self.site.timezone,
                     "name_en": self.site.name_en,
                     "services": [{"id": s.id, "name": s.name_zh, "prefix": s.prefix}
                                  for s in self.site.services],
@@ -267,8 +268,8 @@ class HallView:
         labels = {"window_strip": "窗口条屏 / strip", "hall_screen": "大厅屏 / hall screen",
                   "caller": "呼叫器 / caller", "pad": "评价器 / pad"}
         detail = "; ".join(state.problems) or (
-            f"{state.misses}/{state.polls} 未应答 / unanswered" if state.supervised
-            else "只写设备 / write-only")
+            f"轮询{state.polls}次，未应答{state.misses}次 / {state.misses} of {state.polls} polls "
+            "unanswered" if state.supervised else "只写设备 / write-only")
         with self._lock:
             self.devices[key] = {
                 "key": key, "kind": state.kind.value, "name": labels[state.kind.value],

@@ -42,9 +42,10 @@ function minutes(seconds) {
 }
 
 function clock(ts) {
+  // The hall's own time, whatever the browser's time zone.
   if (!ts) return "";
-  const d = new Date(ts);
-  return d.toLocaleTimeString("zh-CN", { hour12: false });
+  const zone = state.hall ? state.hall.timezone : undefined;
+  return new Date(ts).toLocaleTimeString("zh-CN", { hour12: false, timeZone: zone });
 }
 
 function say(text, bad) {
@@ -161,9 +162,15 @@ function renderRatings() {
 }
 
 function renderDevices() {
-  document.querySelector("#devices tbody").replaceChildren(...(state.devices || []).map((d) =>
+  // Faults first: that is what the manager opens this view for.
+  const devices = [...(state.devices || [])].sort((a, b) => Number(a.online) - Number(b.online));
+  const faults = devices.filter((d) => !d.online).length;
+  fill("device-summary", el("span", { class: faults ? "bad" : "good" },
+    `${devices.length - faults} 台正常，${faults} 台故障 / ${devices.length - faults} ok, ${faults} faulty`));
+  document.querySelector("#devices tbody").replaceChildren(...devices.map((d) =>
     el("tr", { class: d.online ? "" : "bad", "data-device": d.key },
-      el("td", {}, d.online ? "● 正常 / ok" : "● 故障 / fault"), el("td", {}, d.name),
+      el("td", {}, el("span", { class: d.online ? "dot ok" : "dot fault" }, "●"),
+        d.online ? " 正常 / ok" : " 故障 / fault"), el("td", {}, d.name),
       el("td", {}, d.key), el("td", {}, d.window_id || ""),
       el("td", {}, d.paper ? PAPER[d.paper] || d.paper : ""), el("td", {}, d.detail || ""))));
   const crowding = (state.presence || {}).crowding || {};
