@@ -210,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="the hall's broker: Debian's Mosquitto (default) or `hall broker`")
     install.add_argument("--kiosk", action="store_true", help="this machine is also a kiosk")
     install.add_argument("--no-console", action="store_true", help="no manager console here")
+    install.add_argument("--no-metrics", action="store_true", help="no metrics exporter here")
     install.add_argument("--user", default="hall", help="system user the daemons run as")
     install.add_argument("--hall-bin", type=Path, default=None,
                          help="the `hall` program the units run (default: this one)")

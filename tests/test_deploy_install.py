@@ -41,6 +41,7 @@ def _verify(unit_dir: Path, units: list[str]) -> subprocess.CompletedProcess[str
 
 ALL_UNITS = ["hall.target", "hall-broker.service", "hall-queue.service", "hall-voice.service",
              "hall-bridge.service", "hall-kiosk.service", "hall-console.service",
+             "hall-metrics.service",
              "hall-line@line1.service", "hall-camera@desk-w01-w02.service", "mosquitto.service"]
 
 
@@ -77,6 +78,7 @@ def test_install_into_a_staging_root_writes_units_links_rules_and_broker_config(
         "hall-queue.service": "/etc/systemd/system/hall-queue.service",
         "hall-voice.service": "/etc/systemd/system/hall-voice.service",
         "hall-console.service": "/etc/systemd/system/hall-console.service",
+        "hall-metrics.service": "/etc/systemd/system/hall-metrics.service",
         "hall-kiosk.service": "/etc/systemd/system/hall-kiosk.service",
         "hall-line@line1.service": "/etc/systemd/system/hall-line@.service",
         "hall-line@line2.service": "/etc/systemd/system/hall-line@.service",
@@ -124,11 +126,11 @@ def test_reinstall_follows_the_site_and_the_embedded_broker_replaces_mosquitto(
     assert _install(write_site(site, tmp_path / "site.yaml"), root).returncode == 0
     smaller = site.model_copy(update={"lines": site.lines[:1], "cameras": []})
     done = _install(write_site(smaller, tmp_path / "smaller.yaml"), root, "--broker", "embedded",
-                    "--no-console")
+                    "--no-console", "--no-metrics")
     assert done.returncode == 0, done.stderr
     wants = root / "etc" / "systemd" / "system" / "hall.target.wants"
     assert sorted(link.name for link in wants.iterdir()) == sorted(
-        wanted_units(smaller, broker="embedded", console=False)
+        wanted_units(smaller, broker="embedded", console=False, metrics=False)
     ) == ["hall-broker.service", "hall-line@line1.service", "hall-queue.service",
           "hall-voice.service"]
 

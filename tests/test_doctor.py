@@ -175,3 +175,18 @@ def test_printer_states_map_to_levels() -> None:
         "k2": (Level.FAILED, "纸张正常 / paper ok; 纸仓盖打开 / cover open (/dev/hall/printer-k1)"),
         "k3": (Level.FAILED, "无打印机状态 / no printer state on the bus"),
     }
+
+
+def test_console_and_metrics_are_checked_only_once_seen_on_the_bus() -> None:
+    from hall_bus.doctor.bus_checks import RetainedSnapshot, status_findings
+
+    site = make_site()
+    snapshot = RetainedSnapshot()
+    snapshot.add(f"hall/{site.hall_id}/queue/status", b"online")
+    snapshot.add(f"hall/{site.hall_id}/console/status", b"offline")
+    found = {f.name: (f.level, f.detail) for f in status_findings(site, snapshot)}
+    assert found == {
+        "queue": (Level.OK, "在线 / online"),
+        "voice": (Level.FAILED, "从未上线 / never seen on the bus"),
+        "console": (Level.FAILED, "已停止 / stopped"),
+    }

@@ -52,6 +52,7 @@ class InstallOptions:
     broker: str = "mosquitto"
     kiosk: bool = False
     console: bool = True
+    metrics: bool = True
     user: str = "hall"
     hall_bin: Path = field(default_factory=default_hall_bin)
 
@@ -152,7 +153,8 @@ def plan(site: SiteConfig, options: InstallOptions) -> list[Step]:
                             user=o.user)
     add(f"写入 systemd 单元 / write the systemd units into {UNIT_DIR}",
         lambda: _write_units(settings, o))
-    units = wanted_units(site, broker=o.broker, kiosk=o.kiosk, console=o.console)
+    units = wanted_units(site, broker=o.broker, kiosk=o.kiosk, console=o.console,
+                         metrics=o.metrics)
     add(f"{TARGET} 需要 / wants: {' '.join(units)}", lambda: _link_wants(units, o))
     add(f"写入 udev 规则 / write the udev rules {UDEV_DIR / RULES_NAME}",
         lambda: _write_udev(site, o))
@@ -245,7 +247,8 @@ def run_install_command(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return 2
     options = InstallOptions(site_source=site_source, root=args.root, broker=args.broker,
-                             kiosk=args.kiosk, console=not args.no_console, user=args.user,
+                             kiosk=args.kiosk, console=not args.no_console,
+                             metrics=not args.no_metrics, user=args.user,
                              hall_bin=args.hall_bin or default_hall_bin())
     if options.root is None and not args.dry_run and os.geteuid() != 0:
         print("需要 root 权限 / run as root (or use --root DIR / --dry-run)", file=sys.stderr)

@@ -91,7 +91,8 @@ def instance_unit(template: str, instance: str) -> str:
 
 
 def wanted_units(
-    site: SiteConfig, *, broker: str = "mosquitto", kiosk: bool = False, console: bool = True
+    site: SiteConfig, *, broker: str = "mosquitto", kiosk: bool = False, console: bool = True,
+    metrics: bool = True,
 ) -> list[str]:
     """The units hall.target starts on this machine for `site`."""
     units = [BROKERS[broker], "hall-queue.service", "hall-voice.service"]
@@ -99,6 +100,8 @@ def wanted_units(
         units.append("hall-bridge.service")
     if console:
         units.append("hall-console.service")
+    if metrics:
+        units.append("hall-metrics.service")
     if kiosk:
         units.append("hall-kiosk.service")
     units += [instance_unit("hall-line@.service", line.id) for line in site.lines]
