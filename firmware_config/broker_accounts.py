@@ -149,3 +149,18 @@ def render_acl(accounts: list[Account]) -> str:
         lines += [f"topic {grant.access} {grant.topic}" for grant in account.grants]
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks) + "\n"
+
+
+def render_table(accounts: list[Account], root: str) -> str:
+    """The account table of docs/deployment-security.md (Markdown), with `root` as `<root>`."""
+
+    def cell(filters: list[str]) -> str:
+        return "<br>".join(f"`{f.replace(root, '<root>')}`" for f in filters) or "—"
+
+    rows = ["| 账号 / account | 角色 / role | 读写 / read+write | 只读 / read | 只写 / write |",
+            "|---|---|---|---|---|"]
+    for account in accounts:
+        grants = [cell(account.topics(access))
+                  for access in (Access.READWRITE, Access.READ, Access.WRITE)]
+        rows.append(f"| `{account.name}` | {account.role} | {' | '.join(grants)} |")
+    return "\n".join(rows) + "\n"
