@@ -190,3 +190,43 @@ def test_console_and_metrics_are_checked_only_once_seen_on_the_bus() -> None:
         "voice": (Level.FAILED, "从未上线 / never seen on the bus"),
         "console": (Level.FAILED, "已停止 / stopped"),
     }
+
+
+def test_doctor_reads_a_secured_hall_with_its_own_read_only_account(tmp_path: Path) -> None:
+    """With `broker.credentials_dir` every daemon has its own login and ACL; the doctor logs in
+    as the read-only metrics account and still sees every status."""
+    import os
+
+    from test_mosquitto_config import Mosquitto
+
+    from firmware_config.mosquitto_config import render_mosquitto_config
+    from hall_bus.netutil import free_port
+    from hall_bus.queue.service import QueueEngine
+
+    broker = BrokerConfig(host="127.0.0.1", port=free_port(), keepalive_s=5,
+                          reconnect_min_s=0.1, reconnect_max_s=1.0,
+                          credentials_dir=tmp_path / "credentials")
+    site = make_site().model_copy(update={"broker": broker, "data_dir": tmp_path / "data"})
+    conf = render_mosquitto_config(site, tmp_path / "conf", data_dir=tmp_path / "mosquitto",
+                                   run_user="root" if os.geteuid() == 0 else "mosquitto")
+    mosquitto = Mosquitto(conf, broker.port, tmp_path / "mosquitto.log")
+    mosquitto.start()
+    engine = QueueEngine(site, tmp_path / "queue.sqlite3")
+    try:
+        engine.start(wait=10)
+        site_path = write_site(site, tmp_path / "site.yaml")
+        report = json.loads(_doctor(site_path, "--json").stdout)
+        seen = _by_name(report)
+        assert seen[("broker", f"127.0.0.1:{broker.port}")][0] == "ok"
+        assert seen[("daemon", "queue")] == ("ok", "在线 / online")
+        assert seen[("daemon", "voice")] == ("failed", "从未上线 / never seen on the bus")
+
+        # Without the doctor's password the broker is not reached, and the report says why.
+        (tmp_path / "credentials" / "metrics.password").unlink()
+        done = _doctor(site_path, "--json")
+        assert done.returncode == 1
+        broker_finding = json.loads(done.stdout)["findings"][0]
+        assert broker_finding["level"] == "failed" and "metrics" in broker_finding["detail"]
+    finally:
+        engine.stop()
+        mosquitto.stop()
