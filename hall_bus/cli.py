@@ -255,6 +255,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _handler_for(args)(args)
     except KeyboardInterrupt:
         return 130
+    except ValueError as exc:
+        from firmware_config.broker_credentials import CredentialsError
+
+        if not isinstance(exc, CredentialsError):
+            raise
+        # A daemon without its broker password: name the file, no traceback.
+        print(exc, file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
