@@ -153,3 +153,22 @@ def test_a_checkout_the_units_would_hide_is_refused(tmp_path: Path, checkout: st
     done = _install(site_path, tmp_path / "root", "--hall-bin", checkout)
     assert done.returncode == 1
     assert "is under /home or /root" in done.stderr
+
+
+def test_per_daemon_passwords_are_made_inside_the_staging_root(tmp_path: Path) -> None:
+    site = _site(tmp_path)
+    secured = site.model_copy(update={"broker": site.broker.model_copy(
+        update={"credentials_dir": Path("/etc/hall/credentials-staging-test")})})
+    root = tmp_path / "root"
+    done = _install(write_site(secured, tmp_path / "site.yaml"), root)
+    assert done.returncode == 0, done.stderr
+    assert not Path("/etc/hall/credentials-staging-test").exists()
+    made = root / "etc" / "hall" / "credentials-staging-test"
+    assert {"queue.password", "metrics.password", "line1.password"} <= {
+        path.name for path in made.iterdir()}
+    assert "broker passwords in /etc/hall/credentials-staging-test readable by group hall" in \
+        done.stdout
+    # Mosquitto's password file has those accounts, not the shared development login.
+    accounts = {line.split(":", 1)[0] for line in
+                (root / "etc" / "mosquitto" / "hall" / "hall.passwd").read_text().splitlines()}
+    assert {"queue", "metrics", "line1", "kiosk1"} <= accounts

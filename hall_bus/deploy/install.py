@@ -163,6 +163,11 @@ def plan(site: SiteConfig, options: InstallOptions) -> list[Step]:
             lambda: _write_mosquitto(site, o))
         add("Mosquitto 配置交给 mosquitto 组 / Mosquitto config readable by group mosquitto",
             _own_mosquitto_files, system_only=True)
+        credentials = getattr(site.broker, "credentials_dir", None)
+        if credentials is not None:
+            add(f"账号密码交给 {o.user} 组 / broker passwords in {credentials} readable by group "
+                f"{o.user} (the daemons log in with them)",
+                lambda: _share_credentials(Path(credentials), o.user), system_only=True)
     else:
         add(f"停用系统 Mosquitto / disable the system {MOSQUITTO_UNIT} (the hall runs "
             f"{EMBEDDED_BROKER_UNIT})",
@@ -219,6 +224,15 @@ def _write_mosquitto(site: SiteConfig, o: InstallOptions) -> None:
             text = path.read_text(encoding="utf-8")
             if staged_prefix in text:
                 path.write_text(text.replace(staged_prefix, ""), encoding="utf-8")
+
+
+def _share_credentials(folder: Path, group: str) -> None:
+    # Made 0600 for whoever rendered them (root); every daemon runs as `group` and reads its own.
+    _chown(folder, "root", group)
+    folder.chmod(0o750)
+    for path in folder.iterdir():
+        _chown(path, "root", group)
+        path.chmod(0o640)
 
 
 def _own_mosquitto_files() -> None:
