@@ -12,6 +12,7 @@ One JSON object per line each way:
       -> {"id": "r1", "ok": false, "error": "no_ack", "seq": 3, ...}
     {"id": "r2", "op": "screen", "device": "w01-pad", "expect": "请对我的服务进行评价", "wait_s": 2}
       -> {"id": "r2", "ok": true, "matched": true, "shown": [...], "idle": [...] | null}
+         (matched: the first line shown begins with `expect` within `wait_s`)
 
 A press waits for the device's acknowledgement (its display text and beep), as a person waits for
 the keypad before pressing again: a device with a press still unacknowledged answers `busy`. A
@@ -226,7 +227,9 @@ class PressChannelServer:
             return (), None
 
         def matched() -> bool:
-            return request.expect is None or view()[0][:1] == (request.expect,)
+            # As a person reads it: a long text may scroll on one line after the expected words.
+            lines = view()[0]
+            return request.expect is None or (bool(lines) and lines[0].startswith(request.expect))
 
         if isinstance(device, SimKeypad):
             ok = device.wait_for(matched, request.wait_s)

@@ -23,12 +23,13 @@ from drivers.line_simulator import SimDisplay, SimKeypad, SimulatedLine, simulat
 from firmware_config.line import LineConfig, LineDeviceConfig, PadPolicy
 from firmware_config.site import BrokerConfig, SiteConfig
 from hall_bus.contract import RatingLevel, Response
-from hall_bus.contract.line import LineDeviceEvent, LineDeviceEventType
+from hall_bus.contract.line import LineDeviceEvent, LineDeviceEventType, LineDeviceState
 from hall_bus.demo.window_desk import KeypadDesk, PressLog, QueueView, build_desks
 from hall_bus.queue.service import QueueEngine
 from hall_bus.topics import Endpoint
 
-REASONS = ["等候时间长", "服务态度差"]
+# The demo site's reasons: too long for the pad's second line, so the reason screen scrolls.
+REASONS = ["等候时间长", "服务态度差", "办事效率低", "一次性告知不到位"]
 
 
 @dataclass
@@ -42,6 +43,7 @@ class Rig:
     presses: PressLog
     desk: KeypadDesk
     caller_events: list[LineDeviceEvent]
+    pad_screens: list[list[str]]
 
 
 def _line() -> LineConfig:
@@ -74,6 +76,9 @@ def rig(broker_config: BrokerConfig, tmp_path: Path) -> Iterator[Rig]:
     caller_events: list[LineDeviceEvent] = []
     hall.bus.subscribe_model(Endpoint("test-hall", "line1", "w1-caller").event, LineDeviceEvent,
                              lambda _t, ev: caller_events.append(ev))
+    pad_screens: list[list[str]] = []
+    hall.bus.subscribe_model(Endpoint("test-hall", "line1", "w1-pad").state, LineDeviceState,
+                             lambda _t, st: pad_screens.append(st.shown))
     direct_requests: list[str] = []
 
     def direct(action: str, **_fields: object) -> Response | None:
@@ -85,7 +90,7 @@ def rig(broker_config: BrokerConfig, tmp_path: Path) -> Iterator[Rig]:
     assert isinstance(desk, KeypadDesk)
     try:
         yield Rig(hall, site, sim, devices, channel_path, direct_requests, presses, desk,
-                  caller_events)
+                  caller_events, pad_screens)
     finally:
         hall.bus.stop()
         daemon.stop()
@@ -116,6 +121,9 @@ def test_login_next_finish_and_pad_rating_only_by_presses(rig: Rig) -> None:
     assert (rated["state"], rated["rating"]) == ("done", "dissatisfied")
     rating_event = hall.events.wait_for(lambda e: e.rating is not None)
     assert rating_event.rating is not None and rating_event.rating.reason == "服务态度差"
+    # The reason screen scrolled on one line (what the pad's state on the bus showed).
+    assert any(shown[:1] and shown[0].startswith("请选择不满意的原因 1.等候时间长")
+               for shown in rig.pad_screens)
     # Every step went over the wire: the keypad saw three acknowledgements (OK, the number
     # called, OK), the pad two (the level, then the reason with the thanks), the line daemon
     # reported the keys, and nothing went to the engine directly.
