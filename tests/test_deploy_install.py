@@ -172,3 +172,20 @@ def test_per_daemon_passwords_are_made_inside_the_staging_root(tmp_path: Path) -
     accounts = {line.split(":", 1)[0] for line in
                 (root / "etc" / "mosquitto" / "hall" / "hall.passwd").read_text().splitlines()}
     assert {"queue", "metrics", "line1", "kiosk1"} <= accounts
+
+
+def test_every_daemon_unit_is_sandboxed(tmp_path: Path) -> None:
+    """systemd's own exposure score (0 best, 10 worst) of each unit, offline: at most 2.0."""
+    site_path = write_site(_site(tmp_path), tmp_path / "site.yaml")
+    root = tmp_path / "root"
+    assert _install(site_path, root, "--kiosk").returncode == 0
+    unit_dir = root / "etc" / "systemd" / "system"
+    daemons = [unit for unit in ALL_UNITS if unit.startswith("hall-")]
+    done = subprocess.run(
+        [ANALYZE, "security", "--offline=yes", "--threshold=20", "--no-pager", *daemons],
+        capture_output=True, text=True, timeout=120, cwd=unit_dir,
+        env={**os.environ, "SYSTEMD_UNIT_PATH": f"{unit_dir}:"},
+    )
+    scores = [line for line in done.stdout.splitlines() if "Overall exposure level" in line]
+    assert len(scores) == len(daemons), done.stdout + done.stderr
+    assert done.returncode == 0, "\n".join(scores)
