@@ -141,6 +141,27 @@ def test_login_next_finish_and_pad_rating_only_by_presses(rig: Rig) -> None:
     assert report["by_action"] == {"login": 1, "call_next": 1, "finish": 1, "rate": 1,
                                    "rate_reason": 1}
     assert 0 < report["ack_ms_p50"] <= report["ack_ms_p99"]
+    assert report["pad_ratings_missed"] == {}
+
+
+def test_citizen_does_not_rate_when_the_pad_asks_about_the_next_ticket(rig: Rig) -> None:
+    hall, pad = rig.hall, rig.devices["w1-pad"]
+    assert isinstance(pad, SimKeypad)
+    hall.ok("take_ticket", service_id="household")
+    hall.ok("take_ticket", service_id="household")
+    assert rig.desk.act("login", staff_id="s001").ok
+    first = rig.desk.act("call_next").ticket
+    assert first is not None and rig.desk.act("finish").ok
+    second = rig.desk.act("call_next").ticket
+    assert second is not None and rig.desk.act("finish").ok
+    wait_until(lambda: pad.shown[1:] == ("A002 号",), what="pad asks about A002")
+
+    assert not rig.desk.rate(first, RatingLevel.VERY_SATISFIED, reason=0)
+    assert rig.presses.report()["pad_ratings_missed"] == {"prompt_for_another_ticket": 1}
+    assert pad.acks == []  # the citizen pressed nothing
+    assert rig.desk.rate(second, RatingLevel.SATISFIED, reason=0)
+    ratings = {t["number"]: t["rating"] for t in hall.tickets()}
+    assert ratings == {"A001": None, "A002": "satisfied"}
 
 
 def test_keypad_errors_reach_the_traffic_and_nobody_waiting_is_no_call(rig: Rig) -> None:

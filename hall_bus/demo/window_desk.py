@@ -103,6 +103,8 @@ class PressLog:
     failed: Counter[str] = field(default_factory=Counter)
     by_action: Counter[str] = field(default_factory=Counter)
     ack_ms: list[float] = field(default_factory=list)
+    # Ratings a citizen meant to give on a pad and could not, by why.
+    ratings_missed: Counter[str] = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def record(self, action: str, outcome: PressOutcome) -> None:
@@ -122,6 +124,7 @@ class PressLog:
                 "sent": self.sent,
                 "failed": sum(self.failed.values()),
                 "failed_by_error": dict(self.failed),
+                "pad_ratings_missed": dict(self.ratings_missed),
                 "by_action": dict(self.by_action),
                 "ack_ms_p50": round(percentile(self.ack_ms, 0.50), 1),
                 "ack_ms_p99": round(percentile(self.ack_ms, 0.99), 1),
@@ -251,20 +254,31 @@ class KeypadDesk:
         if self.pad is None:
             return self.direct.rate(ticket, level, reason)
         with self._pad_lock:
-            matched, shown = self.channel.screen(self.pad, PROMPT, PROMPT_WAIT_S)
-            if not matched or f"{ticket.number} 号" not in shown:
-                return False  # the pad asks about someone else's ticket (or nothing)
-            outcome = self._press_pad("rate", PadKey.LEVEL_1 + LEVELS.index(level))
-            if outcome is None:
-                return False
-            if not (level.is_bad and self.pad_policy.reasons):
-                return outcome.text == THANKS
-            matched, _ = self.channel.screen(self.pad, REASON_PROMPT, PROMPT_WAIT_S)
-            if not matched:
-                return False
-            index = reason % len(self.pad_policy.reasons)
-            outcome = self._press_pad("rate_reason", PadKey.REASON_BASE + 1 + index)
-            return outcome is not None and outcome.text == THANKS
+            missed = self._rate_on_pad(ticket, level, reason)
+        if missed is not None:
+            with self.presses.lock:
+                self.presses.ratings_missed[missed] += 1
+        return missed is None
+
+    def _rate_on_pad(self, ticket: CalledTicket, level: RatingLevel, reason: int) -> str | None:
+        """None once the pad thanked for the rating, else why not."""
+        matched, shown = self.channel.screen(self.pad or "", PROMPT, PROMPT_WAIT_S)
+        if not matched or f"{ticket.number} 号" not in shown:
+            # The window finished the next citizen first: the pad asks about their ticket.
+            return "no_prompt" if not matched else "prompt_for_another_ticket"
+        outcome = self._press_pad("rate", PadKey.LEVEL_1 + LEVELS.index(level))
+        if outcome is None:
+            return "level_not_acknowledged"
+        if not (level.is_bad and self.pad_policy.reasons):
+            return None if outcome.text == THANKS else "level_ignored"
+        matched, _ = self.channel.screen(self.pad or "", REASON_PROMPT, PROMPT_WAIT_S)
+        if not matched:
+            return "no_reason_screen"
+        index = reason % len(self.pad_policy.reasons)
+        outcome = self._press_pad("rate_reason", PadKey.REASON_BASE + 1 + index)
+        if outcome is None:
+            return "reason_not_acknowledged"
+        return None if outcome.text == THANKS else "reason_ignored"
 
     def _press_pad(self, what: str, key: int) -> PressOutcome | None:
         # The pad ignores presses closer together than its minimum interval; a citizen who
