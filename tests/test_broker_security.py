@@ -228,9 +228,8 @@ def _assert_dropped_without_connack(client: mqtt.Client, answers: list[int], por
         client.loop_stop()
 
 
-def test_tls_listener_accepts_the_hall_ca_and_refuses_plaintext(hall: SecuredHall) -> None:
-    client, answers = _tls_client(hall, hall.pki.ca_cert)
-    client.connect("127.0.0.1", hall.tls_port, 10)
+def _assert_accepted(client: mqtt.Client, answers: list[int], port: int) -> None:
+    client.connect("127.0.0.1", port, 10)
     client.loop_start()
     try:
         wait_until(lambda: bool(answers), 5, "CONNACK over TLS")
@@ -238,6 +237,10 @@ def test_tls_listener_accepts_the_hall_ca_and_refuses_plaintext(hall: SecuredHal
     finally:
         client.disconnect()
         client.loop_stop()
+
+
+def test_tls_listener_accepts_the_hall_ca_and_refuses_plaintext(hall: SecuredHall) -> None:
+    _assert_accepted(*_tls_client(hall, hall.pki.ca_cert), hall.tls_port)
 
     plain, plain_answers = _tls_client(hall, None)
     _assert_dropped_without_connack(plain, plain_answers, hall.tls_port)
@@ -285,15 +288,7 @@ def test_require_certificate_refuses_a_device_without_one(tmp_path: Path) -> Non
         bare, bare_answers = _tls_client(hall, pki.ca_cert)
         _assert_dropped_without_connack(bare, bare_answers, hall.tls_port)
         cert, key = _client_cert(pki, tmp_path / "pki")
-        client, answers = _tls_client(hall, pki.ca_cert, cert=cert, key=key)
-        client.connect("127.0.0.1", hall.tls_port, 10)
-        client.loop_start()
-        try:
-            wait_until(lambda: bool(answers), 5, "CONNACK with a client certificate")
-            assert answers == [0]
-        finally:
-            client.disconnect()
-            client.loop_stop()
+        _assert_accepted(*_tls_client(hall, pki.ca_cert, cert=cert, key=key), hall.tls_port)
     finally:
         broker.stop()
 
