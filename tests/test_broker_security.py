@@ -35,7 +35,7 @@ from firmware_config.mosquitto_config import ACL_NAME, PASSWD_NAME, render_mosqu
 from firmware_config.network_devices import NetworkDeviceConfig
 from firmware_config.site import BrokerConfig, SiteConfig
 from hall_bus import topics
-from hall_bus.client import BusClient
+from hall_bus.client import BusClient, BusConnectError
 from hall_bus.contract import QUEUE_ACTIONS, QueueEvent, QueueEventType
 from hall_bus.netutil import free_port
 from hall_bus.queue.service import QueueEngine
@@ -328,3 +328,28 @@ def test_engine_and_network_pad_work_on_their_own_accounts(hall: SecuredHall) ->
         pad.stop()
         desk.stop()
         engine.stop()
+
+
+def test_embedded_broker_takes_the_site_accounts_as_well(tmp_path: Path) -> None:
+    """`hall broker` (development, no ACL) lets daemons of a per-account site log in."""
+    from firmware_config.broker_credentials import ensure_passwords
+    from hall_bus.broker import EmbeddedBroker, _embedded_users
+
+    settings = BrokerConfig(host="127.0.0.1", port=free_port(), keepalive_s=5,
+                            reconnect_min_s=0.1, reconnect_max_s=1.0,
+                            credentials_dir=tmp_path / "credentials")
+    ensure_passwords(tmp_path / "credentials", ["queue", "pad-w1"])
+    users = _embedded_users(settings)
+    assert set(users) == {"hall", "queue", "pad-w1"}
+    broker = EmbeddedBroker(settings.host, settings.port, users)
+    broker.start()
+    try:
+        client = BusClient("test-hall", "pad-w1", settings)
+        client.start(wait=10)
+        client.stop()
+        stranger = BusClient("test-hall", "queue", settings.model_copy(
+            update={"credentials_dir": None, "password": "wrong"}))
+        with pytest.raises(BusConnectError):
+            stranger.start(wait=2)
+    finally:
+        broker.stop()
