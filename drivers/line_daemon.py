@@ -44,6 +44,7 @@ from hall_bus.contract import (
     TicketView,
 )
 from hall_bus.contract.line import LineDeviceEvent, LineDeviceEventType, LineState
+from hall_bus.contract.notice import HallNotice
 from hall_bus.ids import new_id, utc_now
 from hall_bus.liveness import Heartbeat
 from hall_bus.logs import bind, ticket_of
@@ -129,6 +130,8 @@ class LineDaemon:
                                  lambda _t, ev: self.inbox.put(lambda: self._on_event(ev)))
         self.bus.subscribe_model(self.queue_endpoint.state, QueueSummaryState,
                                  lambda _t, st: self.inbox.put(lambda: self._on_summary(st)))
+        self.bus.subscribe_model(topics.notice_endpoint(self.site.hall_id).state, HallNotice,
+                                 lambda _t, n: self.inbox.put(lambda: self._on_notice(n)))
         self.bus.start(wait=wait)
         self._thread = threading.Thread(target=self._run, name=f"line-{self.line.id}", daemon=True)
         self._thread.start()
@@ -390,6 +393,11 @@ class LineDaemon:
     def _on_summary(self, state: QueueSummaryState) -> None:
         for device in self.devices:
             device.on_summary(state, self)
+
+    def _on_notice(self, notice: HallNotice) -> None:
+        for device in self.devices:
+            if isinstance(device, HallScreenDevice):
+                device.on_notice(notice, self)
 
     def _endpoint(self, device: LineDevice) -> topics.Endpoint:
         return topics.Endpoint(self.site.hall_id, self.line.id, device.config.id)

@@ -31,6 +31,8 @@ from hall_bus.contract import (
     TicketView,
 )
 from hall_bus.contract.line import LineDeviceEventType, LineDeviceKind, LineDeviceState
+from hall_bus.contract.notice import HallNotice
+from hall_bus.ids import utc_now
 
 EngineCallback = Callable[[Response | None], None]
 COUNTS_EVERY_S = 3.0
@@ -193,6 +195,7 @@ class HallScreenDevice(LineDevice):
         self.last_call: tuple[str, int] | None = None
         self.counts_pending = False
         self.written_at = -1e9
+        self.notice_until: datetime | None = None
 
     def on_queue_event(self, event: QueueEvent, ctx: LineContext) -> None:
         if event.type is QueueEventType.TICKET_CALLED and event.ticket is not None:
@@ -219,7 +222,23 @@ class HallScreenDevice(LineDevice):
             # if that comes first.
             self.counts_pending = True
 
+    def on_notice(self, notice: HallNotice, ctx: LineContext) -> None:
+        """A manager's notice replaces the line's configured one until it runs out; an empty
+        one withdraws it."""
+        running = notice.until is None or notice.until > utc_now()
+        text = notice.text_zh if notice.text_zh and running else self.line.notice
+        self.notice_until = notice.until if text == notice.text_zh else None
+        self._show_notice(text, ctx)
+
+    def _show_notice(self, text: str, ctx: LineContext) -> None:
+        if text != self.screen.notice:
+            self.screen.notice = text
+            self._write(ctx, Lane.ROUTINE)
+
     def tick(self, now: float, ctx: LineContext) -> None:
+        if self.notice_until is not None and utc_now() >= self.notice_until:
+            self.notice_until = None
+            self._show_notice(self.line.notice, ctx)
         if self.counts_pending and now - self.written_at >= COUNTS_EVERY_S:
             self._write(ctx, Lane.ROUTINE)
 

@@ -47,6 +47,7 @@ from hall_bus.contract.camera import ENUM_DESCRIPTIONS as CAMERA_ENUM_DESCRIPTIO
 from hall_bus.contract.kiosk import ENUM_DESCRIPTIONS as KIOSK_ENUM_DESCRIPTIONS
 from hall_bus.contract.kiosk import KioskEvent, KioskPrinterState
 from hall_bus.contract.line import LINE_ENUM_DESCRIPTIONS
+from hall_bus.contract.notice import HallNotice
 from hall_bus.contract.voice import VoiceState
 from hall_bus.errors import ERROR_CODES
 from hall_bus.ids import rfc3339
@@ -180,6 +181,7 @@ def payload_models() -> dict[str, type[BaseModel]]:
         "LineState": LineState,
         "LineDeviceState": LineDeviceState,
         "LineDeviceEvent": LineDeviceEvent,
+        "HallNotice": HallNotice,
     }
     for action in QUEUE_ACTIONS.values():
         models.setdefault(action.request.__name__, action.request)
@@ -345,11 +347,24 @@ def line_topics() -> list[TopicDoc]:
     ]
 
 
+def console_topics() -> list[TopicDoc]:
+    """The manager console (node `console`): its availability and the notice it broadcasts."""
+    console = topics.Endpoint(_SENTINEL_HALL, "console")
+    notice = topics.notice_endpoint(_SENTINEL_HALL)
+    return [
+        TopicDoc(_placeholder(console.status), "yes", "console → all", "Status",
+                 "the console's availability; last will `offline`"),
+        TopicDoc(_placeholder(notice.state), "yes", "console → hall screens, voice",
+                 HallNotice.__name__,
+                 "a duty manager's notice: shown on the hall screens until `until`, said once"),
+    ]
+
+
 def schema_document() -> dict[str, Any]:
     """`{"topics": [...], "payloads": {name: JSON Schema}}` for the queue engine's topics."""
     topic_list = []
     for doc in [*queue_topics(), *camera_topics(), *voice_topics(), *kiosk_topics(),
-                *bridge_topics(), *line_topics()]:
+                *bridge_topics(), *line_topics(), *console_topics()]:
         entry: dict[str, Any] = {
             "topic": doc.topic,
             "retained": doc.retained == "yes",
@@ -537,6 +552,9 @@ def render_bus_markdown() -> str:
         "### RS-485 lines (LED strips, hall screen, callers, pads)",
         "",
         *_topic_table(line_topics()),
+        "### Manager console",
+        "",
+        *_topic_table(console_topics()),
         "## 信封 / Envelope",
         "",
         "Every JSON payload carries these fields. Readers ignore unknown keys, so newer senders do",
@@ -614,6 +632,7 @@ def render_bus_markdown() -> str:
         ("线路状态 / Line state", LineState, line_topics()[1].topic),
         ("线路设备状态 / Line device state", LineDeviceState, line_topics()[3].topic),
         ("线路设备事件 / Line device events", LineDeviceEvent, line_topics()[4].topic),
+        ("大厅公告 / Hall notice", HallNotice, console_topics()[1].topic),
     ]
     for title, model, topic in device_sections:
         schema = schema_of(model)

@@ -36,6 +36,7 @@ from hall_bus.contract import (
     QueueEventType,
     QueueSummaryState,
 )
+from hall_bus.contract.notice import HallNotice
 from hall_bus.topics import OFFLINE, ONLINE, TopicParts, split_topic
 
 log = logging.getLogger("hall.console")
@@ -43,7 +44,7 @@ log = logging.getLogger("hall.console")
 FEED_LENGTH = 150
 RATINGS_KEPT = 500
 SECTIONS = ("hall", "queue", "alerts", "feed", "ratings", "devices", "screens", "presence",
-            "report")
+            "report", "notice")
 
 # What a manager reads in the feed for each engine event; the ticket number and window follow.
 _EVENT_TEXT = {
@@ -80,6 +81,7 @@ class HallView:
         self.presence: dict[str, dict[str, Any]] = {}
         self.crowding: dict[str, dict[str, Any]] = {}
         self.report: dict[str, Any] | None = None
+        self.notice: dict[str, Any] | None = None
         self._line_ids = {line.id for line in site.lines}
         self._kiosk_ids = {kiosk.id for kiosk in site.kiosks}
         self._feed_seq = 0
@@ -118,6 +120,8 @@ class HallView:
                 return {"seats": self.presence, "crowding": self.crowding}
             if name == "report":
                 return self.report
+            if name == "notice":
+                return self.notice
         raise KeyError(name)
 
     # --- from the engine's answers ---------------------------------------------------------------
@@ -178,6 +182,11 @@ class HallView:
                 self._on_camera_state(CameraState.model_validate_json(payload))
             elif kind == "event":
                 self._on_camera_event(CameraEvent.model_validate_json(payload))
+        elif node == "console" and device == "notice" and kind == "state" and payload:
+            notice = HallNotice.model_validate_json(payload)
+            with self._lock:
+                self.notice = _json(notice) if notice.text_zh else None
+            self._on_change("notice")
         elif node in self._kiosk_ids:
             if device == "printer" and kind == "state":
                 self._on_printer(node, KioskPrinterState.model_validate_json(payload))

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from firmware_config.site import SiteConfig
 from hall_bus.client import BusClient
+from hall_bus.contract.notice import HallNotice
 from hall_bus.contract.queue import QueueEvent, QueueEventType
 from hall_bus.contract.voice import (
     AnnouncementKind,
@@ -32,7 +33,7 @@ from hall_bus.ids import utc_now
 from hall_bus.lifecycle import run_until_signalled
 from hall_bus.liveness import Heartbeat
 from hall_bus.simclock import Clock, ScaledClock, wall_clock
-from hall_bus.topics import Endpoint, queue_endpoint
+from hall_bus.topics import Endpoint, notice_endpoint, queue_endpoint
 from hall_bus.voice.announce import CallRequest, call_tokens, notice_tokens, repeat_tokens
 from hall_bus.voice.pack import PackError, VoicePack, load_pack
 from hall_bus.voice.pack_builder import build_pack
@@ -46,6 +47,8 @@ log = logging.getLogger("hall.voice")
 CALL_EVENTS = (QueueEventType.TICKET_CALLED, QueueEventType.TICKET_RECALLED)
 IDLE_POLL_S = 0.5
 NOTICE_GRACE_S = 60.0
+# A manager's notice older than this when it arrives (a retained one after a restart) is not said.
+MANAGER_NOTICE_FRESH_S = 120.0
 MAX_WINDOW_NUMBER = 999
 TICKET_PATTERN = re.compile(r"[A-Za-z]{0,3}[0-9]{1,5}")
 
@@ -193,6 +196,8 @@ class VoiceDaemon:
         self.bus.on_connect_hooks.append(self.publish_state)
         self.bus.subscribe_model(queue_endpoint(self.site.hall_id).event, QueueEvent,
                                  self._on_queue_event)
+        self.bus.subscribe_model(notice_endpoint(self.site.hall_id).state, HallNotice,
+                                 self._on_manager_notice)
         self.bus.start(wait=wait)
         for worker in self.workers.values():
             worker.thread.start()
@@ -293,6 +298,20 @@ class VoiceDaemon:
             now = self.local_now()
             self.queue_due_notices(checked, now)
             checked = now
+
+    def _on_manager_notice(self, _topic: str, notice: HallNotice) -> None:
+        """A notice a manager broadcast from the console is said once in every zone. Retained:
+        after a restart only a notice sent within the last minutes is said (not yesterday's)."""
+        now = utc_now()
+        fresh = now - notice.ts <= timedelta(seconds=MANAGER_NOTICE_FRESH_S)
+        running = notice.until is None or notice.until > now
+        if not (notice.text_zh and notice.speak and fresh and running):
+            return
+        tokens = notice_tokens(notice.text_zh, notice.text_en, self.voice)
+        for worker in self.workers.values():
+            worker.scheduler.add_notice(f"console-{notice.id}", tokens, self.monotonic())
+            worker.wake.set()
+        log.info("值班长公告已排队 / manager notice %s queued (by %s)", notice.id, notice.actor)
 
     def queue_due_notices(self, after: datetime, until: datetime) -> list[str]:
         """Queue every notice whose time of day falls in (after, until]; their ids."""

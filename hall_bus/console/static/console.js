@@ -256,10 +256,20 @@ function renderHall() {
     ...hall.windows.map((w) => el("option", { value: w.id }, `${w.number} ${w.name}`))));
 }
 
+function renderNotice() {
+  const notice = state.notice;
+  fill("notice-now", notice
+    ? [el("strong", {}, "当前公告 / Now showing: "), notice.text_zh,
+       notice.text_en ? ` / ${notice.text_en}` : "",
+       notice.until ? ` （至 / until ${clock(notice.until)}）` : ""]
+    : "当前无公告 / no notice in force");
+}
+
 const RENDERERS = {
   hall: [renderHall, renderFloor], queue: [renderFloor], alerts: [renderAlerts, renderFeed],
   feed: [renderFeed], ratings: [renderRatings], devices: [renderDevices, renderFloor],
   screens: [renderScreens], presence: [renderFloor, renderDevices], report: [renderReport],
+  notice: [renderNotice],
 };
 
 // --- wiring ------------------------------------------------------------------------------------
