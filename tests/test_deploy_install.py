@@ -189,3 +189,14 @@ def test_every_daemon_unit_is_sandboxed(tmp_path: Path) -> None:
     scores = [line for line in done.stdout.splitlines() if "Overall exposure level" in line]
     assert len(scores) == len(daemons), done.stdout + done.stderr
     assert done.returncode == 0, "\n".join(scores)
+
+
+def test_relative_paths_in_the_site_are_refused_with_their_key_paths(tmp_path: Path) -> None:
+    site = _site(tmp_path).model_copy(update={"citizen_id_key_file": Path("keys/citizen.key")})
+    kiosk = site.kiosks[0].model_copy(update={"printer_port": "sim"})
+    done = _install(write_site(site.model_copy(update={"kiosks": [kiosk]}),
+                               tmp_path / "site.yaml"), tmp_path / "root")
+    assert done.returncode == 1
+    assert "paths in the site must be absolute on the hall's machine: " \
+        "citizen_id_key_file: keys/citizen.key" in done.stderr
+    assert not (tmp_path / "root").exists()
