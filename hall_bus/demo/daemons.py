@@ -145,6 +145,14 @@ def _line_daemons(context: DemoContext, site_arg: tuple[str, str]) -> list[Daemo
     return daemons
 
 
+def _console_daemons(context: DemoContext, site_arg: tuple[str, str]) -> list[Daemon]:
+    """The duty manager's web console, when the site has someone who may log in."""
+    if not context.site.console.managers:
+        return []
+    return [Daemon("console", hall_command("console", *site_arg),
+                   context.data_dir / "console.log")]
+
+
 def demo_daemons(context: DemoContext) -> list[Daemon]:
     site_arg = ("--site", str(context.site_path))
     logs = context.data_dir
@@ -166,4 +174,5 @@ def demo_daemons(context: DemoContext) -> list[Daemon]:
         *_bridge_daemons(context, site_arg),
         *_kiosk_daemons(context, site_arg),
         *_line_daemons(context, site_arg),
+        *_console_daemons(context, site_arg),
     ]

@@ -25,6 +25,7 @@ import yaml
 from firmware_config.loader import ConfigError, load_site
 from firmware_config.site import SiteConfig
 from hall_bus.client import BusClient, BusConnectError
+from hall_bus.console.demo_login import open_in_browser, save_login, with_demo_manager
 from hall_bus.contract import (
     ListTicketsRequest,
     QueueEvent,
@@ -111,7 +112,9 @@ def run_demo_command(args: argparse.Namespace) -> int:
         return 1
     data_dir: Path = args.data_dir or Path(tempfile.mkdtemp(prefix="hall-demo-"))
     data_dir.mkdir(parents=True, exist_ok=True)
+    site, console_login = with_demo_manager(site)
     site, site_path = _prepare_site(site, data_dir)
+    save_login(console_login, data_dir)
 
     zone = site.zone
     today = datetime.now(zone).date()
@@ -142,7 +145,8 @@ def run_demo_command(args: argparse.Namespace) -> int:
         f"大厅演示 / hall demo: {site.name_zh} ({site.name_en})\n"
         f"  代理 broker  mqtt://{site.broker.host}:{site.broker.port}\n"
         f"  数据 data    {data_dir}\n"
-        f"  速度 speed   ×{speed:g} ({real_seconds:.0f} s for the day)",
+        f"  速度 speed   ×{speed:g} ({real_seconds:.0f} s for the day)\n"
+        f"  {console_login.describe()}",
         flush=True,
     )
 
@@ -165,6 +169,9 @@ def run_demo_command(args: argparse.Namespace) -> int:
     try:
         bus.start(wait=20)
         _wait_for_engine(bus, site, daemons)
+        # On a desktop the console opens in the browser once it answers, beside the live screen.
+        threading.Thread(target=open_in_browser, args=(console_login, args.headless),
+                         name="open-console", daemon=True).start()
         day = HallDay(site, bus, clock, _planned_tickets(site, speed), seed=args.seed)
         day.start()
         deadline = time.monotonic() + max(0.0, clock.anchor_wall - time.time()) + real_seconds
@@ -177,6 +184,7 @@ def run_demo_command(args: argparse.Namespace) -> int:
                 sys.stdout.write(
                     CLEAR
                     + render(latest[-1] if latest else None, recent, clock(), site.name_zh)
+                    + f"\n{console_login.describe()}"
                     + "\n"
                 )
                 sys.stdout.flush()
