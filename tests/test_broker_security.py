@@ -17,6 +17,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
+from line_fixtures import make_line
 from line_fixtures import wait_until as wait_for
 from mqtt_peer import Peer, wait_until
 from mqtt_peer import peers as peers  # a fixture, used by name
@@ -26,15 +27,18 @@ from test_mosquitto_config import Mosquitto
 from tls_certs import TestPki as Pki
 from tls_certs import make_pki
 
+from drivers.caller_keypad import Key, Result
 from drivers.evaluation_pad import PadKey
+from drivers.line_daemon import LineDaemon
 from drivers.network_pad import NetworkPad
-from firmware_config.broker_credentials import CredentialsError, read_password
+from firmware_config.broker_credentials import CredentialsError, ensure_passwords, read_password
 from firmware_config.broker_tls import ClientTlsConfig, TlsListenerConfig
 from firmware_config.line import LineConfig, LineDeviceConfig, PadPolicy
 from firmware_config.mosquitto_config import ACL_NAME, PASSWD_NAME, render_mosquitto_config
 from firmware_config.network_devices import NetworkDeviceConfig
 from firmware_config.site import BrokerConfig, SiteConfig
 from hall_bus import topics
+from hall_bus.broker import EmbeddedBroker, _embedded_users
 from hall_bus.client import BusClient, BusConnectError
 from hall_bus.contract import QUEUE_ACTIONS, QueueEvent, QueueEventType
 from hall_bus.netutil import free_port
@@ -332,9 +336,6 @@ def test_engine_and_network_pad_work_on_their_own_accounts(hall: SecuredHall) ->
 
 def test_embedded_broker_takes_the_site_accounts_as_well(tmp_path: Path) -> None:
     """`hall broker` (development, no ACL) lets daemons of a per-account site log in."""
-    from firmware_config.broker_credentials import ensure_passwords
-    from hall_bus.broker import EmbeddedBroker, _embedded_users
-
     settings = BrokerConfig(host="127.0.0.1", port=free_port(), keepalive_s=5,
                             reconnect_min_s=0.1, reconnect_max_s=1.0,
                             credentials_dir=tmp_path / "credentials")
@@ -353,3 +354,33 @@ def test_embedded_broker_takes_the_site_accounts_as_well(tmp_path: Path) -> None
             stranger.start(wait=2)
     finally:
         broker.stop()
+
+
+def test_line_daemon_works_on_its_own_account(hall: SecuredHall, tmp_path: Path) -> None:
+    """A real line daemon under the generated ACL: login and next on its keypad reach the engine
+    with the line's own account, and the call comes back to its strip."""
+    config, sim = make_line(tmp_path / "ttyLINE1")
+    site = hall.site.model_copy(update={"lines": [config]})  # line1: its account is rendered
+    engine = QueueEngine(site, tmp_path / "queue.sqlite3", FakeClock())
+    engine.start(wait=10)
+    sim.line.start()
+    daemon = LineDaemon(site, config)
+    daemon.start(wait=10)
+    desk = BusClient(site.hall_id, "tester", site.broker, account="console")
+    desk.start(wait=10)
+    try:
+        request = QUEUE_ACTIONS["take_ticket"].request.model_validate(
+            {"service_id": "household"})
+        assert desk.request(topics.queue_endpoint(site.hall_id), "take_ticket", request,
+                            timeout=5).status == "ok"
+        sim.caller.press(Key.LOGIN, "s001")
+        wait_for(lambda: len(sim.caller.acks) == 1, what="login acknowledged")
+        assert sim.caller.acks[0].result == Result.OK
+        sim.caller.press(Key.NEXT)
+        wait_for(lambda: sim.strip.shown == ("请A001号到1号窗口",), timeout=10,
+                 what="the call on the strip")
+    finally:
+        desk.stop()
+        daemon.stop()
+        sim.line.stop()
+        engine.stop()
