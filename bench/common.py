@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import sys
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -27,3 +29,19 @@ def bench_site(broker: BrokerConfig | None = None) -> SiteConfig:
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[max(0, math.ceil(share * len(ordered)) - 1)] if ordered else 0.0
+
+
+def on_private_broker(prefix: str, run: Callable[[SiteConfig, Path], None]) -> None:
+    """`run(site, workdir)`: the bench site with its data in a temporary folder and a private
+    Mosquitto of its own there (the machine's broker is never used)."""
+    from tests.mosquitto import Mosquitto
+
+    with tempfile.TemporaryDirectory(prefix=prefix) as folder:
+        workdir = Path(folder)
+        broker = Mosquitto(workdir / "mosquitto").start()
+        try:
+            config = BrokerConfig(port=broker.port, username=broker.user,
+                                  password=broker.password)
+            run(bench_site(config).model_copy(update={"data_dir": workdir}), workdir)
+        finally:
+            broker.stop()

@@ -18,17 +18,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
-from common import bench_site, percentile
+from common import on_private_broker, percentile
 
 from drivers.line_daemon import LineDaemon
 from drivers.line_press_channel import PressChannelServer, press_channel_path
 from drivers.line_simulator import simulate_line
-from firmware_config.site import BrokerConfig, SiteConfig
+from firmware_config.site import SiteConfig
 from hall_bus.client import BusClient
 from hall_bus.contract import QUEUE_ACTIONS, RatingLevel, Response
 from hall_bus.demo.window_desk import (
@@ -40,7 +39,6 @@ from hall_bus.demo.window_desk import (
 )
 from hall_bus.queue.service import QueueEngine
 from hall_bus.topics import queue_endpoint
-from tests.mosquitto import Mosquitto
 
 HEADLESS_SPEED = 1725  # `hall demo --seconds 20` on the demo site
 
@@ -140,16 +138,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--line", default="line1")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="hall-press-bench-") as folder:
-        workdir = Path(folder)
-        broker = Mosquitto(workdir / "mosquitto").start()
-        try:
-            config = BrokerConfig(port=broker.port, username=broker.user,
-                                  password=broker.password)
-            site = bench_site(config).model_copy(update={"data_dir": workdir})
-            run(site, workdir, args.line, args.seconds)
-        finally:
-            broker.stop()
+    on_private_broker("hall-press-bench-",
+                      lambda site, workdir: run(site, workdir, args.line, args.seconds))
     return 0
 
 

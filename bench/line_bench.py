@@ -23,11 +23,10 @@ from __future__ import annotations
 import argparse
 import random
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from common import bench_site, percentile
+from common import on_private_broker, percentile
 
 from drivers import reference_commands as rc
 from drivers.caller_keypad import Key
@@ -37,12 +36,11 @@ from drivers.line_daemon import LineDaemon
 from drivers.line_simulator import TURNAROUND_S, SimDisplay, SimKeypad, simulate_line
 from drivers.reference_frame import encode, frame_len
 from firmware_config.line import LineConfig, LineDeviceConfig
-from firmware_config.site import BrokerConfig, SiteConfig, WindowConfig
+from firmware_config.site import SiteConfig, WindowConfig
 from hall_bus.client import BusClient
 from hall_bus.contract import TakeTicketRequest
 from hall_bus.queue.service import QueueEngine
 from hall_bus.topics import queue_endpoint
-from tests.mosquitto import Mosquitto
 
 CALL_MARK = "请".encode("gbk")  # a call's text, not an idle text or a refresh
 
@@ -214,16 +212,8 @@ def main() -> int:
     parser.add_argument("--presses", type=int, default=60)
     parser.add_argument("--baud", type=int, default=9600)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="hall-line-bench-") as folder:
-        workdir = Path(folder)
-        broker = Mosquitto(workdir / "mosquitto").start()
-        try:
-            config = BrokerConfig(port=broker.port, username=broker.user,
-                                  password=broker.password)
-            site = bench_site(config).model_copy(update={"data_dir": workdir})
-            run(site, workdir, args.presses, args.baud)
-        finally:
-            broker.stop()
+    on_private_broker("hall-line-bench-",
+                      lambda site, workdir: run(site, workdir, args.presses, args.baud))
     return 0
 
 
