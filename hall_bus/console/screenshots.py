@@ -147,6 +147,13 @@ def make_screenshots(site: SiteConfig, out_dir: Path) -> list[Path]:
         _wait(lambda: console.view.section("report") is not None, "the day's report")
         console.actions.refresh_report()
         console.actions.refresh_alerts()
+        # The duty manager has already dealt with the oldest alert and put up a notice.
+        oldest = list(console.view.alerts)[-1:]
+        for alert_id in oldest:
+            console.actions.run("acknowledge", {"alert_id": alert_id, "note": "已提醒窗口"}, "duty")
+        console.actions.run("notice", {"text_zh": "12:00-13:00 午间错时服务，请耐心等候",
+                                       "text_en": "Lunch hours: fewer windows open",
+                                       "minutes": 120}, "duty")
         time.sleep(3.0)  # the lines write the last calls to their strips and the hall screen
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM,

@@ -145,6 +145,18 @@ function renderFeed() {
 
 // --- ratings, devices, screens -----------------------------------------------------------------
 
+const FOLLOW_UP = { none: "—", pending: "待跟进 / pending", resolved: "已处理 / resolved" };
+
+function staffName(id) {
+  const name = id && state.hall ? state.hall.staff[id] : null;
+  return name ? `${name} (${id})` : id || "";
+}
+
+function windowName(id) {
+  const win = id && state.hall ? state.hall.windows.find((w) => w.id === id) : null;
+  return win ? `${win.number} ${win.name}` : id || "";
+}
+
 function renderRatings() {
   const ratings = state.ratings || [];
   const counts = Object.fromEntries(LEVELS.map(([key]) => [key, 0]));
@@ -154,11 +166,11 @@ function renderRatings() {
   const bad = ratings.filter((r) => r.level === "dissatisfied" || r.level === "very_dissatisfied");
   document.querySelector("#bad-ratings tbody").replaceChildren(...bad.map((r) =>
     el("tr", { class: "bad" }, el("td", {}, clock(r.rated_at)), el("td", {}, r.number),
-      el("td", {}, r.level_zh), el("td", {}, r.reason || ""), el("td", {}, r.window_id || ""),
-      el("td", {}, r.staff_id || ""), el("td", {}, r.follow_up))));
+      el("td", {}, r.level_zh), el("td", {}, r.reason || ""), el("td", {}, windowName(r.window_id)),
+      el("td", {}, staffName(r.staff_id)), el("td", {}, FOLLOW_UP[r.follow_up] || r.follow_up))));
   document.querySelector("#all-ratings tbody").replaceChildren(...ratings.slice(0, 50).map((r) =>
     el("tr", {}, el("td", {}, clock(r.rated_at)), el("td", {}, r.number), el("td", {}, r.level_zh),
-      el("td", {}, r.window_id || ""))));
+      el("td", {}, windowName(r.window_id)))));
 }
 
 function renderDevices() {
@@ -171,7 +183,7 @@ function renderDevices() {
     el("tr", { class: d.online ? "" : "bad", "data-device": d.key },
       el("td", {}, el("span", { class: d.online ? "dot ok" : "dot fault" }, "●"),
         d.online ? " 正常 / ok" : " 故障 / fault"), el("td", {}, d.name),
-      el("td", {}, d.key), el("td", {}, d.window_id || ""),
+      el("td", {}, d.key), el("td", {}, windowName(d.window_id)),
       el("td", {}, d.paper ? PAPER[d.paper] || d.paper : ""), el("td", {}, d.detail || ""))));
   const crowding = (state.presence || {}).crowding || {};
   fill("crowding", Object.entries(crowding).map(([camera, area]) =>
