@@ -180,7 +180,7 @@ function renderDevices() {
   fill("device-summary", el("span", { class: faults ? "bad" : "good" },
     `${devices.length - faults} 台正常，${faults} 台故障 / ${devices.length - faults} ok, ${faults} faulty`));
   document.querySelector("#devices tbody").replaceChildren(...devices.map((d) =>
-    el("tr", { class: d.online ? "" : "bad", "data-device": d.key },
+    el("tr", { class: !d.online ? "bad" : (d.paper === "near_end" ? "warn" : ""), "data-device": d.key },
       el("td", {}, el("span", { class: d.online ? "dot ok" : "dot fault" }, "●"),
         d.online ? " 正常 / ok" : " 故障 / fault"), el("td", {}, d.name),
       el("td", {}, d.key), el("td", {}, windowName(d.window_id)),
