@@ -4,21 +4,13 @@ service to another window, the day's report, and who asked (actor) kept in the s
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 from queue_fixtures import DAY
-from test_queue_store import Hall
+from test_queue_store import Hall, hall
 
 from hall_bus.contract import QueueEventType
 
-
-@pytest.fixture
-def hall(tmp_path: Path) -> Iterator[Hall]:
-    h = Hall(tmp_path / "queue.sqlite3")
-    yield h
-    h.store.close()
+__all__ = ["hall"]  # the store fixture of test_queue_store
 
 
 def _long_wait_alert(hall: Hall) -> str:
