@@ -10,6 +10,7 @@ from typing import Any
 
 from bus_helpers import Collector
 from console_fixtures import MANAGER, ConsoleHall, browser, console_hall, log_in
+from mosquitto import Mosquitto
 from playwright.sync_api import expect
 
 from hall_bus.contract import (
@@ -20,7 +21,7 @@ from hall_bus.contract import (
     QueueSummaryState,
 )
 from hall_bus.ids import utc_now
-from hall_bus.topics import camera_endpoint, queue_endpoint
+from hall_bus.topics import Endpoint, camera_endpoint, queue_endpoint
 
 __all__ = ["browser", "console_hall"]  # fixtures
 
@@ -102,5 +103,68 @@ def test_wrong_password_is_refused_and_repeated_failures_lock_the_login(
         log_in(page, console_hall)
         expect(page.locator(".error")).to_contain_text("登录尝试过多")
         assert page.url.endswith("/login")
+    finally:
+        page.close()
+
+
+def test_console_survives_a_broker_restart_and_garbage_and_logs_out(
+    console_hall: ConsoleHall, browser: Any, mosquitto: Mosquitto
+) -> None:
+    hall = console_hall
+    root = queue_endpoint(hall.site.hall_id)
+    hall.ask("login", window_id="w2", staff_id="s002")
+    page = browser.new_page()
+    try:
+        log_in(page, hall)
+        card = page.locator('[data-window="w2"]')
+        expect(card).to_have_attribute("data-mode", "idle", timeout=5000)
+        # Malformed payloads on the topics the console reads are logged and dropped.
+        hall.bus.publish(root.state, b"{not json", retain=False)
+        hall.bus.publish(root.event, b'{"type": "ticket_called", "ticket": 5}')
+        hall.bus.publish(Endpoint(hall.site.hall_id, "line1", "w2-strip").state, b"[]")
+        hall.bus.publish(Endpoint(hall.site.hall_id, "line1").status, b"maybe")
+        mosquitto.restart()
+        hall.bus.wait_connected(10)
+        hall.console.bus.wait_connected(10)
+        hall.engine.bus.wait_connected(10)
+        hall.ask("take_ticket", service_id="business")
+        hall.ask("call_next", window_id="w2")
+        expect(card.locator(".ticket")).to_have_text("B001", timeout=10000)
+
+        page.click("#logout")
+        expect(page.locator("#login-button")).to_be_visible()
+        answer = page.request.get(hall.console.url + "api/section/queue")
+        assert answer.status == 401
+        refused = page.request.post(hall.console.url + "api/action/pause",
+                                    data='{"window_id": "w2"}',
+                                    headers={"Content-Type": "application/json"})
+        assert refused.status == 401
+    finally:
+        page.close()
+
+
+def test_actions_need_the_pages_csrf_token_and_origin(
+    console_hall: ConsoleHall, browser: Any
+) -> None:
+    hall = console_hall
+    hall.ask("login", window_id="w2", staff_id="s002")
+    page = browser.new_page()
+    try:
+        log_in(page, hall)
+        expect(page.locator('[data-window="w2"]')).to_be_visible(timeout=5000)
+        url = hall.console.url + "api/action/pause"
+        body = '{"window_id": "w2"}'
+        no_token = page.request.post(url, data=body,
+                                     headers={"Content-Type": "application/json"})
+        assert no_token.status == 403
+        token = page.locator('meta[name="csrf-token"]').get_attribute("content")
+        foreign = page.request.post(url, data=body, headers={
+            "Content-Type": "application/json", "X-CSRF-Token": token,
+            "Origin": "http://evil.example"})
+        assert foreign.status == 403
+        ok = page.request.post(url, data=body, headers={
+            "Content-Type": "application/json", "X-CSRF-Token": token})
+        assert ok.status == 200, ok.text()
+        assert hall.ask("resume", window_id="w2")["window"]["mode"] == "idle"
     finally:
         page.close()

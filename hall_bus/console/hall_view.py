@@ -132,16 +132,14 @@ class HallView:
         self._on_change("alerts")
 
     def set_report(self, report: DayReportData) -> None:
+        # The engine's list is the day's record (follow-ups included); events add to it between
+        # two refreshes.
         with self._lock:
             self.report = _json(report)
-            if not self.ratings:
-                self.ratings.extend(_json(r) for r in report.ratings)
-                ratings_changed = True
-            else:
-                ratings_changed = False
+            self.ratings.clear()
+            self.ratings.extend(_json(r) for r in report.ratings)
         self._on_change("report")
-        if ratings_changed:
-            self._on_change("ratings")
+        self._on_change("ratings")
 
     # --- from the bus ----------------------------------------------------------------------------
 
