@@ -329,6 +329,7 @@ class BridgeDaemon:
         if self.backend is None:
             return
         for document in self.backend.documents().documents:
+            self._downlink_beat.beat()  # each document may wait on the engine for a while
             current = self.store.accepted(document.kind)
             if current is not None and document.version <= current.version:
                 continue
