@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 from drivers.line_daemon import LineDaemon
+from drivers.line_press_channel import PressChannelServer, press_channel_path
 from drivers.line_simulator import SimDisplay, simulate_line
 from firmware_config.line import LineConfig
 from firmware_config.loader import ConfigError, load_site
@@ -55,6 +56,10 @@ def _simulate(line: LineConfig, data_dir: Path, stopping: threading.Event) -> in
     sim, devices = simulate_line(line, data_dir)
     sim.start()
     log.info("模拟线路 / simulated line %s on %s", line.id, sim.link)
+    # Scripted fingers for its keypads and pads (the demo's staff and citizens), on a local
+    # socket of this simulator only.
+    channel_path = press_channel_path(line, data_dir)
+    channel = PressChannelServer(channel_path, devices).start() if channel_path else None
     shown: dict[str, tuple[str, ...]] = {}
     try:
         while not stopping.wait(0.5):
@@ -63,5 +68,7 @@ def _simulate(line: LineConfig, data_dir: Path, stopping: threading.Event) -> in
                     shown[device_id] = device.shown
                     log.info("[%s] %s", device_id, " | ".join(device.shown))
     finally:
+        if channel is not None:
+            channel.stop()
         sim.stop()
     return 0
