@@ -7,6 +7,8 @@ import json
 import logging
 import socket
 import stat
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,9 +16,16 @@ from typing import Any
 import pytest
 
 from drivers import reference_commands as rc
-from drivers.line_press_channel import MAX_LINE_BYTES, PressChannel, PressChannelServer
+from drivers.line_command import _simulate
+from drivers.line_press_channel import (
+    MAX_LINE_BYTES,
+    PressChannel,
+    PressChannelServer,
+    press_channel_path,
+)
 from drivers.line_simulator import SimDisplay, SimKeypad
 from drivers.reference_frame import Frame
+from firmware_config.line import LineConfig, LineDeviceConfig
 
 
 @pytest.fixture
@@ -132,3 +141,25 @@ def test_press_waits_for_its_ack_and_a_second_press_waits_for_the_first(
 def test_unreachable_channel_is_reported_not_raised(tmp_path: Path) -> None:
     outcome = PressChannel(tmp_path / "absent.sock", resends=1).press("w1-caller", 1, wait_s=0.1)
     assert (outcome.ok, outcome.error) == (False, "channel_unreachable")
+
+
+def test_simulated_line_command_serves_its_press_channel(tmp_path: Path) -> None:
+    line = LineConfig(id="line1", port="sim:line1", devices=[
+        LineDeviceConfig(id="w1-caller", profile="caller-hl1", address=2, window="w1")])
+    stopping = threading.Event()
+    runner = threading.Thread(target=_simulate, args=(line, tmp_path, stopping))
+    runner.start()
+    path = press_channel_path(line, tmp_path)
+    assert path == tmp_path / "line1.press.sock"
+    try:
+        deadline = time.monotonic() + 5
+        while not path.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        # Pressed on the simulator's keypad; nobody polls it here, so it is not acknowledged.
+        outcome = PressChannel(path).press("w1-caller", 1, "", wait_s=0.2)
+        assert (outcome.ok, outcome.error) == (False, "no_ack")
+        assert (tmp_path / "line1.tty").is_symlink()
+    finally:
+        stopping.set()
+        runner.join(5)
+    assert not path.exists()  # removed on a clean stop
