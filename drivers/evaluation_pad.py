@@ -22,6 +22,7 @@ from enum import IntEnum, StrEnum
 from hall_bus.contract import RatingLevel
 
 PROMPT = "请对我的服务进行评价"
+REASON_PROMPT = "请选择不满意的原因"
 THANKS = "感谢您的评价"
 LEVELS = list(RatingLevel)  # best first, as the pad's keys 1..5
 
@@ -101,7 +102,7 @@ class PadSession:
             return (PROMPT, f"{self.number} 号")
         if self.mode is PadMode.REASON:
             reasons = " ".join(f"{i}.{r}" for i, r in enumerate(self.reasons, 1))
-            return ("请选择不满意的原因", reasons)
+            return (REASON_PROMPT, reasons)
         return ()
 
     def _finish(self, level: RatingLevel | None, reason: str | None) -> Rating:

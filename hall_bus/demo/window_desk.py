@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from drivers.caller_keypad import Key, Result
-from drivers.evaluation_pad import LEVELS, PROMPT, THANKS, PadKey
+from drivers.evaluation_pad import LEVELS, PROMPT, REASON_PROMPT, THANKS, PadKey
 from drivers.line_press_channel import PressChannel, PressOutcome, press_channel_path
 from firmware_config.line import LineConfig, PadPolicy, load_profile
 from firmware_config.site import SiteConfig
@@ -50,7 +50,6 @@ RESULT_ERRORS = {
     Result.REFUSED: "refused",
     Result.UNREACHABLE: "unreachable",
 }
-REASON_PROMPT = "请选择不满意的原因"
 PRESS_WAIT_S = 10.0  # a keypad is answered within a poll cycle or two; longer means trouble
 RATING_WAIT_S = 30.0  # a pad rating is acknowledged only once the engine has it
 PROMPT_WAIT_S = 5.0
