@@ -11,9 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from line_fixtures import make_line, wait_until
 from queue_fixtures import FakeClock
 from test_queue_engine import Hall, _site
 
+from drivers.caller_keypad import Key
+from drivers.line_daemon import LineDaemon
 from firmware_config.site import BrokerConfig
 from hall_bus import logs
 from hall_bus.queue.service import QueueEngine
@@ -101,3 +104,36 @@ def test_a_hall_command_writes_json_lines(tmp_path: Path) -> None:
     warning = json.loads(done.stderr.splitlines()[0])
     assert warning["level"] == "warning" and warning["daemon"] == "config"
     assert warning["logger"] == "hall.config" and "version: 1 → 2" in warning["message"]
+
+
+def test_a_keypad_press_is_logged_with_its_request_and_ticket(
+    broker_config: BrokerConfig, tmp_path: Path, json_log: io.StringIO
+) -> None:
+    site = _site(broker_config, tmp_path)
+    engine = QueueEngine(site, tmp_path / "queue.sqlite3", FakeClock())
+    engine.start(wait=10)
+    config, sim = make_line(tmp_path / "ttyLINE1")
+    sim.line.start()
+    daemon = LineDaemon(site, config)
+    daemon.start(wait=10)
+    hall = Hall(site)
+    try:
+        ticket = hall.ok("take_ticket", service_id="household")["ticket"]
+        sim.caller.press(Key.LOGIN, "s001")
+        wait_until(lambda: len(sim.caller.acks) == 1, what="login acknowledged")
+        sim.caller.press(Key.NEXT)
+        wait_until(lambda: len(sim.caller.acks) == 2, what="next acknowledged")
+    finally:
+        hall.bus.stop()
+        daemon.stop()
+        sim.line.stop()
+        engine.stop()
+    presses = [line for line in _lines(json_log)
+               if line["logger"] == "hall.line" and str(line["message"]).startswith("press ")]
+    assert [line["message"] for line in presses] == ["press login: ok ", "press call_next: ok A001"]
+    call = presses[1]
+    assert call["ticket_id"] == ticket["ticket_id"]
+    # The engine's own line for that request carries the same ids: one search finds both sides.
+    engine_side = [line for line in _lines(json_log) if line["logger"] == "hall.queue"
+                   and line.get("request_id") == call["request_id"]]
+    assert engine_side and engine_side[-1]["ticket_id"] == ticket["ticket_id"]
