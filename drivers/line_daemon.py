@@ -439,4 +439,5 @@ def _log_press(action: str, fields: dict[str, object], request_id: str,
         if response is None:
             log.warning("press %s: no answer from the queue engine", action)
         else:
-            log.info("press %s: %s %s", action, response.status, number or response.code or "")
+            detail = number or response.code
+            log.info("press %s: %s%s", action, response.status, f" {detail}" if detail else "")

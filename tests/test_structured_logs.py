@@ -130,7 +130,7 @@ def test_a_keypad_press_is_logged_with_its_request_and_ticket(
         engine.stop()
     presses = [line for line in _lines(json_log)
                if line["logger"] == "hall.line" and str(line["message"]).startswith("press ")]
-    assert [line["message"] for line in presses] == ["press login: ok ", "press call_next: ok A001"]
+    assert [line["message"] for line in presses] == ["press login: ok", "press call_next: ok A001"]
     call = presses[1]
     assert call["ticket_id"] == ticket["ticket_id"]
     # The engine's own line for that request carries the same ids: one search finds both sides.
