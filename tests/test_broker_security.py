@@ -9,6 +9,7 @@ whole hall, watches what the broker really delivers.
 from __future__ import annotations
 
 import os
+import re
 import ssl
 import subprocess
 from collections.abc import Callable, Iterator
@@ -27,10 +28,17 @@ from test_mosquitto_config import Mosquitto
 from tls_certs import TestPki as Pki
 from tls_certs import make_pki
 
+from drivers.caller_keypad import ACTIONS as KEYPAD_ACTIONS
 from drivers.caller_keypad import Key, Result
 from drivers.evaluation_pad import PadKey
 from drivers.line_daemon import LineDaemon
 from drivers.network_pad import NetworkPad
+from firmware_config.broker_accounts import (
+    BRIDGE_ACTIONS,
+    KIOSK_ACTIONS,
+    LINE_ACTIONS,
+    PAD_ACTIONS,
+)
 from firmware_config.broker_credentials import CredentialsError, ensure_passwords, read_password
 from firmware_config.broker_tls import ClientTlsConfig, TlsListenerConfig
 from firmware_config.line import LineConfig, LineDeviceConfig, PadPolicy
@@ -384,3 +392,23 @@ def test_line_daemon_works_on_its_own_account(hall: SecuredHall, tmp_path: Path)
         daemon.stop()
         sim.line.stop()
         engine.stop()
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _actions_in(source: str, pattern: str) -> set[str]:
+    return set(re.findall(pattern, (REPO / source).read_text(encoding="utf-8")))
+
+
+def test_granted_actions_are_exactly_what_each_daemon_sends() -> None:
+    """The action lists of broker_accounts.py, checked against the code that sends requests."""
+    assert _actions_in("kiosk/ticketing.py", r'PendingRequest\("([a-z_]+)"') == set(KIOSK_ACTIONS)
+    assert _actions_in("hall_bus/bridge/daemon.py",
+                       r'return "([a-z_]+)", [A-Z]\w+Request\(') == set(BRIDGE_ACTIONS)
+    assert _actions_in("drivers/line_devices.py", r'self\.ask\([^"\n]*"([a-z_]+)"') == {"rate"}
+    assert _actions_in("drivers/network_pad.py", r'request\(self\.queue, "([a-z_]+)"') == \
+        set(PAD_ACTIONS)
+    assert set(LINE_ACTIONS) == set(KEYPAD_ACTIONS.values()) | {"rate"}
+    for action in {*KIOSK_ACTIONS, *BRIDGE_ACTIONS, *LINE_ACTIONS, *PAD_ACTIONS}:
+        assert action in QUEUE_ACTIONS, action
