@@ -100,9 +100,10 @@ def site_accounts(site: SiteConfig) -> list[Account]:
     h = site.hall_id
     queue = topics.queue_endpoint(h)
     catalogue = topics.Endpoint(h, BRIDGE, DownlinkKind.CATALOGUE.value).state
+    notice = topics.notice_endpoint(h).state  # the managers' notice: hall screens and voice
     accounts = [
         _account(h, QUEUE, Role.QUEUE, *_reads(topics.any_camera_event(h))),
-        _account(h, VOICE, Role.VOICE, *_reads(queue.event, queue.state)),
+        _account(h, VOICE, Role.VOICE, *_reads(queue.event, queue.state, notice)),
         _account(h, BRIDGE, Role.BRIDGE, *_queue_client(h, BRIDGE_ACTIONS),
                  *_reads(*(device.topic_filter for device in device_topics(site)))),
         _account(h, CONSOLE, Role.CONSOLE, *_reads(topics.hall_subtree(h), SYS_TOPICS),
@@ -110,7 +111,8 @@ def site_accounts(site: SiteConfig) -> list[Account]:
                  Grant(Access.WRITE, topics.any_device_set(h))),
         _account(h, METRICS, Role.METRICS, *_reads(topics.hall_subtree(h))),
     ]
-    accounts += [_account(h, line.id, Role.LINE, *_queue_client(h, LINE_ACTIONS))
+    accounts += [_account(h, line.id, Role.LINE, *_queue_client(h, LINE_ACTIONS),
+                          *_reads(notice))
                  for line in site.lines]
     accounts += [_account(h, kiosk.id, Role.KIOSK, *_queue_client(h, KIOSK_ACTIONS),
                           *_reads(catalogue))

@@ -38,6 +38,8 @@ from firmware_config.broker_accounts import (
     KIOSK_ACTIONS,
     LINE_ACTIONS,
     PAD_ACTIONS,
+    Access,
+    site_accounts,
 )
 from firmware_config.broker_credentials import CredentialsError, ensure_passwords, read_password
 from firmware_config.broker_tls import ClientTlsConfig, TlsListenerConfig
@@ -114,6 +116,22 @@ def hall(tmp_path: Path) -> Iterator[SecuredHall]:
                           site.broker.credentials_dir, tmp_path / "conf")
     finally:
         broker.stop()
+
+
+def _sample_topic(topic_filter: str) -> str:
+    """A concrete topic the filter matches (a wildcard becomes a made-up name)."""
+    return topic_filter.replace("+", "any-node").replace("#", "any/thing")
+
+
+def _assert_subscriptions_granted(site: SiteConfig, bus: BusClient, account: str) -> None:
+    """Every filter the daemon subscribed to is readable by its account: the ACL has not drifted
+    from the code."""
+    grants = next(a for a in site_accounts(site) if a.name == account).grants
+    readable = [g.topic for g in grants if g.access in (Access.READ, Access.READWRITE)]
+    for subscription in bus._subscriptions:
+        sample = _sample_topic(subscription.topic_filter)
+        assert any(mqtt.topic_matches_sub(grant, sample) for grant in readable), \
+            f"{account} subscribes to {subscription.topic_filter} but may not read it"
 
 
 def _console(hall: SecuredHall, peers: Callable[..., Peer]) -> Peer:
@@ -326,6 +344,8 @@ def test_engine_and_network_pad_work_on_their_own_accounts(hall: SecuredHall) ->
         return response.data or {}
 
     try:
+        _assert_subscriptions_granted(site, engine.bus, "queue")
+        _assert_subscriptions_granted(site, pad.bus, "pad-w1")
         ask("login", window_id="w1", staff_id="s001")
         ask("take_ticket", service_id="household")
         called = ask("call_next", window_id="w1")["ticket"]
@@ -377,6 +397,7 @@ def test_line_daemon_works_on_its_own_account(hall: SecuredHall, tmp_path: Path)
     desk = BusClient(site.hall_id, "tester", site.broker, account="console")
     desk.start(wait=10)
     try:
+        _assert_subscriptions_granted(site, daemon.bus, "line1")
         request = QUEUE_ACTIONS["take_ticket"].request.model_validate(
             {"service_id": "household"})
         assert desk.request(topics.queue_endpoint(site.hall_id), "take_ticket", request,
