@@ -110,6 +110,11 @@ def notice_endpoint(hall_id: str) -> Endpoint:
     return Endpoint(hall_id, "console", "notice")
 
 
+def any_device_event(hall_id: str, node: str) -> str:
+    """Filter for the events of every device of one node (e.g. a line daemon's devices)."""
+    return f"{hall_root(hall_id)}/{check_name(node, 'node')}/+/{EVENT}"
+
+
 def any_camera_event(hall_id: str) -> str:
     """Filter for the events of every camera of a hall."""
     return f"{hall_root(hall_id)}/camera/+/{EVENT}"
