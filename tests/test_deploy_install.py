@@ -200,3 +200,25 @@ def test_relative_paths_in_the_site_are_refused_with_their_key_paths(tmp_path: P
     assert "paths in the site must be absolute on the hall's machine: " \
         "citizen_id_key_file: keys/citizen.key" in done.stderr
     assert not (tmp_path / "root").exists()
+
+
+def test_systemctl_sees_what_the_install_enabled(tmp_path: Path) -> None:
+    """`systemctl --root` reads a staged tree offline: our links are what `enable` would make."""
+    site = _site(tmp_path)
+    root = tmp_path / "root"
+    assert _install(write_site(site, tmp_path / "site.yaml"), root).returncode == 0
+    systemctl = shutil.which("systemctl") or "/usr/bin/systemctl"
+
+    def state(unit: str) -> str:
+        done = subprocess.run([systemctl, f"--root={root}", "is-enabled", unit],
+                              capture_output=True, text=True, timeout=30)
+        return done.stdout.strip()
+
+    assert {unit: state(unit) for unit in [
+        "hall.target", "hall-queue.service", "hall-line@line1.service",
+        "hall-line@line9.service", "hall-kiosk.service", "hall-broker.service",
+    ]} == {
+        "hall.target": "enabled", "hall-queue.service": "enabled",
+        "hall-line@line1.service": "enabled", "hall-line@line9.service": "disabled",
+        "hall-kiosk.service": "disabled", "hall-broker.service": "disabled",
+    }
