@@ -118,6 +118,10 @@ ENUM_DESCRIPTIONS: dict[str, Mapping[str, str]] = {
         SupervisionKind.LONG_SERVICE: "A citizen has been served longer than the threshold.",
         SupervisionKind.WINDOW_IDLE: "An open window called nobody while people waited.",
         SupervisionKind.STAFF_ABSENT: "An open window's seat was empty.",
+        SupervisionKind.CROWDING: "A camera counted the waiting area crowded (level 2 or more); "
+        "`subject` is `camera/<name>`.",
+        SupervisionKind.DEVICE_FAULT: "A device failed: a camera's picture, a line device that "
+        "stopped answering, a kiosk print; `subject` is the device (`<node>/<device>`).",
     },
     **CAMERA_ENUM_DESCRIPTIONS,
     **KIOSK_ENUM_DESCRIPTIONS,

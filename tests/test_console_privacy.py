@@ -58,10 +58,15 @@ def _feed_full_numbers(hall: ConsoleHall, snapshot: str) -> None:
     hall.ask("rate", ticket_id=ticket["ticket_id"], level="very_dissatisfied",
              reason=f"身份证{FULL_ID}被要求复印三次")
     hall.ask("pause", window_id="w2", reason=f"核对{SPACED_ID}")
-    hall.bus.publish(camera_endpoint(hall.site.hall_id, "cam1").event, CameraEvent(
+    camera = camera_endpoint(hall.site.hall_id, "cam1").event
+    hall.bus.publish(camera, CameraEvent(
         type=CameraEventType.ABSENCE_STARTED, camera="cam1", window_id="w3",
         absent_since=utc_now() - timedelta(minutes=6), absent_s=360, grace_s=300,
         message=f"座位无人 {FULL_ID}", snapshot_jpeg_b64=snapshot,
+    ))
+    # A camera's own words travel in the engine's device-fault alert.
+    hall.bus.publish(camera, CameraEvent(
+        type=CameraEventType.CAMERA_FAULT, camera="cam1", message=f"镜头被遮挡 {FULL_ID}",
     ))
     hall.bus.publish_state(Endpoint(hall.site.hall_id, "netscreen", "hall").state, LineDeviceState(
         line_id="netscreen", device_id="hall", kind=LineDeviceKind.HALL_SCREEN, address=0,
@@ -119,7 +124,8 @@ def test_full_id_numbers_and_snapshots_never_reach_the_page(
 
         # The data did arrive, masked.
         expect(page.locator('[data-window="w3"] .staff')).to_have_text(f"周{MASKED}", timeout=5000)
-        expect(page.locator("#feed")).to_contain_text(f"座位无人 {MASKED}", timeout=5000)
+        expect(page.locator("#feed")).to_contain_text(f"镜头被遮挡 {MASKED}", timeout=5000)
+        expect(page.locator("#alerts")).to_contain_text(f"镜头被遮挡 {MASKED}")
         expect(page.locator("#feed")).to_contain_text("核对1101**********4578")
         page.click('button[data-view="ratings"]')
         expect(page.locator("#bad-ratings")).to_contain_text(f"身份证{MASKED}被要求复印三次")

@@ -26,8 +26,6 @@ from hall_bus.contract import (
     CameraEventType,
     CameraState,
     DayReportData,
-    KioskEvent,
-    KioskEventType,
     KioskPrinterState,
     LineDeviceEvent,
     LineDeviceEventType,
@@ -37,6 +35,7 @@ from hall_bus.contract import (
     QueueSummaryState,
 )
 from hall_bus.contract.notice import HallNotice
+from hall_bus.queue import device_alerts
 from hall_bus.topics import OFFLINE, ONLINE, TopicParts, split_topic
 
 log = logging.getLogger("hall.console")
@@ -188,8 +187,6 @@ class HallView:
         elif node in self._kiosk_ids:
             if device == "printer" and kind == "state":
                 self._on_printer(node, KioskPrinterState.model_validate_json(payload))
-            elif device is None and kind == "event":
-                self._on_kiosk_event(node, KioskEvent.model_validate_json(payload))
         elif kind == "state" and device is not None and payload:
             self._on_network_device(node, device, payload)
 
@@ -296,12 +293,14 @@ class HallView:
         return {"key": key, "kind": kind, "window_id": window_id, "line_id": line_id,
                 "device_id": device_id, "lines": list(shown), "version": version}
 
+    # A device that goes offline, a camera fault, a crowded waiting area and a failed print are
+    # raised by the engine as alerts (hall_bus/queue/device_alerts.py) and reach the feed as such;
+    # the console adds only what the engine does not alert on.
+
     def _on_line_event(self, event: LineDeviceEvent) -> None:
-        if event.type in (LineDeviceEventType.WENT_OFFLINE, LineDeviceEventType.DISPLAY_PROBLEM):
-            text = ("设备离线 / device offline" if event.type is LineDeviceEventType.WENT_OFFLINE
-                    else "显示问题 / display problem")
-            self._add_feed("warn", f"{text} {event.device_id} {event.detail or ''}".strip(),
-                           event.ts.isoformat())
+        if event.type is LineDeviceEventType.DISPLAY_PROBLEM:
+            self._add_feed("warn", f"显示问题 / display problem {event.device_id} "
+                           f"{event.detail or ''}".strip(), event.ts.isoformat())
 
     def _on_network_device(self, node: str, device: str, payload: bytes) -> None:
         """Network pads and screens publish the line devices' state under their own node."""
@@ -328,11 +327,10 @@ class HallView:
         self._on_change("presence")
 
     def _on_camera_event(self, event: CameraEvent) -> None:
-        # The snapshot that may ride on an absence event is never looked at: only the text.
-        if event.type in (CameraEventType.CAMERA_FAULT, CameraEventType.CROWDING_CHANGED,
-                          CameraEventType.ABSENCE_STARTED):
-            level = "info" if event.type is CameraEventType.CROWDING_CHANGED else "warn"
-            self._add_feed(level, event.message, event.ts.isoformat())
+        # The snapshot that may ride on an absence event is never looked at.
+        if (event.type is CameraEventType.CROWDING_CHANGED
+                and (event.level or 0) < device_alerts.CROWDED_LEVEL):
+            self._add_feed("info", event.message, event.ts.isoformat())
 
     def _on_printer(self, kiosk: str, state: KioskPrinterState) -> None:
         with self._lock:
@@ -343,10 +341,6 @@ class HallView:
             }
         self._on_change("devices")
 
-    def _on_kiosk_event(self, kiosk: str, event: KioskEvent) -> None:
-        if event.type is KioskEventType.PRINT_FAILED:
-            self._add_feed("warn", f"打印失败 / print failed {kiosk} {event.number or ''} "
-                           f"{event.detail or ''}".strip(), event.ts.isoformat())
 
 
 def section_json(view: HallView, name: str) -> str:

@@ -90,6 +90,8 @@ class SupervisionKind(StrEnum):
     LONG_SERVICE = "long_service"
     WINDOW_IDLE = "window_idle"
     STAFF_ABSENT = "staff_absent"
+    CROWDING = "crowding"
+    DEVICE_FAULT = "device_fault"
 
 
 # --- shared views -----------------------------------------------------------------------------
@@ -223,10 +225,14 @@ class SupervisionAlert(BaseModel):
         default=None, description="Service concerned (`long_wait`, `long_service`)."
     )
     staff_id: str | None = Field(default=None, description="Staff member at that window, if any.")
-    value_s: int = Field(description="Measured duration in seconds.")
+    value_s: int = Field(
+        description="Measured duration in seconds; for `crowding` the people counted, for "
+        "`device_fault` 0."
+    )
     threshold_s: int = Field(
         description="The configured limit in seconds; the alert is raised when `value_s` "
-        "exceeds it, once per occurrence."
+        "exceeds it, once per occurrence (`crowding`: the crowded level's people count; "
+        "`device_fault`: 0)."
     )
     message: str = Field(description="Chinese first, then English.")
     alert_id: str | None = Field(

@@ -14,6 +14,7 @@ import argparse
 import logging
 import threading
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +22,16 @@ from firmware_config.site import SiteConfig
 from hall_bus.client import BusClient
 from hall_bus.contract import QUEUE_ACTIONS, Request, Response, ResponseStatus
 from hall_bus.contract.camera import CameraEvent, CameraEventType
+from hall_bus.contract.kiosk import KioskEvent
+from hall_bus.contract.line import LineDeviceEvent
 from hall_bus.lifecycle import run_until_signalled
 from hall_bus.liveness import Heartbeat
 from hall_bus.logs import bind, ticket_of
+from hall_bus.queue import device_alerts
 from hall_bus.queue.actions import READ_ONLY
 from hall_bus.queue.store import QueueStore
 from hall_bus.simclock import Clock, ScaledClock, wall_clock
-from hall_bus.topics import any_camera_event, queue_endpoint
+from hall_bus.topics import Endpoint, any_camera_event, any_device_event, queue_endpoint
 
 log = logging.getLogger("hall.queue")
 
@@ -66,6 +70,13 @@ class QueueEngine:
         self.bus.subscribe_model(
             any_camera_event(self.site.hall_id), CameraEvent, self._on_camera_event
         )
+        # Device faults become alerts a manager acknowledges (hall_bus/queue/device_alerts.py).
+        for line in self.site.lines:
+            self.bus.subscribe_model(any_device_event(self.site.hall_id, line.id),
+                                     LineDeviceEvent, partial(self._on_line_event, line.id))
+        for kiosk in self.site.kiosks:
+            self.bus.subscribe_model(Endpoint(self.site.hall_id, kiosk.id).event, KioskEvent,
+                                     partial(self._on_kiosk_event, kiosk.id))
         self.bus.start(wait=wait)
         self._maintenance.start()
         log.info(
@@ -105,9 +116,24 @@ class QueueEngine:
             self._flush_outbox(forget_acknowledged=False)
         return outcome.response
 
+    def _on_line_event(self, line_id: str, _topic: str, event: LineDeviceEvent) -> None:
+        self._raise(device_alerts.from_line_device(line_id, event))
+
+    def _on_kiosk_event(self, kiosk_id: str, _topic: str, event: KioskEvent) -> None:
+        self._raise(device_alerts.from_kiosk(kiosk_id, event))
+
+    def _raise(self, found: device_alerts.Found | None) -> None:
+        if found is None:
+            return
+        with self._store_lock:
+            self.store.raise_alert(*found)
+            self._flush_outbox(forget_acknowledged=False)
+
     def _on_camera_event(self, topic: str, event: CameraEvent) -> None:
-        """Staff absence seen by a camera becomes a `staff_absent` supervision alert."""
+        """Staff absence seen by a camera becomes a `staff_absent` supervision alert; a camera
+        fault or a crowded waiting area an alert of its own."""
         if event.type is not CameraEventType.ABSENCE_STARTED:
+            self._raise(device_alerts.from_camera(event))
             return
         if event.window_id is None or event.absent_since is None:
             log.warning("absence event without window or start on %s dropped", topic)

@@ -31,6 +31,7 @@ from hall_bus.contract import (
     Request,
     Response,
     ServiceSummary,
+    SupervisionAlert,
     TicketState,
 )
 from hall_bus.ids import utc_now
@@ -395,6 +396,22 @@ class QueueStore:
                 if alert is not None:
                     tx.emit(QueueEventType.SUPERVISION_ALERT, alert=alert,
                             window=summary_of(tx, window_id))
+            self._commit(tx)
+        except BaseException:
+            self._rollback()
+            raise
+        return list(tx.events)
+
+    def raise_alert(self, alert: SupervisionAlert, occurrence: str) -> list[QueueEvent]:
+        """A device fault or crowding reported on the bus: raised once per subject and occurrence.
+        Returns the events (also in the outbox)."""
+        tx = self._begin(cause=None)
+        try:
+            recorded = manager_actions.record_alert(tx, alert, occurrence)
+            if recorded is not None:
+                known = alert.window_id is not None and tx.site.window(alert.window_id)
+                window = summary_of(tx, alert.window_id) if known and alert.window_id else None
+                tx.emit(QueueEventType.SUPERVISION_ALERT, alert=recorded, window=window)
             self._commit(tx)
         except BaseException:
             self._rollback()
