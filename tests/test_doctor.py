@@ -102,7 +102,7 @@ def test_doctor_reports_a_stopped_daemon_and_a_paper_out_printer(
         assert seen[("printer", "kiosk1")][0] == "failed"
         assert seen[("printer", "kiosk1")][1].startswith("缺纸 / paper out")
         failures = {key for key, (level, _) in seen.items() if level == "failed"}
-        assert {key for key in failures if key[0] != "clock"} == {
+        assert {key for key in failures if key[0] not in {"clock", "unit"}} == {
             ("daemon", "voice"), ("printer", "kiosk1")
         }
 
@@ -139,7 +139,8 @@ def test_doctor_says_the_broker_is_unreachable(tmp_path: Path) -> None:
     assert findings[0]["area"] == "broker" and findings[0]["level"] == "failed"
     assert findings[0]["detail"].startswith("无法连接 / unreachable")
     # Without the bus, the machine's own checks still run.
-    assert [f["area"] for f in findings] == ["broker", "disk", "clock"]
+    # ("unit" too where systemd runs the machine.)
+    assert [f["area"] for f in findings if f["area"] != "unit"] == ["broker", "disk", "clock"]
 
 
 def test_state_folder_missing_is_a_failure_and_a_present_one_reports_free_space(
@@ -230,3 +231,26 @@ def test_doctor_reads_a_secured_hall_with_its_own_read_only_account(tmp_path: Pa
     finally:
         engine.stop()
         mosquitto.stop()
+
+
+def test_systemd_unit_listing_names_failed_and_restarting_units() -> None:
+    """systemctl's listing format (no systemd as PID 1 here to produce it live)."""
+    from hall_bus.doctor.unit_checks import parse_units
+
+    listing = (
+        "hall-queue.service loaded active running 政务大厅排队引擎 / Hall queue engine\n"
+        "hall-line@line1.service loaded failed failed 政务大厅 RS-485 线路 line1\n"
+        "hall-voice.service loaded activating auto-restart 政务大厅语音叫号 / Hall voice\n"
+        "hall-broker.service not-found inactive dead hall-broker.service\n"
+        "hall.target loaded active active 政务服务大厅控制器 / Service hall controller\n"
+    )
+    found = [(f.name, f.level, f.detail) for f in parse_units(listing)]
+    assert found == [
+        ("hall-line@line1.service", Level.FAILED,
+         "单元失败 / unit failed (failed); journalctl -u hall-line@line1.service"),
+        ("hall-voice.service", Level.WARNING,
+         "单元正在重启 / unit restarting (activating auto-restart)"),
+    ]
+    healthy = parse_units("hall-queue.service loaded active running q\n"
+                          "hall.target loaded active active t\n")
+    assert [(f.level, f.detail) for f in healthy] == [(Level.OK, "2 个单元运行中 / units active")]

@@ -12,6 +12,7 @@ from firmware_config.site import SiteConfig
 from hall_bus.doctor.bus_checks import printer_findings, status_findings, take_snapshot
 from hall_bus.doctor.findings import AREA_TITLES, Finding, Level, failed
 from hall_bus.doctor.system_checks import clock_finding, disk_finding
+from hall_bus.doctor.unit_checks import unit_findings
 
 
 def check_hall(site: SiteConfig, connect_s: float = 5.0, settle_s: float = 1.0) -> list[Finding]:
@@ -19,7 +20,7 @@ def check_hall(site: SiteConfig, connect_s: float = 5.0, settle_s: float = 1.0) 
     findings = [broker]
     if snapshot is not None:
         findings += status_findings(site, snapshot) + printer_findings(site, snapshot)
-    return [*findings, disk_finding(site.data_dir), clock_finding()]
+    return [*findings, *unit_findings(), disk_finding(site.data_dir), clock_finding()]
 
 
 def render_text(site: SiteConfig, findings: list[Finding], checked_at: datetime) -> str:

@@ -42,6 +42,7 @@ AREA_TITLES = {
     "daemon": "守护进程 / daemon",
     "device": "设备 / device",
     "printer": "打印机 / printer",
+    "unit": "系统单元 / unit",
     "disk": "磁盘 / disk",
     "clock": "时钟同步 / clock",
 }

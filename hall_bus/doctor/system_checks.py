@@ -34,7 +34,7 @@ def disk_finding(folder: Path) -> Finding:
     return Finding("disk", str(folder), Level.OK, text)
 
 
-def _ask(argv: list[str]) -> str | None:
+def ask_tool(argv: list[str]) -> str | None:
     """A tool's answer, or None when it is missing or cannot answer (no systemd as PID 1)."""
     if shutil.which(argv[0]) is None:
         return None
@@ -46,12 +46,12 @@ def _ask(argv: list[str]) -> str | None:
 
 
 def clock_finding() -> Finding:
-    synced = _ask(["timedatectl", "show", "--property=NTPSynchronized", "--value"])
+    synced = ask_tool(["timedatectl", "show", "--property=NTPSynchronized", "--value"])
     if synced is not None and synced.strip() in {"yes", "no"}:
         if synced.strip() == "yes":
             return Finding("clock", "timedatectl", Level.OK, "已同步 / synchronised")
         return Finding("clock", "timedatectl", Level.FAILED, "未同步 / not synchronised")
-    tracking = _ask(["chronyc", "-n", "tracking"])
+    tracking = ask_tool(["chronyc", "-n", "tracking"])
     if tracking is not None:
         status = next((line.split(":", 1)[1].strip() for line in tracking.splitlines()
                        if line.startswith("Leap status")), "")
