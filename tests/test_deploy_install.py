@@ -222,3 +222,10 @@ def test_systemctl_sees_what_the_install_enabled(tmp_path: Path) -> None:
         "hall-line@line1.service": "enabled", "hall-line@line9.service": "disabled",
         "hall-kiosk.service": "disabled", "hall-broker.service": "disabled",
     }
+
+
+def test_on_the_machine_itself_a_missing_hall_program_is_refused(tmp_path: Path) -> None:
+    site_path = write_site(_site(tmp_path), tmp_path / "site.yaml")
+    done = _install(site_path, None, "--dry-run", "--hall-bin", str(tmp_path / "no-hall"))
+    assert done.returncode == 1
+    assert f"{tmp_path / 'no-hall'} 不可执行 / is not an executable `hall`" in done.stderr

@@ -129,6 +129,13 @@ def plan(site: SiteConfig, options: InstallOptions) -> list[Step]:
     if relative:
         raise ValueError("站点配置中的路径须为绝对路径 / paths in the site must be absolute on the "
                          "hall's machine: " + "; ".join(relative))
+    if not o.staged:
+        # On the machine itself the units must find what they run.
+        if not os.access(o.hall_bin, os.X_OK):
+            raise ValueError(f"{o.hall_bin} 不可执行 / is not an executable `hall`")
+        if o.broker == "mosquitto" and shutil.which("mosquitto", path="/usr/sbin:/usr/bin") is None:
+            raise ValueError("未安装 Mosquitto / Mosquitto is not installed: apt-get install "
+                             "mosquitto, or use --broker embedded")
     if o.hall_bin.is_relative_to("/home") or o.hall_bin.is_relative_to("/root"):
         # ProtectHome=yes hides those folders from the daemons: they could not start.
         raise ValueError(f"{o.hall_bin} 在 /home 或 /root 下 / is under /home or /root, which the "
