@@ -68,6 +68,8 @@ def test_install_into_a_staging_root_writes_units_links_rules_and_broker_config(
         assert (units / relative).read_text(encoding="utf-8") == text
     assert f"ExecStart={HALL_BIN} line --site /etc/hall/site.yaml --port %i" in (
         units / "hall-line@.service").read_text()
+    assert (units / "hall-.service.d" / "20-broker.conf").read_text().endswith(
+        "[Unit]\nWants=mosquitto.service\n")
     common = (units / "hall-.service.d" / "10-hall.conf").read_text()
     assert "ReadWritePaths=/var/lib/hall" in common and "User=hall" in common
 
@@ -133,6 +135,12 @@ def test_reinstall_follows_the_site_and_the_embedded_broker_replaces_mosquitto(
         wanted_units(smaller, broker="embedded", console=False, metrics=False)
     ) == ["hall-broker.service", "hall-line@line1.service", "hall-queue.service",
           "hall-voice.service"]
+    unit_dir = root / "etc" / "systemd" / "system"
+    assert (unit_dir / "hall-.service.d" / "20-broker.conf").read_text().endswith(
+        "Wants=hall-broker.service\n")
+    # The embedded broker's unit wants itself through the shared drop-in: systemd accepts that.
+    verified = _verify(unit_dir, ["hall-broker.service", "hall-queue.service", "hall.target"])
+    assert (verified.returncode, verified.stdout + verified.stderr) == (0, "")
 
 
 def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path: Path) -> None:

@@ -23,11 +23,13 @@ from pydantic import BaseModel
 from firmware_config.site import SiteConfig
 from hall_bus.deploy.udev_rules import RULES_NAME, render_rules
 from hall_bus.deploy.units import (
+    BROKER_DROP_IN,
     BROKERS,
     EMBEDDED_BROKER_UNIT,
     MOSQUITTO_UNIT,
     TARGET,
     UnitSettings,
+    broker_drop_in,
     template_of,
     wanted_units,
     write_units,
@@ -208,6 +210,7 @@ def plan(site: SiteConfig, options: InstallOptions) -> list[Step]:
 
 def _write_units(settings: UnitSettings, o: InstallOptions) -> None:
     write_units(settings, o.path(UNIT_DIR))
+    o.path(UNIT_DIR / BROKER_DROP_IN).write_text(broker_drop_in(o.broker), encoding="utf-8")
     # What `systemctl enable hall.target` makes; made here too so a staged root boots the hall.
     _link(o.path(UNIT_DIR / "multi-user.target.wants" / TARGET), UNIT_DIR / TARGET)
 

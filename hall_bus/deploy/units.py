@@ -83,6 +83,16 @@ def write_units(settings: UnitSettings, unit_dir: Path) -> list[Path]:
     return written
 
 
+BROKER_DROP_IN = Path("hall-.service.d") / "20-broker.conf"
+
+
+def broker_drop_in(broker: str) -> str:
+    """Every daemon wants the broker this hall runs, so starting one daemon alone (`systemctl
+    start hall-queue`) brings its broker up too; the units' After= already order them."""
+    return (f"# Written by `hall install --broker {broker}`: the broker of this hall.\n"
+            f"[Unit]\nWants={BROKERS[broker]}\n")
+
+
 def instance_unit(template: str, instance: str) -> str:
     """`hall-line@.service` + `l1` -> `hall-line@l1.service`. Site names are [a-z0-9_-], which
     systemd takes as they are in an instance name."""
