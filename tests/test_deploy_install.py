@@ -138,6 +138,7 @@ def test_reinstall_follows_the_site_and_the_embedded_broker_replaces_mosquitto(
     unit_dir = root / "etc" / "systemd" / "system"
     assert (unit_dir / "hall-.service.d" / "20-broker.conf").read_text().endswith(
         "Wants=hall-broker.service\n")
+    assert not (unit_dir / "mosquitto.service.d" / "hall.conf").exists()
     # The embedded broker's unit wants itself through the shared drop-in: systemd accepts that.
     verified = _verify(unit_dir, ["hall-broker.service", "hall-queue.service", "hall.target"])
     assert (verified.returncode, verified.stdout + verified.stderr) == (0, "")

@@ -211,6 +211,10 @@ def plan(site: SiteConfig, options: InstallOptions) -> list[Step]:
 def _write_units(settings: UnitSettings, o: InstallOptions) -> None:
     write_units(settings, o.path(UNIT_DIR))
     o.path(UNIT_DIR / BROKER_DROP_IN).write_text(broker_drop_in(o.broker), encoding="utf-8")
+    if o.broker != "mosquitto":
+        # Debian's Mosquitto, if started by hand, runs its own config, not a hall config that
+        # this install does not write.
+        o.path(UNIT_DIR / f"{MOSQUITTO_UNIT}.d" / "hall.conf").unlink(missing_ok=True)
     # What `systemctl enable hall.target` makes; made here too so a staged root boots the hall.
     _link(o.path(UNIT_DIR / "multi-user.target.wants" / TARGET), UNIT_DIR / TARGET)
 
