@@ -228,7 +228,7 @@ class HallView:
     def _on_queue_event(self, event: QueueEvent) -> None:
         if event.window is not None:
             self._patch_window(_json(event.window))
-        ts = event.ts.isoformat()
+        ts = (event.at or event.ts).isoformat()
         by = {"actor": event.actor} if event.actor else {}
         if event.type is QueueEventType.SUPERVISION_ALERT and event.alert is not None:
             alert = event.alert

@@ -743,6 +743,11 @@ class QueueEvent(Message):
     actor: str | None = Field(
         default=None, description="`actor` of that request: the manager who did it, if one did."
     )
+    at: Timestamp | None = Field(
+        default=None,
+        description="When it happened on the hall's clock (the engine's domain time; `ts` is the "
+        "wall-clock send time, which differs in a simulated run).",
+    )
 
 
 class QueueSummaryState(Message):

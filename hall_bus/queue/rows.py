@@ -85,7 +85,7 @@ class Tx:
         event = QueueEvent(
             type=kind, business_day=self.day, ticket=ticket, window=window,
             rating=rating, alert=alert, from_service_id=from_service_id, detail=detail,
-            cause=self.cause, actor=self.actor,
+            cause=self.cause, actor=self.actor, at=self.now,
         )
         self.events.append(event)
         return event
