@@ -18,9 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import BaseModel
-
 from firmware_config.site import SiteConfig
+from hall_bus.deploy.preflight import check_before_install
 from hall_bus.deploy.udev_rules import RULES_NAME, render_rules
 from hall_bus.deploy.units import (
     BROKER_DROP_IN,
@@ -110,38 +109,10 @@ def _user_exists(user: str) -> bool:
     return True
 
 
-def relative_paths(value: object, where: str = "") -> list[str]:
-    """Key paths of every relative path in the site: under systemd the working folder is /, so
-    `keys/hall.key` would not be the file the site meant."""
-    if isinstance(value, Path):
-        return [] if value.is_absolute() else [f"{where}: {value}"]
-    if isinstance(value, BaseModel):
-        return [found for name in type(value).model_fields
-                for found in relative_paths(getattr(value, name), f"{where}.{name}".lstrip("."))]
-    if isinstance(value, list | tuple):
-        return [found for index, item in enumerate(value)
-                for found in relative_paths(item, f"{where}.{index}")]
-    return []
-
-
 def plan(site: SiteConfig, options: InstallOptions) -> list[Step]:
     o = options
     data_dir = site.data_dir
-    relative = relative_paths(site)
-    if relative:
-        raise ValueError("站点配置中的路径须为绝对路径 / paths in the site must be absolute on the "
-                         "hall's machine: " + "; ".join(relative))
-    if not o.staged:
-        # On the machine itself the units must find what they run.
-        if not os.access(o.hall_bin, os.X_OK):
-            raise ValueError(f"{o.hall_bin} 不可执行 / is not an executable `hall`")
-        if o.broker == "mosquitto" and shutil.which("mosquitto", path="/usr/sbin:/usr/bin") is None:
-            raise ValueError("未安装 Mosquitto / Mosquitto is not installed: apt-get install "
-                             "mosquitto, or use --broker embedded")
-    if o.hall_bin.is_relative_to("/home") or o.hall_bin.is_relative_to("/root"):
-        # ProtectHome=yes hides those folders from the daemons: they could not start.
-        raise ValueError(f"{o.hall_bin} 在 /home 或 /root 下 / is under /home or /root, which the "
-                         "units hide from the daemons; clone the hall to /opt/hall")
+    check_before_install(site, o.hall_bin, o.broker, on_this_machine=not o.staged)
     steps: list[Step] = []
 
     def add(text: str, action: Callable[[], None], system_only: bool = False) -> None:
