@@ -12,6 +12,7 @@ import os
 import re
 import ssl
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -433,3 +434,22 @@ def test_granted_actions_are_exactly_what_each_daemon_sends() -> None:
     assert set(LINE_ACTIONS) == set(KEYPAD_ACTIONS.values()) | {"rate"}
     for action in {*KIOSK_ACTIONS, *BRIDGE_ACTIONS, *LINE_ACTIONS, *PAD_ACTIONS}:
         assert action in QUEUE_ACTIONS, action
+
+
+def test_render_command_never_prints_a_password(tmp_path: Path) -> None:
+    site_file = tmp_path / "site.yaml"
+    township = REPO / "firmware_config" / "sites" / "township.yaml"
+    site_file.write_text(township.read_text(encoding="utf-8").replace(
+        "broker: {}", f"broker: {{credentials_dir: {tmp_path / 'credentials'}}}"), encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "hall_bus.cli", "config", "mosquitto", "--site", str(site_file),
+         "--out", str(tmp_path / "conf"), "--port", str(free_port())],
+        capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    files = sorted((tmp_path / "credentials").iterdir())
+    assert [f.name for f in files] == [f"{name}.password" for name in sorted(
+        ["queue", "voice", "bridge", "console", "metrics", "line1", "pad-w1", "pad-w2"])]
+    for file in files:
+        secret = file.read_text(encoding="utf-8").strip()
+        assert secret not in done.stdout + done.stderr
+        assert file.stat().st_mode & 0o777 == 0o600
