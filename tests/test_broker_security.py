@@ -54,6 +54,7 @@ from hall_bus.client import BusClient, BusConnectError
 from hall_bus.contract import QUEUE_ACTIONS, QueueEvent, QueueEventType
 from hall_bus.netutil import free_port
 from hall_bus.queue.service import QueueEngine
+from hall_bus.voice.daemon import VoiceDaemon, voice_endpoint
 
 ROOT = "hall/test-hall"
 
@@ -453,3 +454,31 @@ def test_render_command_never_prints_a_password(tmp_path: Path) -> None:
         secret = file.read_text(encoding="utf-8").strip()
         assert secret not in done.stdout + done.stderr
         assert file.stat().st_mode & 0o777 == 0o600
+
+
+def test_voice_announcer_works_on_its_own_account(hall: SecuredHall, tmp_path: Path) -> None:
+    """The announcer under the generated ACL reads the engine's calls and writes its state."""
+    site = hall.site
+    engine = QueueEngine(site, tmp_path / "queue.sqlite3", FakeClock())
+    engine.start(wait=10)
+    voice = VoiceDaemon(site, data_dir=tmp_path)
+    voice.start(wait=10)
+    desk = BusClient(site.hall_id, "tester", site.broker, account="console")
+    states: list[bytes] = []
+    desk.subscribe(voice_endpoint(site.hall_id).state, lambda _t, raw: states.append(raw))
+    desk.start(wait=10)
+    queue = topics.queue_endpoint(site.hall_id)
+    try:
+        _assert_subscriptions_granted(site, voice.bus, "voice")
+        for action, fields in (("login", {"window_id": "w1", "staff_id": "s001"}),
+                               ("take_ticket", {"service_id": "household"}),
+                               ("call_next", {"window_id": "w1"})):
+            request = QUEUE_ACTIONS[action].request.model_validate(fields)
+            assert desk.request(queue, action, request, timeout=5).status == "ok"
+        out = tmp_path / "voice" / "out" / "floor1"
+        wait_for(lambda: any(out.glob("*-A001.wav")), timeout=15, what="the call's WAV")
+        wait_for(lambda: any(b"A001" in raw for raw in states), what="the announcer's state")
+    finally:
+        desk.stop()
+        voice.stop()
+        engine.stop()
