@@ -115,3 +115,25 @@ def test_day_report_figures_per_service_window_and_staff(hall: Hall) -> None:
     assert [p["arrivals"] for p in report["series"][:3]] == [0, 2, 0]
     assert sum(p["arrivals"] for p in report["series"]) == 2
     assert second["number"] == "A002"
+
+
+def test_day_report_lists_every_bad_rating_and_the_newest_others(hall: Hall) -> None:
+    hall.ok("login", window_id="w2", staff_id="s002")
+    rated = []
+    for level in ("satisfied", "very_dissatisfied", "very_satisfied"):
+        ticket = hall.take("business")
+        hall.ok("call_next", window_id="w2")
+        hall.ok("finish", window_id="w2")
+        hall.clock.advance(minutes=1)
+        hall.ok("rate", ticket_id=ticket["ticket_id"], level=level,
+                reason="态度差" if level == "very_dissatisfied" else None)
+        rated.append(ticket["number"])
+    listed = hall.ok("day_report", ratings_limit=1)["ratings"]
+    assert [(r["number"], r["level"]) for r in listed] == [
+        (rated[2], "very_satisfied"), (rated[1], "very_dissatisfied")]
+    assert [r["level"] for r in hall.ok("day_report", ratings_limit=0)["ratings"]] == [
+        "very_dissatisfied"]
+    business = next(r for r in hall.ok("day_report", ratings_limit=0)["services"]
+                    if r["key"] == "business")
+    assert business["ratings"] == {"very_satisfied": 1, "satisfied": 1, "basically_satisfied": 0,
+                                   "dissatisfied": 0, "very_dissatisfied": 1}

@@ -551,6 +551,10 @@ class DayReportRequest(Request):
     bucket_min: int = Field(
         default=30, ge=5, le=240, description="Width of the chart series' time buckets."
     )
+    ratings_limit: int = Field(
+        default=100, ge=0, le=5000,
+        description="`ratings` holds every bad rating and at most this many others.",
+    )
 
 
 class ReportRow(BaseModel):
@@ -579,7 +583,10 @@ class DayReportData(BaseModel):
     windows: list[ReportRow] = Field(description="One row per window, site order.")
     staff: list[ReportRow] = Field(description="One row per staff member who called a ticket.")
     series: list[SeriesPoint] = Field(description="Arrivals and waits over the day.")
-    ratings: list[RatingView] = Field(description="Every rating of the day, newest first.")
+    ratings: list[RatingView] = Field(
+        description="The day's bad ratings and the newest others (`ratings_limit`), newest "
+        "first; the counts by level are in the rows."
+    )
 
 
 QUEUE_ACTIONS: dict[str, Action] = {

@@ -116,11 +116,16 @@ def _series(rows: Iterable[sqlite3.Row], tx: Tx, day: str, bucket_min: int) -> l
     ]
 
 
-def _ratings(tx: Tx, day: str) -> list[RatingView]:
+def _ratings(tx: Tx, day: str, limit: int) -> list[RatingView]:
+    bad = tuple(level.value for level in RatingLevel if level.is_bad)
+    # Every bad one (they are followed up), and the newest others for the page's list.
     rows = tx.conn.execute(
-        "SELECT r.*, t.number FROM ratings r JOIN tickets t USING (ticket_id)"
-        " WHERE t.business_day = ? ORDER BY r.rated_at DESC",
-        (day,),
+        "SELECT * FROM (SELECT r.*, t.number FROM ratings r JOIN tickets t USING (ticket_id)"
+        " WHERE t.business_day = ? AND r.level IN (?, ?)"
+        " UNION ALL SELECT * FROM (SELECT r.*, t.number FROM ratings r JOIN tickets t"
+        " USING (ticket_id) WHERE t.business_day = ? AND r.level NOT IN (?, ?)"
+        " ORDER BY r.rated_at DESC LIMIT ?)) ORDER BY rated_at DESC",
+        (day, *bad, day, *bad, limit),
     ).fetchall()
     return [
         RatingView(
@@ -164,5 +169,5 @@ def day_report(tx: Tx, req: DayReportRequest) -> DayReportData:
         windows=[by_window[w.id].row(w.id, w.name_zh) for w in site.windows],
         staff=[by_staff[key].row(key, staff_names.get(key, key)) for key in sorted(by_staff)],
         series=_series(rows, tx, day, req.bucket_min),
-        ratings=_ratings(tx, day),
+        ratings=_ratings(tx, day, req.ratings_limit),
     )

@@ -160,7 +160,14 @@ function windowName(id) {
 function renderRatings() {
   const ratings = state.ratings || [];
   const counts = Object.fromEntries(LEVELS.map(([key]) => [key, 0]));
-  ratings.forEach((r) => { counts[r.level] = (counts[r.level] || 0) + 1; });
+  if (state.report) {
+    // The day's counts are the engine's; the list holds the bad ones and the latest others.
+    state.report.services.forEach((row) => LEVELS.forEach(([key]) => {
+      counts[key] += row.ratings[key] || 0;
+    }));
+  } else {
+    ratings.forEach((r) => { counts[r.level] = (counts[r.level] || 0) + 1; });
+  }
   fill("rating-levels", LEVELS.map(([key, label]) =>
     el("div", { class: `level level-${key}` }, el("strong", {}, counts[key]), el("span", {}, label))));
   const bad = ratings.filter((r) => r.level === "dissatisfied" || r.level === "very_dissatisfied");
@@ -255,7 +262,6 @@ function renderReport() {
       el("td", { class: "num" }, r.absences)))))];
   fill("report", table("事项 / Services", report.services), table("窗口 / Windows", report.windows),
     table("工作人员 / Staff", report.staff));
-  if (!state.ratings || !state.ratings.length) renderRatings();
 }
 
 function renderHall() {
@@ -280,7 +286,7 @@ function renderNotice() {
 const RENDERERS = {
   hall: [renderHall, renderFloor], queue: [renderFloor], alerts: [renderAlerts, renderFeed],
   feed: [renderFeed], ratings: [renderRatings], devices: [renderDevices, renderFloor],
-  screens: [renderScreens], presence: [renderFloor, renderDevices], report: [renderReport],
+  screens: [renderScreens], presence: [renderFloor, renderDevices], report: [renderReport, renderRatings],
   notice: [renderNotice],
 };
 
