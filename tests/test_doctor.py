@@ -254,3 +254,22 @@ def test_systemd_unit_listing_names_failed_and_restarting_units() -> None:
     healthy = parse_units("hall-queue.service loaded active running q\n"
                           "hall.target loaded active active t\n")
     assert [(f.level, f.detail) for f in healthy] == [(Level.OK, "2 个单元运行中 / units active")]
+
+
+def test_clock_verdicts_from_timedatectl_or_chrony() -> None:
+    """The tools' output formats (neither can answer in this container: no systemd, no chronyd)."""
+    from hall_bus.doctor.system_checks import clock_from
+
+    tracking = ("Reference ID    : C0A80101 (192.168.1.1)\nStratum         : 3\n"
+                "System time     : 0.000012 seconds fast of NTP time\n"
+                "Leap status     : {}\n")
+    verdicts = [(f.name, f.level) for f in (
+        clock_from("yes\n", None), clock_from("no\n", None),
+        clock_from(None, tracking.format("Normal")),
+        clock_from(None, tracking.format("Not synchronised")),
+        clock_from(None, None),
+    )]
+    assert verdicts == [("timedatectl", Level.OK), ("timedatectl", Level.FAILED),
+                        ("chrony", Level.OK), ("chrony", Level.FAILED), ("-", Level.UNKNOWN)]
+    assert "leap status Not synchronised" in clock_from(
+        None, tracking.format("Not synchronised")).detail

@@ -47,13 +47,20 @@ def ask_tool(argv: list[str]) -> str | None:
 
 def clock_finding() -> Finding:
     synced = ask_tool(["timedatectl", "show", "--property=NTPSynchronized", "--value"])
-    if synced is not None and synced.strip() in {"yes", "no"}:
-        if synced.strip() == "yes":
+    # chrony is asked only when timedatectl cannot tell (no systemd as PID 1).
+    tracking = None if synced is not None else ask_tool(["chronyc", "-n", "tracking"])
+    return clock_from(synced, tracking)
+
+
+def clock_from(timedatectl: str | None, chrony_tracking: str | None) -> Finding:
+    """The verdict from `timedatectl show --property=NTPSynchronized --value` (yes/no) or from
+    `chronyc tracking` (its "Leap status" line), whichever answered."""
+    if timedatectl is not None and timedatectl.strip() in {"yes", "no"}:
+        if timedatectl.strip() == "yes":
             return Finding("clock", "timedatectl", Level.OK, "已同步 / synchronised")
         return Finding("clock", "timedatectl", Level.FAILED, "未同步 / not synchronised")
-    tracking = ask_tool(["chronyc", "-n", "tracking"])
-    if tracking is not None:
-        status = next((line.split(":", 1)[1].strip() for line in tracking.splitlines()
+    if chrony_tracking is not None:
+        status = next((line.split(":", 1)[1].strip() for line in chrony_tracking.splitlines()
                        if line.startswith("Leap status")), "")
         if status == "Normal":
             return Finding("clock", "chrony", Level.OK, "已同步 / synchronised")
