@@ -89,8 +89,9 @@ def test_queue_process_notifies_ready_watchdog_and_stopping(
             ready = listener.times_of("READY=1")
             assert len(ready) == 1 and ready[0] <= pings[0]
             gaps = [later - earlier for earlier, later in itertools.pairwise(pings)]
-            # Half of WATCHDOG_USEC (0.3 s); generous bounds for two shared cores.
-            assert all(0.25 <= gap <= 0.6 for gap in gaps), gaps
+            # Half of WATCHDOG_USEC (0.3 s): never sooner; later only by a busy machine's delay,
+            # and on average close to it (a ping at the whole period would average 0.6 s).
+            assert all(0.25 <= gap <= 0.9 for gap in gaps), gaps
             assert 0.28 <= sum(gaps) / len(gaps) <= 0.4, gaps
             process.send_signal(signal.SIGTERM)
             assert process.wait(timeout=15) == 0
@@ -130,7 +131,7 @@ def test_a_stuck_queue_engine_stops_its_watchdog_pings(
         during = [at for at in pings if stuck_at + 0.3 < at < freed_at]
         # Stale after two intervals (0.2 s) plus the maintenance wait: pings stop within 0.3 s.
         assert during == [], [round(at - stuck_at, 2) for at in pings]
-        assert [at for at in pings if stuck_at - 0.5 < at < stuck_at]  # pinging right before
+        assert [at for at in pings if stuck_at - 1.0 < at < stuck_at]  # pinging right before
     finally:
         stop.set()
         runner.join(10)
@@ -201,7 +202,8 @@ def test_every_kind_of_daemon_notifies_ready_watchdog_and_stopping(
             assert len(listener.times_of("READY=1")) == 1
             pings = listener.times_of("WATCHDOG=1")
             gaps = [later - earlier for earlier, later in itertools.pairwise(pings)]
-            assert all(0.3 <= gap <= 1.0 for gap in gaps), (gaps, log_path.read_text())
+            assert all(0.45 <= gap <= 1.5 for gap in gaps), (gaps, log_path.read_text())
+            assert sum(gaps) / len(gaps) <= 0.75, gaps  # half of the 1 s period, not all of it
             process.send_signal(signal.SIGTERM)
             assert process.wait(timeout=20) == 0, log_path.read_text()
         finally:
