@@ -44,6 +44,9 @@ def test_call_appears_on_the_floor_map_alert_acknowledged_window_paused(
     hall.ask("take_ticket", service_id="household")
 
     page = browser.new_page()
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text)
+            if message.type == "error" else None)
     try:
         log_in(page, hall)
         card = page.locator('[data-window="w1"]')
@@ -87,6 +90,12 @@ def test_call_appears_on_the_floor_map_alert_acknowledged_window_paused(
         expect(page.locator("#feed")).to_contain_text(f"({MANAGER})")
         card.locator("button.resume").click()
         _window_mode(states, "w1", "idle")
+        # Every view renders under the content policy without a script error.
+        for view in ("ratings", "devices", "charts", "screens", "report", "actions", "floor"):
+            page.click(f'button[data-view="{view}"]')
+        page.goto(hall.console.url + "report/print")
+        expect(page.locator("#print")).to_be_visible()
+        assert errors == []
     finally:
         page.close()
 

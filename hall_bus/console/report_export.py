@@ -59,7 +59,7 @@ def printable_html(report: dict[str, Any], hall: dict[str, Any]) -> str:
 <html lang="zh-CN"><head><meta charset="utf-8"><title>{title}</title>
 <link rel="stylesheet" href="/static/console.css"></head>
 <body class="printable">
-<p class="noprint"><button onclick="window.print()">打印 / Print</button>
+<p class="noprint"><button id="print">打印 / Print</button>
 <a href="/report.csv">下载CSV / CSV</a> <a href="/">返回 / Back</a></p>
 <h1>{title}</h1>
 <table class="report"><thead><tr>{cells(HEADER, 'th')}</tr></thead><tbody>
@@ -70,5 +70,6 @@ def printable_html(report: dict[str, Any], hall: dict[str, Any]) -> str:
                                            "窗口 / Window", "工作人员 / Staff",
                                            "跟进 / Follow-up"], 'th')}</tr></thead>
 <tbody>{bad_rows}</tbody></table>
+<script src="/static/print.js"></script>
 </body></html>
 """

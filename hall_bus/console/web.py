@@ -31,6 +31,8 @@ COOKIE = "hall_console"
 KEEPALIVE_S = 15.0
 STATIC = resources.files("hall_bus.console") / "static"
 SESSION_KEY = web.RequestKey("session", Session)
+CONTENT_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+                  "connect-src 'self'; frame-ancestors 'none'; form-action 'self'")
 
 
 def _static_text(name: str) -> str:
@@ -81,6 +83,7 @@ class ConsoleWeb:
         app.router.add_post("/logout", self._logout)
         app.router.add_get("/", self._index)
         app.router.add_get("/static/{name}", self._static)
+        app.router.add_get("/favicon.ico", self._no_icon)
         app.router.add_get("/api/stream", self._stream)
         app.router.add_get("/api/section/{name}", self._section)
         app.router.add_post("/api/action/{name}", self._action)
@@ -100,8 +103,7 @@ class ConsoleWeb:
         self, request: web.Request,
         handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
     ) -> web.StreamResponse:
-        public = request.path in ("/login",) or request.path in (
-            "/static/login.css", "/static/console.css")
+        public = request.path in ("/login", "/favicon.ico", "/static/console.css")
         session = self.accounts.session(request.cookies.get(COOKIE))
         if session is None and not public:
             if request.path.startswith("/api/") or request.method != "GET":
@@ -114,6 +116,9 @@ class ConsoleWeb:
         response = await handler(request)
         response.headers.setdefault("Cache-Control", "no-store")
         response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        # Only this server's own files run or load: text from the bus can never become script.
+        response.headers.setdefault("Content-Security-Policy", CONTENT_POLICY)
         # Not no-referrer: with it the browser sends `Origin: null`, which the check above refuses.
         response.headers.setdefault("Referrer-Policy", "same-origin")
         return response
@@ -169,6 +174,9 @@ class ConsoleWeb:
         if kind is None or "/" in name or not (STATIC / name).is_file():
             raise web.HTTPNotFound()
         return web.Response(text=_static_text(name), content_type=kind)
+
+    async def _no_icon(self, request: web.Request) -> web.Response:
+        return web.Response(status=204)  # browsers ask for it; a 404 would be logged as an error
 
     async def _section(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
