@@ -67,3 +67,17 @@ def test_session_ends_after_idle_time_and_on_logout() -> None:
     accounts.log_out(again.token)
     assert accounts.session(again.token) is None
     assert accounts.session(None) is None
+
+
+def test_hash_password_command_reads_stdin_and_refuses_short_passwords() -> None:
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "hall_bus.cli", "console", "--hash-password"]
+    made = subprocess.run(command, input="long enough pw\n", capture_output=True, text=True,
+                          timeout=60, check=True)
+    stored = made.stdout.strip()
+    assert check_password("long enough pw", stored)
+    ManagerAccount(login="x", name="y", password_hash=stored)
+    short = subprocess.run(command, input="short\n", capture_output=True, text=True, timeout=60)
+    assert short.returncode == 1 and "至少8位" in short.stderr and short.stdout == ""
