@@ -19,6 +19,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
+from bridge_fixtures import HALL_KEY, bridge_site, start_backend
 from line_fixtures import make_line
 from line_fixtures import wait_until as wait_for
 from mqtt_peer import Peer, wait_until
@@ -49,6 +50,7 @@ from firmware_config.mosquitto_config import ACL_NAME, PASSWD_NAME, render_mosqu
 from firmware_config.network_devices import NetworkDeviceConfig
 from firmware_config.site import BrokerConfig, SiteConfig
 from hall_bus import topics
+from hall_bus.bridge.daemon import BridgeDaemon
 from hall_bus.broker import EmbeddedBroker, _embedded_users
 from hall_bus.client import BusClient, BusConnectError
 from hall_bus.contract import QUEUE_ACTIONS, QueueEvent, QueueEventType
@@ -482,3 +484,32 @@ def test_voice_announcer_works_on_its_own_account(hall: SecuredHall, tmp_path: P
         desk.stop()
         voice.stop()
         engine.stop()
+
+
+def test_bridge_works_on_its_own_account(hall: SecuredHall, tmp_path: Path) -> None:
+    """The bridge under the generated ACL: the engine's events reach the central backend."""
+    backend_pki = make_pki(tmp_path / "backend")  # makes the backend's folder too
+    backend = start_backend(tmp_path / "backend", hall.site.hall_id, backend_pki)
+    site = bridge_site(tmp_path, hall.site.broker, backend.url, backend_pki.ca_cert)
+    site = site.model_copy(update={"lines": hall.site.lines,
+                                   "network_devices": hall.site.network_devices})
+    engine = QueueEngine(site, tmp_path / "queue.sqlite3", FakeClock())
+    engine.start(wait=10)
+    assert site.bridge is not None
+    bridge = BridgeDaemon(site, site.bridge, tmp_path / "bridge.sqlite3", HALL_KEY)
+    bridge.start(wait=10)
+    desk = BusClient(site.hall_id, "tester", site.broker, account="console")
+    desk.start(wait=10)
+    try:
+        _assert_subscriptions_granted(site, bridge.bus, "bridge")
+        request = QUEUE_ACTIONS["take_ticket"].request.model_validate({"service_id": "tax"})
+        assert desk.request(topics.queue_endpoint(site.hall_id), "take_ticket", request,
+                            timeout=5).status == "ok"
+        wait_for(lambda: "ticket_issued" in [record["type"] for record in
+                                             backend.store.records(site.hall_id)],
+                 timeout=15, what="the ticket at the central backend")
+    finally:
+        desk.stop()
+        bridge.stop()
+        engine.stop()
+        backend.stop()
