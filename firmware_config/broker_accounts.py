@@ -102,7 +102,11 @@ def site_accounts(site: SiteConfig) -> list[Account]:
     catalogue = topics.Endpoint(h, BRIDGE, DownlinkKind.CATALOGUE.value).state
     notice = topics.notice_endpoint(h).state  # the managers' notice: hall screens and voice
     accounts = [
-        _account(h, QUEUE, Role.QUEUE, *_reads(topics.any_camera_event(h))),
+        # The engine raises alerts from cameras, line devices and kiosks (queue/device_alerts.py).
+        _account(h, QUEUE, Role.QUEUE, *_reads(
+            topics.any_camera_event(h),
+            *(topics.any_device_event(h, line.id) for line in site.lines),
+            *(topics.Endpoint(h, kiosk.id).event for kiosk in site.kiosks))),
         _account(h, VOICE, Role.VOICE, *_reads(queue.event, queue.state, notice)),
         _account(h, BRIDGE, Role.BRIDGE, *_queue_client(h, BRIDGE_ACTIONS),
                  *_reads(*(device.topic_filter for device in device_topics(site)))),
