@@ -20,6 +20,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 from bridge_fixtures import HALL_KEY, bridge_site, start_backend
+from kiosk_fixtures import kiosk_site
 from line_fixtures import make_line
 from line_fixtures import wait_until as wait_for
 from mqtt_peer import Peer, wait_until
@@ -52,11 +53,13 @@ from firmware_config.site import BrokerConfig, SiteConfig
 from hall_bus import topics
 from hall_bus.bridge.daemon import BridgeDaemon
 from hall_bus.broker import EmbeddedBroker, _embedded_users
-from hall_bus.client import BusClient, BusConnectError
+from hall_bus.client import BusClient, BusConnectError, BusTimeout
 from hall_bus.contract import QUEUE_ACTIONS, QueueEvent, QueueEventType
 from hall_bus.netutil import free_port
 from hall_bus.queue.service import QueueEngine
 from hall_bus.voice.daemon import VoiceDaemon, voice_endpoint
+from kiosk.printing import KioskPrinter
+from kiosk.ticketing import OutcomeKind, TicketDesk
 
 ROOT = "hall/test-hall"
 
@@ -513,3 +516,40 @@ def test_bridge_works_on_its_own_account(hall: SecuredHall, tmp_path: Path) -> N
         bridge.stop()
         engine.stop()
         backend.stop()
+
+
+def test_kiosk_works_on_its_own_account(tmp_path: Path) -> None:
+    """A kiosk's ticket desk and printer under the generated ACL: a ticket is issued and the
+    printer's state is published; the kiosk cannot call."""
+    pki = make_pki(tmp_path / "pki")
+    site = _secured_site(tmp_path, pki)
+    site = site.model_copy(update={"kiosks": kiosk_site(site.broker, tmp_path).kiosks})
+    broker = _start(site, tmp_path)
+    engine = QueueEngine(site, tmp_path / "queue.sqlite3", FakeClock())
+    engine.start(wait=10)
+    kiosk = site.kiosks[0]
+    bus = BusClient(site.hall_id, kiosk.id, site.broker)
+    desk = TicketDesk(site, kiosk, bus)
+    bus.start(wait=10)
+    printer = KioskPrinter(site, kiosk, bus, receipts_dir=tmp_path / "receipts")
+    watcher = BusClient(site.hall_id, "tester", site.broker, account="console")
+    printer_states: list[bytes] = []
+    watcher.subscribe(topics.Endpoint(site.hall_id, kiosk.id, "printer").state,
+                      lambda _t, raw: printer_states.append(raw))
+    watcher.start(wait=10)
+    printer.start()
+    try:
+        _assert_subscriptions_granted(site, bus, kiosk.id)
+        outcome = desk.send(desk.take_ticket("household"))
+        assert outcome.kind is OutcomeKind.ISSUED and outcome.ticket is not None
+        assert outcome.ticket.number == "A001"
+        wait_for(lambda: bool(printer_states), what="the printer's state")
+        forged = QUEUE_ACTIONS["call_next"].request.model_validate({"window_id": "w1"})
+        with pytest.raises(BusTimeout):  # dropped by the broker: no answer ever comes
+            bus.request(topics.queue_endpoint(site.hall_id), "call_next", forged, timeout=1.5)
+    finally:
+        printer.stop()
+        watcher.stop()
+        bus.stop()
+        engine.stop()
+        broker.stop()
