@@ -20,6 +20,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 from bridge_fixtures import HALL_KEY, bridge_site, start_backend
+from camera_rig import desk_camera
 from kiosk_fixtures import kiosk_site
 from line_fixtures import make_line
 from line_fixtures import wait_until as wait_for
@@ -27,12 +28,14 @@ from mqtt_peer import Peer, wait_until
 from mqtt_peer import peers as peers  # a fixture, used by name
 from paho.mqtt.enums import CallbackAPIVersion
 from queue_fixtures import FakeClock, make_site
+from test_camera_bus import UnpluggableSource
 from test_mosquitto_config import Mosquitto
 from tls_certs import TestPki as Pki
 from tls_certs import make_pki
 
 from drivers.caller_keypad import ACTIONS as KEYPAD_ACTIONS
 from drivers.caller_keypad import Key, Result
+from drivers.camera.daemon import CameraDaemon
 from drivers.evaluation_pad import PadKey
 from drivers.line_daemon import LineDaemon
 from drivers.network_pad import NetworkPad
@@ -552,4 +555,29 @@ def test_kiosk_works_on_its_own_account(tmp_path: Path) -> None:
         watcher.stop()
         bus.stop()
         engine.stop()
+        broker.stop()
+
+
+def test_camera_works_on_its_own_account(tmp_path: Path) -> None:
+    """A camera supervisor under the generated ACL: its availability, state and the camera's
+    status reach the hall; it reads the queue's state."""
+    pki = make_pki(tmp_path / "pki")
+    site = _secured_site(tmp_path, pki).model_copy(update={"cameras": [desk_camera()]})
+    broker = _start(site, tmp_path)
+    watcher = BusClient(site.hall_id, "tester", site.broker, account="console")
+    seen: dict[str, bytes] = {}
+    watcher.subscribe(f"hall/{site.hall_id}/#", lambda topic, raw: seen.__setitem__(topic, raw))
+    watcher.start(wait=10)
+    camera = CameraDaemon(site, site.cameras[0], UnpluggableSource(),
+                          reference_dir=tmp_path / "refs", capture_reference=True)
+    camera.start(wait=10)
+    desk = topics.camera_endpoint(site.hall_id, "desk")
+    try:
+        _assert_subscriptions_granted(site, camera.bus, "camera-desk")
+        wait_for(lambda: seen.get(desk.status) == b"online", what="the camera's status")
+        wait_for(lambda: desk.state in seen, what="the camera's state")
+        assert seen.get(f"hall/{site.hall_id}/camera-desk/status") == b"online"
+    finally:
+        camera.stop()
+        watcher.stop()
         broker.stop()
