@@ -9,15 +9,14 @@ from pathlib import Path
 
 import pytest
 from line_fixtures import wait_until
-from queue_fixtures import FakeClock
 from test_queue_engine import Hall, _site
+from test_structured_logs import engine_hall as engine_hall  # a fixture, used by name
 
 from firmware_config.site import BrokerConfig
 from hall_bus import topics
 from hall_bus.metrics.exporter import MetricsExporter
 from hall_bus.metrics.exposition import Family, Histogram, render
 from hall_bus.netutil import free_port
-from hall_bus.queue.service import QueueEngine
 
 _NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
 _LABEL_VALUE = r'"(?:[^"\\\n]|\\\\|\\"|\\n)*"'
@@ -77,35 +76,27 @@ def exporter(broker_config: BrokerConfig, tmp_path: Path) -> Iterator[MetricsExp
 
 
 def test_scraped_figures_follow_a_real_flow(
-    broker_config: BrokerConfig, tmp_path: Path, exporter: MetricsExporter
+    engine_hall: Hall, exporter: MetricsExporter
 ) -> None:
-    site = _site(broker_config, tmp_path)
-    engine = QueueEngine(site, tmp_path / "queue.sqlite3", FakeClock())
-    engine.start(wait=10)
-    hall = Hall(site)
-    try:
-        for service in ("household", "household", "business"):
-            hall.ok("take_ticket", service_id=service)
-        hall.ok("login", window_id="w1", staff_id="s001")
-        called = hall.ok("call_next", window_id="w1")["ticket"]
-        hall.ok("recall", window_id="w1")
-        hall.ok("finish", window_id="w1")
-        hall.ok("rate", ticket_id=called["ticket_id"], level="basically_satisfied")
-        device = topics.Endpoint(site.hall_id, "line1", "w1-strip")
-        hall.bus.publish(device.status, topics.OFFLINE, retain=True, wait=5)
+    hall = engine_hall
+    for service in ("household", "household", "business"):
+        hall.ok("take_ticket", service_id=service)
+    hall.ok("login", window_id="w1", staff_id="s001")
+    called = hall.ok("call_next", window_id="w1")["ticket"]
+    hall.ok("recall", window_id="w1")
+    hall.ok("finish", window_id="w1")
+    hall.ok("rate", ticket_id=called["ticket_id"], level="basically_satisfied")
+    device = topics.Endpoint(hall.site.hall_id, "line1", "w1-strip")
+    hall.bus.publish(device.status, topics.OFFLINE, retain=True, wait=5)
 
-        def settled() -> bool:
-            samples = scrape(exporter.port)
-            return (value(samples, "hall_ratings_total", level="basically_satisfied") == 1
-                    and value(samples, "hall_tickets_today", state="done") == 1
-                    and value(samples, "hall_device_online", node="line1",
-                              device="w1-strip") == 0)
-
-        wait_until(settled, timeout=10, what="the figures of the flow")
+    def settled() -> bool:
         samples = scrape(exporter.port)
-    finally:
-        hall.bus.stop()
-        engine.stop()
+        return (value(samples, "hall_ratings_total", level="basically_satisfied") == 1
+                and value(samples, "hall_tickets_today", state="done") == 1
+                and value(samples, "hall_device_online", node="line1", device="w1-strip") == 0)
+
+    wait_until(settled, timeout=10, what="the figures of the flow")
+    samples = scrape(exporter.port)
     assert value(samples, "hall_tickets_issued_total", service="household") == 2
     assert value(samples, "hall_tickets_issued_total", service="business") == 1
     assert value(samples, "hall_tickets_waiting", service="household") == 1

@@ -11,8 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from line_fixtures import make_line, wait_until
+from line_fixtures import SimHall, wait_until
 from queue_fixtures import FakeClock
+from test_line_daemon import rig as rig  # a fixture, used by name
 from test_queue_engine import Hall, _site
 
 from drivers.caller_keypad import Key
@@ -41,28 +42,35 @@ def json_log(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
         root.setLevel(saved[1])
 
 
-def _lines(stream: io.StringIO) -> list[dict[str, object]]:
-    return [json.loads(line) for line in stream.getvalue().splitlines()]
-
-
-def test_a_request_through_the_engine_is_followed_by_its_ids(
-    broker_config: BrokerConfig, tmp_path: Path, json_log: io.StringIO
-) -> None:
+@pytest.fixture
+def engine_hall(broker_config: BrokerConfig, tmp_path: Path) -> Iterator[Hall]:
+    """A running queue engine on the test's Mosquitto and a client of it."""
     site = _site(broker_config, tmp_path)
     engine = QueueEngine(site, tmp_path / "queue.sqlite3", FakeClock())
     engine.start(wait=10)
     hall = Hall(site)
     try:
-        taken = hall.ask("take_ticket", service_id="household",
-                         citizen_masked_id=f"{ID_NUMBER[:4]}**********{ID_NUMBER[-4:]}")
-        ticket = (taken.data or {})["ticket"]
-        hall.ok("login", window_id="w1", staff_id="s001")
-        called = hall.ask("call_next", window_id="w1")
-        # A careless message with a full number in it: masked on the way out.
-        logging.getLogger("hall.test").warning("card %s read", ID_NUMBER)
+        yield hall
     finally:
         hall.bus.stop()
         engine.stop()
+
+
+def _lines(stream: io.StringIO) -> list[dict[str, object]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_a_request_through_the_engine_is_followed_by_its_ids(
+    engine_hall: Hall, json_log: io.StringIO
+) -> None:
+    hall = engine_hall
+    taken = hall.ask("take_ticket", service_id="household",
+                     citizen_masked_id=f"{ID_NUMBER[:4]}**********{ID_NUMBER[-4:]}")
+    ticket = (taken.data or {})["ticket"]
+    hall.ok("login", window_id="w1", staff_id="s001")
+    called = hall.ask("call_next", window_id="w1")
+    # A careless message with a full number in it: masked on the way out.
+    logging.getLogger("hall.test").warning("card %s read", ID_NUMBER)
     lines = _lines(json_log)
     for line in lines:
         assert {"ts", "level", "daemon", "logger", "message"} <= line.keys()
@@ -107,27 +115,14 @@ def test_a_hall_command_writes_json_lines(tmp_path: Path) -> None:
 
 
 def test_a_keypad_press_is_logged_with_its_request_and_ticket(
-    broker_config: BrokerConfig, tmp_path: Path, json_log: io.StringIO
+    rig: tuple[Hall, SimHall, LineDaemon], json_log: io.StringIO
 ) -> None:
-    site = _site(broker_config, tmp_path)
-    engine = QueueEngine(site, tmp_path / "queue.sqlite3", FakeClock())
-    engine.start(wait=10)
-    config, sim = make_line(tmp_path / "ttyLINE1")
-    sim.line.start()
-    daemon = LineDaemon(site, config)
-    daemon.start(wait=10)
-    hall = Hall(site)
-    try:
-        ticket = hall.ok("take_ticket", service_id="household")["ticket"]
-        sim.caller.press(Key.LOGIN, "s001")
-        wait_until(lambda: len(sim.caller.acks) == 1, what="login acknowledged")
-        sim.caller.press(Key.NEXT)
-        wait_until(lambda: len(sim.caller.acks) == 2, what="next acknowledged")
-    finally:
-        hall.bus.stop()
-        daemon.stop()
-        sim.line.stop()
-        engine.stop()
+    hall, sim, _ = rig
+    ticket = hall.ok("take_ticket", service_id="household")["ticket"]
+    sim.caller.press(Key.LOGIN, "s001")
+    wait_until(lambda: len(sim.caller.acks) == 1, what="login acknowledged")
+    sim.caller.press(Key.NEXT)
+    wait_until(lambda: len(sim.caller.acks) == 2, what="next acknowledged")
     presses = [line for line in _lines(json_log)
                if line["logger"] == "hall.line" and str(line["message"]).startswith("press ")]
     assert [line["message"] for line in presses] == ["press login: ok", "press call_next: ok A001"]
