@@ -6,6 +6,7 @@ import math
 import sys
 import tempfile
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -14,6 +15,16 @@ if str(REPO) not in sys.path:
 
 from firmware_config.loader import load_site  # noqa: E402
 from firmware_config.site import BrokerConfig, SiteConfig  # noqa: E402
+from hall_bus.contract.queue import (  # noqa: E402
+    PriorityClass,
+    QueueEvent,
+    QueueEventType,
+    TicketState,
+    TicketView,
+    WindowMode,
+    WindowSummary,
+)
+from hall_bus.ids import utc_now  # noqa: E402
 
 
 def bench_site(broker: BrokerConfig | None = None) -> SiteConfig:
@@ -45,3 +56,22 @@ def on_private_broker(prefix: str, run: Callable[[SiteConfig, Path], None]) -> N
             run(bench_site(config).model_copy(update={"data_dir": workdir}), workdir)
         finally:
             broker.stop()
+
+
+def called_event(site: SiteConfig, index: int, service_index: int = 0) -> QueueEvent:
+    """A `ticket_called` event of the index-th call, at the site's windows in turn."""
+    window = site.windows[index % len(site.windows)]
+    service = site.services[service_index % len(site.services)]
+    number = f"{service.prefix}{index % 1000:03d}"
+    now = utc_now()
+    ticket = TicketView(
+        ticket_id=f"{date.today()}-{number}-{index}", number=number,
+        business_day=str(date.today()), service_id=service.id,
+        service_name=service.name_zh, priority_class=PriorityClass.NORMAL,
+        state=TicketState.CALLED, issued_at=now, queued_at=now, called_at=now,
+        window_id=window.id, window_name=window.name_zh,
+    )
+    summary = WindowSummary(window_id=window.id, number=window.number, name=window.name_zh,
+                            mode=WindowMode.CALLING, current_ticket=number)
+    return QueueEvent(type=QueueEventType.TICKET_CALLED, business_day=str(date.today()),
+                      ticket=ticket, window=summary)

@@ -10,38 +10,18 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from datetime import date
 
-from bench.common import bench_site, percentile
+from bench.common import bench_site, called_event, percentile
 from firmware_config.site import SiteConfig
-from hall_bus.contract import (
-    PriorityClass,
-    QueueEvent,
-    QueueEventType,
-    TicketState,
-    TicketView,
-    WindowMode,
-    WindowSummary,
-)
-from hall_bus.ids import utc_now
+from hall_bus.contract import QueueEvent, QueueEventType
 from hall_bus.metrics.exporter import HallFigures
 
 
 def _event(site: SiteConfig, index: int) -> QueueEvent:
-    window = site.windows[index % len(site.windows)]
-    service = site.services[index % len(site.services)]
-    now = utc_now()
-    number = f"{service.prefix}{index % 1000:03d}"
-    ticket = TicketView(
-        ticket_id=f"{date.today()}-{number}-{index}", number=number,
-        business_day=str(date.today()), service_id=service.id, service_name=service.name_zh,
-        priority_class=PriorityClass.NORMAL, state=TicketState.CALLED, issued_at=now,
-        queued_at=now, called_at=now, window_id=window.id, window_name=window.name_zh,
-    )
-    summary = WindowSummary(window_id=window.id, number=window.number, name=window.name_zh,
-                            mode=WindowMode.CALLING, current_ticket=number)
-    kind = QueueEventType.TICKET_CALLED if index % 2 else QueueEventType.TICKET_ISSUED
-    return QueueEvent(type=kind, business_day=str(date.today()), ticket=ticket, window=summary)
+    called = called_event(site, index, service_index=index)
+    if index % 2:
+        return called
+    return called.model_copy(update={"type": QueueEventType.TICKET_ISSUED})
 
 
 def main() -> None:

@@ -21,24 +21,13 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import date
 from pathlib import Path
 
-from common import percentile
+from common import called_event, percentile
 
 from firmware_config.site import BrokerConfig, SiteConfig
 from hall_bus.client import BusClient
-from hall_bus.contract.queue import (
-    PriorityClass,
-    QueueEvent,
-    QueueEventType,
-    TicketState,
-    TicketView,
-    WindowMode,
-    WindowSummary,
-)
 from hall_bus.contract.voice import VoicePolicy
-from hall_bus.ids import utc_now
 from hall_bus.topics import queue_endpoint
 from hall_bus.voice.announce import CallRequest, call_tokens
 from hall_bus.voice.daemon import VoiceDaemon
@@ -50,23 +39,6 @@ from hall_bus.voice.sinks import WavFileSink
 from hall_bus.voice.tts import EspeakEngine
 from tests.mosquitto import Mosquitto
 from tests.voice_fixtures import peak_site
-
-
-def _event(site: SiteConfig, index: int) -> QueueEvent:
-    window = site.windows[index % len(site.windows)]
-    number = f"A{index % 1000:03d}"
-    now = utc_now()
-    ticket = TicketView(
-        ticket_id=f"{date.today()}-{number}-{index}", number=number,
-        business_day=str(date.today()), service_id=site.services[0].id,
-        service_name=site.services[0].name_zh, priority_class=PriorityClass.NORMAL,
-        state=TicketState.CALLED, issued_at=now, queued_at=now, called_at=now,
-        window_id=window.id, window_name=window.name_zh,
-    )
-    summary = WindowSummary(window_id=window.id, number=window.number, name=window.name_zh,
-                            mode=WindowMode.CALLING, current_ticket=number)
-    return QueueEvent(type=QueueEventType.TICKET_CALLED, business_day=str(date.today()),
-                      ticket=ticket, window=summary)
 
 
 def bench_latency(workdir: Path, calls: int) -> None:
@@ -85,7 +57,7 @@ def bench_latency(workdir: Path, calls: int) -> None:
         sent: dict[str, float] = {}
         try:
             for index in range(calls):
-                event = _event(site, index)
+                event = called_event(site, index)
                 sent[event.id] = time.monotonic()
                 publisher.publish(queue_endpoint(site.hall_id).event, event, wait=5)
                 time.sleep(0.05)
