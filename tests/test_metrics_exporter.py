@@ -14,7 +14,7 @@ from test_structured_logs import engine_hall as engine_hall  # a fixture, used b
 
 from firmware_config.site import BrokerConfig
 from hall_bus import topics
-from hall_bus.metrics.exporter import MetricsExporter
+from hall_bus.metrics.exporter import HallFigures, MetricsExporter
 from hall_bus.metrics.exposition import Family, Histogram, render
 from hall_bus.netutil import free_port
 
@@ -139,3 +139,16 @@ def test_exposition_escapes_labels_and_help() -> None:
         'hall_y_seconds_count{action="rate"} 1\n'
     )
     assert parse(text)[("hall_x", (("window", 'w"1\\\n'),))] == 1.5
+
+
+def test_unreadable_requests_are_counted_not_fatal() -> None:
+    figures = HallFigures("test-hall")
+    figures.on_request("hall/test-hall/queue/request/rate", b"\xff not json")
+    figures.on_request("hall/test-hall/queue/request/rate", b'{"id": 7}')
+    figures.on_response(b"[]")
+    figures.on_request("hall/test-hall/queue/request/rate", b'{"id": "r1"}')
+    figures.on_response(b'{"id": "r1", "status": "ok"}')
+    samples = parse(figures.render())
+    assert value(samples, "hall_metrics_invalid_payloads_total", kind="request") == 2
+    assert value(samples, "hall_metrics_invalid_payloads_total", kind="response") == 1
+    assert value(samples, "hall_request_latency_seconds_count", action="rate") == 1
