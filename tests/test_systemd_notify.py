@@ -238,3 +238,27 @@ def test_a_watchdog_abort_leaves_every_threads_stack_in_the_log(
     text = stderr.decode()
     assert "Fatal Python error: Aborted" in text
     assert 'hall_bus/queue/service.py", line' in text and "in _maintenance_loop" in text
+
+
+def test_mosquitto_with_the_hall_config_tells_systemd_it_is_ready(tmp_path: Path) -> None:
+    """mosquitto.service.d/hall.conf keeps Debian's Type=notify: Mosquitto, started on the
+    rendered hall.conf, must send READY=1 or systemd would time its start out."""
+    from mosquitto import find_mosquitto
+
+    from firmware_config.mosquitto_config import render_mosquitto_config
+
+    site = make_site().model_copy(update={
+        "broker": BrokerConfig(host="127.0.0.1", port=free_port()), "data_dir": tmp_path})
+    conf = render_mosquitto_config(site, tmp_path / "conf", data_dir=tmp_path / "persistence",
+                                   run_user="root" if os.geteuid() == 0 else "mosquitto")
+    listener = NotifyListener.abstract()
+    binary = find_mosquitto() or "/usr/sbin/mosquitto"
+    process = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL,
+                               env={**os.environ, "NOTIFY_SOCKET": listener.address})
+    try:
+        listener.wait_for(lambda: bool(listener.times_of("READY=1")), timeout=15)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        listener.close()
