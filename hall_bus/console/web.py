@@ -140,7 +140,9 @@ class ConsoleWeb:
             session = await asyncio.get_running_loop().run_in_executor(
                 None, self.accounts.log_in, login, password, remote)
         except LoginRefused as exc:
-            log.warning("控制台登录失败 / console login refused for %r from %s", login[:32], remote)
+            # What was typed as the login may be anything, an ID number too: masked in the log.
+            log.warning("控制台登录失败 / console login refused for %r from %s",
+                        scrub_text(login[:32]), remote)
             page = _static_text("login.html").replace("{{hall}}", self.view.site.name_zh)
             page = page.replace("<!--error-->", f'<p class="error" role="alert">{exc}</p>')
             status = 429 if exc.retry_after_s else 401
