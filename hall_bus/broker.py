@@ -350,15 +350,9 @@ def _embedded_users(settings: BrokerConfig) -> dict[str, str]:
 
     The embedded broker checks logins but has no ACL: per-account rights are Mosquitto's job.
     """
-    from firmware_config.broker_credentials import SUFFIX, read_password
+    from firmware_config.broker_credentials import all_passwords
 
-    users = {settings.username: settings.password}
-    folder = settings.credentials_dir
-    if folder is not None and folder.is_dir():
-        for path in sorted(folder.glob(f"*{SUFFIX}")):
-            account = path.name.removesuffix(SUFFIX)
-            users[account] = read_password(folder, account)
-    return users
+    return {settings.username: settings.password, **all_passwords(settings)}
 
 
 def run_broker_command(args: argparse.Namespace) -> int:

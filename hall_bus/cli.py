@@ -208,7 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     install.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     install.add_argument("--broker", choices=["mosquitto", "embedded"], default="mosquitto",
                          help="the hall's broker: Debian's Mosquitto (default) or `hall broker`")
-    install.add_argument("--kiosk", action="store_true", help="this machine is also a kiosk")
+    install.add_argument("--kiosk", nargs="?", const="", default=None, metavar="ID",
+                         help="this machine is also a kiosk: the site's kiosk ID (default: first)")
     install.add_argument("--no-console", action="store_true", help="no manager console here")
     install.add_argument("--no-metrics", action="store_true", help="no metrics exporter here")
     install.add_argument("--user", default="hall", help="system user the daemons run as")

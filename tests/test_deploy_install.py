@@ -175,8 +175,12 @@ def test_per_daemon_passwords_are_made_inside_the_staging_root(tmp_path: Path) -
     made = root / "etc" / "hall" / "credentials-staging-test"
     assert {"queue.password", "metrics.password", "line1.password"} <= {
         path.name for path in made.iterdir()}
-    assert "broker passwords in /etc/hall/credentials-staging-test readable by group hall" in \
-        done.stdout
+    assert "broker passwords in /etc/hall/credentials-staging-test: root only" in done.stdout
+    # Root's alone: each daemon's unit loads its own (tests/test_unit_credentials.py).
+    assert made.stat().st_mode & 0o777 == 0o700
+    assert {path.stat().st_mode & 0o777 for path in made.iterdir()} == {0o600}
+    if os.getuid() == 0:
+        assert {path.stat().st_uid for path in [made, *made.iterdir()]} == {0}
     # Mosquitto's password file has those accounts, not the shared development login.
     accounts = {line.split(":", 1)[0] for line in
                 (root / "etc" / "mosquitto" / "hall" / "hall.passwd").read_text().splitlines()}

@@ -5,6 +5,10 @@ systemd units, links the units this site needs into hall.target.wants (as `syste
 would), writes the udev rules and the Mosquitto configuration, then reloads systemd and udev and
 enables hall.target. `--root DIR` writes everything below a staging folder and runs nothing (for
 images and tests); `--dry-run` prints the plan and changes nothing.
+
+With `broker.credentials_dir` the folder of every account's password becomes root's alone (0700,
+files 0600), and each daemon's unit loads just its own password as a systemd credential
+(units.credential_drop_ins): a daemon taken over cannot log in as another daemon or a LAN device.
 """
 
 from __future__ import annotations
@@ -24,12 +28,15 @@ from hall_bus.deploy.udev_rules import RULES_NAME, render_rules
 from hall_bus.deploy.units import (
     BROKER_DROP_IN,
     BROKERS,
+    CREDENTIAL_DROP_IN,
     EMBEDDED_BROKER_UNIT,
     MOSQUITTO_UNIT,
     TARGET,
     UnitSettings,
     broker_drop_in,
+    credential_drop_ins,
     template_of,
+    unit_sources,
     wanted_units,
     write_units,
 )
@@ -54,6 +61,7 @@ class InstallOptions:
     root: Path | None = None  # staging root: write below it, run nothing
     broker: str = "mosquitto"
     kiosk: bool = False
+    kiosk_id: str | None = None  # which of the site's kiosks this machine is (default: the first)
     console: bool = True
     metrics: bool = True
     user: str = "hall"
@@ -146,11 +154,12 @@ def plan(site: SiteConfig, options: InstallOptions) -> list[Step]:
     add(f"设置属主 / owners: {CONFIG_DIR} root:{o.user}, {data_dir} {o.user}:{o.user}", own,
         system_only=True)
 
+    kiosk_id = _kiosk_id(site, o)
     settings = UnitSettings(hall_bin=o.hall_bin, site_file=SITE_FILE, data_dir=data_dir,
                             config_dir=CONFIG_DIR, mosquitto_conf=MOSQUITTO_DIR / "hall.conf",
                             user=o.user)
     add(f"写入 systemd 单元 / write the systemd units into {UNIT_DIR}",
-        lambda: _write_units(settings, o))
+        lambda: _write_units(settings, o, site, kiosk_id))
     units = wanted_units(site, broker=o.broker, kiosk=o.kiosk, console=o.console,
                          metrics=o.metrics)
     add(f"{TARGET} 需要 / wants: {' '.join(units)}", lambda: _link_wants(units, o))
@@ -161,15 +170,17 @@ def plan(site: SiteConfig, options: InstallOptions) -> list[Step]:
             lambda: _write_mosquitto(site, o))
         add("Mosquitto 配置交给 mosquitto 组 / Mosquitto config readable by group mosquitto",
             _own_mosquitto_files, system_only=True)
-        credentials = getattr(site.broker, "credentials_dir", None)
-        if credentials is not None:
-            add(f"账号密码交给 {o.user} 组 / broker passwords in {credentials} readable by group "
-                f"{o.user} (the daemons log in with them)",
-                lambda: _share_credentials(Path(credentials), o.user), system_only=True)
     else:
         add(f"停用系统 Mosquitto / disable the system {MOSQUITTO_UNIT} (the hall runs "
             f"{EMBEDDED_BROKER_UNIT})",
             _run_each(["systemctl", "disable", "--now", MOSQUITTO_UNIT]), system_only=True)
+    credentials = site.broker.credentials_dir
+    if credentials is not None:
+        add(f"账号密码仅 root 可读 / broker passwords in {credentials}: root only (0700, files "
+            "0600); each unit loads its own",
+            lambda: _lock_credentials(site, credentials, o))
+        add(f"账号密码属主 / owner of {credentials}: root:root",
+            lambda: _own_by_root(credentials), system_only=True)
     add("重新加载 udev 规则 / reload udev rules",
         _run_each(["udevadm", "control", "--reload"], ["udevadm", "trigger"]),
         system_only=True)
@@ -179,8 +190,34 @@ def plan(site: SiteConfig, options: InstallOptions) -> list[Step]:
     return steps
 
 
-def _write_units(settings: UnitSettings, o: InstallOptions) -> None:
+def _kiosk_id(site: SiteConfig, o: InstallOptions) -> str | None:
+    """The kiosk this machine runs, whose broker password its unit loads."""
+    if not o.kiosk:
+        return None
+    known = [kiosk.id for kiosk in site.kiosks]
+    if o.kiosk_id is None:
+        return known[0] if known else None
+    if o.kiosk_id not in known:
+        raise ValueError(f"站点中没有取号机 {o.kiosk_id!r} / no kiosk {o.kiosk_id!r} in the site "
+                         f"(kiosks: {', '.join(known) or '—'})")
+    return o.kiosk_id
+
+
+def _write_units(settings: UnitSettings, o: InstallOptions, site: SiteConfig,
+                 kiosk_id: str | None) -> None:
     write_units(settings, o.path(UNIT_DIR))
+    credentials = site.broker.credentials_dir
+    drop_ins = {} if credentials is None else credential_drop_ins(credentials, kiosk_id)
+    for unit in [*(str(source) for source in unit_sources()), *BROKERS.values()]:
+        # A password drop-in of an earlier install (another kiosk, no credentials folder now).
+        stale = o.path(UNIT_DIR / f"{unit}.d" / CREDENTIAL_DROP_IN)
+        if stale.relative_to(o.path(UNIT_DIR)) not in drop_ins:
+            stale.unlink(missing_ok=True)
+    for relative, text in drop_ins.items():
+        path = o.path(UNIT_DIR / relative)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        path.chmod(0o644)
     o.path(UNIT_DIR / BROKER_DROP_IN).write_text(broker_drop_in(o.broker), encoding="utf-8")
     if o.broker != "mosquitto":
         # Debian's Mosquitto, if started by hand, runs its own config, not a hall config that
@@ -229,13 +266,23 @@ def _write_mosquitto(site: SiteConfig, o: InstallOptions) -> None:
                 path.write_text(text.replace(staged_prefix, ""), encoding="utf-8")
 
 
-def _share_credentials(folder: Path, group: str) -> None:
-    # Made 0600 for whoever rendered them (root); every daemon runs as `group` and reads its own.
-    _chown(folder, "root", group)
-    folder.chmod(0o750)
+def _lock_credentials(site: SiteConfig, credentials: Path, o: InstallOptions) -> None:
+    from firmware_config.broker_accounts import site_accounts
+    from firmware_config.broker_credentials import ensure_passwords
+
+    # The embedded broker's hall has no `hall config mosquitto` to make them: make them here.
+    folder = o.path(credentials)
+    ensure_passwords(folder, [account.name for account in site_accounts(site)])
+    folder.chmod(0o700)
     for path in folder.iterdir():
-        _chown(path, "root", group)
-        path.chmod(0o640)
+        path.chmod(0o600)
+
+
+def _own_by_root(credentials: Path) -> None:
+    # Only root (systemd, loading each unit's credential; the operator's tools) reads them.
+    _chown(credentials, "root", "root")
+    for path in credentials.iterdir():
+        _chown(path, "root", "root")
 
 
 def _own_mosquitto_files() -> None:
@@ -264,7 +311,8 @@ def run_install_command(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return 2
     options = InstallOptions(site_source=site_source, root=args.root, broker=args.broker,
-                             kiosk=args.kiosk, console=not args.no_console,
+                             kiosk=args.kiosk is not None, kiosk_id=args.kiosk or None,
+                             console=not args.no_console,
                              metrics=not args.no_metrics, user=args.user,
                              hall_bin=args.hall_bin or default_hall_bin())
     if options.root is None and not args.dry_run and os.geteuid() != 0:

@@ -7,6 +7,15 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from firmware_config.broker_accounts import (
+    BRIDGE,
+    CONSOLE,
+    METRICS,
+    QUEUE,
+    VOICE,
+    camera_account,
+)
+from firmware_config.broker_credentials import ALL_CREDENTIALS, CREDENTIAL, password_path
 from firmware_config.site import SiteConfig
 
 REPO_DIR = Path(__file__).resolve().parents[2]
@@ -125,3 +134,44 @@ def template_of(unit: str) -> str:
         return unit
     stem, rest = unit.split("@", 1)
     return f"{stem}@.{rest.rsplit('.', 1)[1]}"
+
+
+CREDENTIAL_DROP_IN = "30-broker-password.conf"
+KIOSK_UNIT = "hall-kiosk.service"
+
+
+def unit_accounts(kiosk_id: str | None) -> dict[str, str]:
+    """Unit (or template) -> the broker account its daemon logs in as; `%i` is the instance
+    (a line's id, a camera's name), so every line and camera unit gets its own account's file."""
+    accounts = {
+        "hall-queue.service": QUEUE,
+        "hall-voice.service": VOICE,
+        "hall-bridge.service": BRIDGE,
+        "hall-console.service": CONSOLE,
+        "hall-metrics.service": METRICS,
+        "hall-line@.service": "%i",
+        "hall-camera@.service": camera_account("%i"),
+    }
+    if kiosk_id is not None:
+        accounts[KIOSK_UNIT] = kiosk_id
+    return accounts
+
+
+def credential_drop_ins(credentials_dir: Path, kiosk_id: str | None) -> dict[Path, str]:
+    """`<unit>.d/30-broker-password.conf` for every daemon: its own password as the systemd
+    credential `broker-password`, nothing else of the root-only credentials folder. The embedded
+    broker checks every login, so its unit alone loads the whole folder."""
+    drop_ins = {}
+    for unit, account in unit_accounts(kiosk_id).items():
+        source = password_path(credentials_dir, account)
+        lines = [f"# Written by `hall install`: broker account {account}, its password only.",
+                 "[Service]", f"LoadCredential={CREDENTIAL}:{source}"]
+        if unit == KIOSK_UNIT:
+            # The kiosk logs in as the kiosk it runs: the one whose password it was given.
+            lines.append(f'Environment="HALL_KIOSK_ARGS=--kiosk {account}"')
+        drop_ins[Path(f"{unit}.d") / CREDENTIAL_DROP_IN] = "\n".join(lines) + "\n"
+    drop_ins[Path(f"{EMBEDDED_BROKER_UNIT}.d") / CREDENTIAL_DROP_IN] = (
+        "# Written by `hall install`: the embedded broker checks every account's login.\n"
+        f"[Service]\nLoadCredential={ALL_CREDENTIALS}:{credentials_dir}\n")
+    return drop_ins
+
