@@ -82,6 +82,10 @@ EVENT_DESCRIPTIONS: dict[QueueEventType, str] = {
     QueueEventType.ALERT_ACKNOWLEDGED: "A manager acknowledged a supervision alert (`alert`, "
     "`actor`).",
     QueueEventType.SERVICE_ASSIGNED: "A manager moved a service to another window (`detail`).",
+    QueueEventType.NOTICE_POSTED: "A manager put a notice on the hall screens (`detail`, "
+    "`actor`); the notice itself is retained on the notice topic.",
+    QueueEventType.NOTICE_WITHDRAWN: "The notice came off the hall screens: a manager withdrew "
+    "or replaced it (`actor`), or it ran out (`detail`).",
 }
 
 # One line per value of the enums the docs list; keyed by the enum's schema title.
@@ -244,6 +248,10 @@ def queue_topics(per_action: bool = True) -> list[TopicDoc]:
                  "queue summary every screen and daemon rebuilds from"),
         TopicDoc(_placeholder(queue.event), "no", "engine → all", QueueEvent.__name__,
                  "tickets, calls, ratings, supervision alerts"),
+        TopicDoc(_placeholder(topics.notice_endpoint(_SENTINEL_HALL).state), "yes",
+                 "engine → hall screens, voice", HallNotice.__name__,
+                 "a duty manager's notice (`post_notice`): shown on the hall screens until "
+                 "`until`, said once"),
     ]
     if not per_action:
         return [
@@ -352,15 +360,11 @@ def line_topics() -> list[TopicDoc]:
 
 
 def console_topics() -> list[TopicDoc]:
-    """The manager console (node `console`): its availability and the notice it broadcasts."""
+    """The manager console (node `console`): its availability; its actions are queue requests."""
     console = topics.Endpoint(_SENTINEL_HALL, "console")
-    notice = topics.notice_endpoint(_SENTINEL_HALL)
     return [
         TopicDoc(_placeholder(console.status), "yes", "console → all", "Status",
                  "the console's availability; last will `offline`"),
-        TopicDoc(_placeholder(notice.state), "yes", "console → hall screens, voice",
-                 HallNotice.__name__,
-                 "a duty manager's notice: shown on the hall screens until `until`, said once"),
     ]
 
 
@@ -636,7 +640,7 @@ def render_bus_markdown() -> str:
         ("线路状态 / Line state", LineState, line_topics()[1].topic),
         ("线路设备状态 / Line device state", LineDeviceState, line_topics()[3].topic),
         ("线路设备事件 / Line device events", LineDeviceEvent, line_topics()[4].topic),
-        ("大厅公告 / Hall notice", HallNotice, console_topics()[1].topic),
+        ("大厅公告 / Hall notice", HallNotice, queue_topics(per_action=False)[3].topic),
     ]
     for title, model, topic in device_sections:
         schema = schema_of(model)

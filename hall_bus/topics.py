@@ -105,9 +105,10 @@ def camera_endpoint(hall_id: str, camera: str) -> Endpoint:
 
 
 def notice_endpoint(hall_id: str) -> Endpoint:
-    """The managers' notice to the hall (hall_bus/contract/notice.py): node `console`, device
-    `notice`, its retained state only."""
-    return Endpoint(hall_id, "console", "notice")
+    """The managers' notice to the hall (hall_bus/contract/notice.py): node `queue`, device
+    `notice`, its retained state only. The engine publishes it (hall_bus/queue/notices.py), so
+    it sits in the engine's subtree, where no other account may write."""
+    return Endpoint(hall_id, "queue", "notice")
 
 
 def any_device_event(hall_id: str, node: str) -> str:

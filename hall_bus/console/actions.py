@@ -3,19 +3,20 @@
 Each action checks its fields in the engine's own request model, refuses anything shaped like a
 full ID number (it would travel on the bus and into the engine's log), and waits for the
 engine's answer so the page can say at once whether it worked. The engine logs the manager's
-login (`actor`) with the request and copies it into the events it causes.
+login (`actor`) with the request and copies it into the events it causes. A notice to the hall
+is such a request too (`post_notice`): the engine keeps it and publishes what the screens show.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from pydantic import ValidationError
 
 from hall_bus.client import BusClient, BusTimeout
 from hall_bus.console.hall_view import HallView
-from hall_bus.console.notices import NoticeBoard, NoticeError
 from hall_bus.console.privacy import FULL_ID_NUMBER
 from hall_bus.contract import (
     QUEUE_ACTIONS,
@@ -26,6 +27,8 @@ from hall_bus.contract import (
     Request,
     ResponseStatus,
 )
+from hall_bus.contract.queue import NOTICE_MAX_MIN
+from hall_bus.ids import utc_now
 from hall_bus.topics import queue_endpoint
 
 log = logging.getLogger("hall.console.actions")
@@ -41,7 +44,10 @@ _ENGINE_ACTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "reactivate": ("reactivate", ("ticket_id",)),
     "issue": ("take_ticket", ("service_id", "priority_class")),
     "assign_service": ("assign_service", ("service_id", "to_window_id", "from_window_id")),
+    "notice": ("post_notice", ()),  # fields: _notice_fields
+    "clear_notice": ("withdraw_notice", ()),
 }
+NOTICE_DEFAULT_MIN = 30.0
 
 
 class ActionError(Exception):
@@ -51,10 +57,9 @@ class ActionError(Exception):
 
 
 class ManagerActions:
-    def __init__(self, bus: BusClient, view: HallView, notices: NoticeBoard) -> None:
+    def __init__(self, bus: BusClient, view: HallView) -> None:
         self.bus = bus
         self.view = view
-        self.notices = notices
         self.endpoint = queue_endpoint(view.site.hall_id)
 
     def _ask(self, action: str, request: Request) -> dict[str, Any]:
@@ -78,13 +83,6 @@ class ManagerActions:
         for value in fields.values():
             if isinstance(value, str) and FULL_ID_NUMBER.search(value):
                 raise ActionError("请勿输入完整身份证号 / do not enter a full ID number")
-        if name in ("notice", "clear_notice"):
-            try:
-                if name == "notice":
-                    return self.notices.broadcast(fields, login)
-                return self.notices.clear(login)
-            except NoticeError as exc:
-                raise ActionError(str(exc)) from exc
         if name not in _ENGINE_ACTIONS:
             raise ActionError(f"未知操作 / unknown action {name[:40]!r}", 404)
         action, allowed = _ENGINE_ACTIONS[name]
@@ -93,6 +91,8 @@ class ManagerActions:
             values["ticket_id"] = self._ticket_id(str(values["ticket_id"]))
         if action == "take_ticket":
             values["source"] = "console"
+        if action == "post_notice":
+            values.update(_notice_fields(fields))
         try:
             request = QUEUE_ACTIONS[action].request(actor=login, **values)
         except ValidationError as exc:
@@ -112,3 +112,17 @@ class ManagerActions:
     def refresh_report(self) -> None:
         data = self._ask("day_report", DayReportRequest())
         self.view.set_report(DayReportData.model_validate(data))
+
+
+def _notice_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """The page says for how many minutes; the engine takes the instant it ends."""
+    try:
+        minutes = float(fields.get("minutes") or NOTICE_DEFAULT_MIN)
+    except ValueError as exc:
+        raise ActionError("分钟数无效 / the minutes are not a number") from exc
+    return {
+        "text_zh": str(fields.get("text_zh") or "").strip(),
+        "text_en": str(fields.get("text_en") or "").strip() or None,
+        "until": utc_now() + timedelta(minutes=max(1.0, min(minutes, NOTICE_MAX_MIN))),
+        "speak": bool(fields.get("speak", True)),
+    }

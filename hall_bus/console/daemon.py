@@ -24,7 +24,6 @@ from hall_bus.client import BusClient
 from hall_bus.console.actions import ActionError, ManagerActions
 from hall_bus.console.auth import Accounts, hash_password
 from hall_bus.console.hall_view import HallView
-from hall_bus.console.notices import NoticeBoard
 from hall_bus.console.web import ConsoleWeb
 from hall_bus.lifecycle import run_until_signalled
 from hall_bus.liveness import PAUSE_SLICE_S, Heartbeat
@@ -45,7 +44,7 @@ class ConsoleDaemon:
         self.bus = BusClient(site.hall_id, "console", site.broker)
         # The view tells the web server what changed; the server is built on the view.
         self.view = HallView(site, lambda section: self.web.on_change(section))
-        self.actions = ManagerActions(self.bus, self.view, NoticeBoard(self.bus, site.hall_id))
+        self.actions = ManagerActions(self.bus, self.view)
         self.web = ConsoleWeb(self.view, Accounts(site.console), self.actions)
         self._stopping = threading.Event()
         self._refresh_now = threading.Event()

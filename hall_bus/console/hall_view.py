@@ -58,6 +58,8 @@ _EVENT_TEXT = {
     QueueEventType.STAFF_LOGOUT: "工作人员退出 / staff logged out",
     QueueEventType.SERVICE_ASSIGNED: "事项调整窗口 / service moved",
     QueueEventType.ALERT_ACKNOWLEDGED: "告警已确认 / alert acknowledged",
+    QueueEventType.NOTICE_POSTED: "发布公告 / notice posted",
+    QueueEventType.NOTICE_WITHDRAWN: "公告撤下 / notice off the screens",
 }
 
 
@@ -164,6 +166,12 @@ class HallView:
             if status not in (ONLINE, OFFLINE):
                 raise ValueError(f"status {status[:20]!r}")
             self._set_status(node, device, status)
+        elif node == "queue" and device == "notice" and kind == "state" and payload:
+            # The engine's retained notice (hall_bus/queue/notices.py); empty text: none.
+            notice = HallNotice.model_validate_json(payload)
+            with self._lock:
+                self.notice = _json(notice) if notice.text_zh else None
+            self._on_change("notice")
         elif node == "queue" and device is None:
             if kind == "state":
                 self._on_queue_state(QueueSummaryState.model_validate_json(payload))
@@ -179,11 +187,6 @@ class HallView:
                 self._on_camera_state(CameraState.model_validate_json(payload))
             elif kind == "event":
                 self._on_camera_event(CameraEvent.model_validate_json(payload))
-        elif node == "console" and device == "notice" and kind == "state" and payload:
-            notice = HallNotice.model_validate_json(payload)
-            with self._lock:
-                self.notice = _json(notice) if notice.text_zh else None
-            self._on_change("notice")
         elif node in self._kiosk_ids:
             if device == "printer" and kind == "state":
                 self._on_printer(node, KioskPrinterState.model_validate_json(payload))

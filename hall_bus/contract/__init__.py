@@ -70,7 +70,10 @@ from hall_bus.contract.queue import (
     LoadAppointmentsRequest,
     LoginRequest,
     LogoutRequest,
+    NoticeData,
+    NoticeRecord,
     PauseRequest,
+    PostNoticeRequest,
     PriorityClass,
     QueueEvent,
     QueueEventType,
@@ -103,6 +106,7 @@ from hall_bus.contract.queue import (
     WindowMode,
     WindowRequest,
     WindowSummary,
+    WithdrawNoticeRequest,
 )
 from hall_bus.contract.voice import (
     AnnouncementKind,
@@ -161,7 +165,10 @@ __all__ = [
     "MaskedText",
     "Message",
     "Name",
+    "NoticeData",
+    "NoticeRecord",
     "PauseRequest",
+    "PostNoticeRequest",
     "PrinterPaper",
     "PriorityClass",
     "QueueEvent",
@@ -205,5 +212,6 @@ __all__ = [
     "WindowMode",
     "WindowRequest",
     "WindowSummary",
+    "WithdrawNoticeRequest",
     "ZoneVoiceState",
 ]

@@ -1,7 +1,8 @@
 """A notice a duty manager broadcasts to the hall: shown on the hall screens, spoken once.
 
-Retained on `hall/<id>/console/notice/state` so a hall screen or announcer that restarts shows
-the notice in force; an empty `text_zh` withdraws it.
+The queue engine keeps it (`post_notice`, `withdraw_notice`) and retains it on
+`hall/<id>/queue/notice/state` so a hall screen or announcer that restarts shows the notice in
+force; an empty `text_zh` withdraws it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from hall_bus.contract.base import MaskedText, Message, Timestamp
 
 
 class HallNotice(Message):
-    """Retained on `hall/<id>/console/notice/state`; `id` changes with every new notice."""
+    """Retained on `hall/<id>/queue/notice/state` by the queue engine; `id` changes with every
+    new notice and with its withdrawal."""
 
     text_zh: MaskedText = Field(
         max_length=60, description="The notice in Chinese; empty: no notice is in force."

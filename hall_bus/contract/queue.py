@@ -18,6 +18,7 @@ from hall_bus.contract.base import (
     Request,
     Timestamp,
 )
+from hall_bus.contract.notice import HallNotice
 from hall_bus.contract.queue_documents import (
     ApplyCatalogueRequest,
     ApplyFollowUpsRequest,
@@ -589,6 +590,52 @@ class DayReportData(BaseModel):
     )
 
 
+# --- manager console: the notice to the hall --------------------------------------------------
+
+NOTICE_MAX_MIN = 720  # a notice runs at most half a day; tomorrow's needs posting again
+
+
+class PostNoticeRequest(Request):
+    """A duty manager's notice; it replaces the one in force. `actor` is required."""
+
+    text_zh: MaskedText = Field(
+        min_length=1, max_length=60, description="The notice in Chinese, as the screens show it."
+    )
+    text_en: MaskedText | None = Field(default=None, description="The English version, if any.")
+    until: Timestamp = Field(
+        description="When the screens stop showing it: in the future and at most "
+        f"{NOTICE_MAX_MIN} minutes ahead (wall clock, as the screens read it)."
+    )
+    speak: bool = Field(default=True, description="The voice announcer says it once.")
+
+
+class WithdrawNoticeRequest(Request):
+    """Take the notice in force off the screens. `actor` is required."""
+
+    notice_id: str | None = Field(
+        default=None, max_length=64,
+        description="`id` of the notice meant; refused if another one is in force. Null: "
+        "whichever is in force.",
+    )
+
+
+class NoticeRecord(BaseModel):
+    notice: HallNotice = Field(description="The notice as posted (and retained while in force).")
+    posted_by: str = Field(description="Login of the manager who posted it.")
+    posted_at: Timestamp = Field(description="When the engine took it (the hall's clock).")
+    withdrawn_by: str | None = Field(
+        default=None, description="Login of the manager who withdrew it; null while in force or "
+        "when it ran out by itself.",
+    )
+    withdrawn_at: Timestamp | None = Field(
+        default=None, description="When it came off the screens; null while in force."
+    )
+
+
+class NoticeData(BaseModel):
+    record: NoticeRecord = Field(description="The notice after the action.")
+
+
 QUEUE_ACTIONS: dict[str, Action] = {
     action.name: action
     for action in (
@@ -687,6 +734,15 @@ QUEUE_ACTIONS: dict[str, Action] = {
             "The day's figures per service, window and staff, and the chart series.",
         ),
         Action(
+            "post_notice", PostNoticeRequest, NoticeData,
+            "Put a manager's notice on the hall screens (said once); retained until withdrawn "
+            "or run out.",
+        ),
+        Action(
+            "withdraw_notice", WithdrawNoticeRequest, NoticeData,
+            "Take the manager's notice in force off the hall screens.",
+        ),
+        Action(
             "apply_follow_ups",
             ApplyFollowUpsRequest,
             FollowUpsAppliedData,
@@ -719,6 +775,8 @@ class QueueEventType(StrEnum):
     BUSINESS_DAY_STARTED = "business_day_started"
     ALERT_ACKNOWLEDGED = "alert_acknowledged"
     SERVICE_ASSIGNED = "service_assigned"
+    NOTICE_POSTED = "notice_posted"
+    NOTICE_WITHDRAWN = "notice_withdrawn"
 
 
 class QueueEvent(Message):
@@ -744,7 +802,8 @@ class QueueEvent(Message):
         max_length=500,
         description="Appointment code (`appointment_checked_in`), pause or cancel reason, staff "
         "id (`staff_login`, `staff_logout`), or the previous day and the count of tickets it "
-        "closed (`business_day_started`).",
+        "closed (`business_day_started`), the notice's Chinese text (`notice_posted`), or "
+        "`withdrawn`, `replaced` (by a newer one) or `expired` (`notice_withdrawn`).",
     )
     cause: str | None = Field(default=None, description="Id of the request that caused it.")
     actor: str | None = Field(

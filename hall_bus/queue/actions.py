@@ -38,7 +38,14 @@ from hall_bus.contract import (
     TicketState,
     WindowInfo,
 )
-from hall_bus.queue import day_report, documents, manager_actions, policy, window_actions
+from hall_bus.queue import (
+    day_report,
+    documents,
+    manager_actions,
+    notices,
+    policy,
+    window_actions,
+)
 from hall_bus.queue.businessday import business_day
 from hall_bus.queue.rows import (
     TICKET_SELECT,
@@ -320,6 +327,7 @@ HANDLERS: dict[str, Handler] = {
     **window_actions.HANDLERS,
     **documents.HANDLERS,
     **manager_actions.HANDLERS,
+    **notices.HANDLERS,
     "day_report": day_report.day_report,
 }
 

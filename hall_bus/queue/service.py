@@ -5,7 +5,9 @@ the only writer of queue state). The store commits each request together with it
 its events; only then is the response published. Events go through the store's outbox: they are
 published after the commit and removed from the outbox once the broker acknowledged them, so a
 crash or a broker outage delays events but never loses them. The retained summary state is
-republished after every change and after every reconnect.
+republished after every change and after every reconnect. So is the managers' retained notice
+(hall_bus/queue/notices.py), from the store: after a restart the notice in force is on the bus
+again and one that ran out meanwhile is withdrawn.
 """
 
 from __future__ import annotations
@@ -24,14 +26,21 @@ from hall_bus.contract import QUEUE_ACTIONS, Request, Response, ResponseStatus
 from hall_bus.contract.camera import CameraEvent, CameraEventType
 from hall_bus.contract.kiosk import KioskEvent
 from hall_bus.contract.line import LineDeviceEvent
+from hall_bus.ids import utc_now
 from hall_bus.lifecycle import run_until_signalled
 from hall_bus.liveness import Heartbeat
 from hall_bus.logs import bind, ticket_of
-from hall_bus.queue import device_alerts
+from hall_bus.queue import device_alerts, notices
 from hall_bus.queue.actions import READ_ONLY
 from hall_bus.queue.store import QueueStore
 from hall_bus.simclock import Clock, ScaledClock, wall_clock
-from hall_bus.topics import Endpoint, any_camera_event, any_device_event, queue_endpoint
+from hall_bus.topics import (
+    Endpoint,
+    any_camera_event,
+    any_device_event,
+    notice_endpoint,
+    queue_endpoint,
+)
 
 log = logging.getLogger("hall.queue")
 
@@ -42,6 +51,7 @@ class QueueEngine:
     def __init__(self, site: SiteConfig, db_path: Path, clock: Clock = wall_clock) -> None:
         self.site = site
         self.endpoint = queue_endpoint(site.hall_id)
+        self.notice_topic = notice_endpoint(site.hall_id).state
         self.store = QueueStore(db_path, site, clock)
         self.bus = BusClient(site.hall_id, "queue", site.broker)
         # The store has one SQLite connection; the request worker and the maintenance thread
@@ -49,6 +59,7 @@ class QueueEngine:
         self._store_lock = threading.Lock()
         self._summary_dirty = True
         self._summary_sent_at = 0.0
+        self._notice_dirty = True  # published from the store once connected
         self._in_flight: list[tuple[Any, int]] = []
         self._last_sent_seq = 0
         self._stopping = threading.Event()
@@ -111,6 +122,9 @@ class QueueEngine:
                 )
             elif outcome.response.status is ResponseStatus.OK and action not in READ_ONLY:
                 self._summary_dirty = True
+                if action in notices.ACTIONS:
+                    # Before the answer: the manager's page sees the notice in force at once.
+                    self._publish_notice()
             if action not in READ_ONLY:
                 _log_outcome(action, request, outcome.response)
             self._flush_outbox(forget_acknowledged=False)
@@ -165,6 +179,13 @@ class QueueEngine:
                 self._in_flight.append((self.bus.publish(self.endpoint.event, event), seq))
                 self._last_sent_seq = seq
 
+    def _publish_notice(self) -> None:
+        self._notice_dirty = False
+        notice = self.store.retained_notice()
+        if notice is not None:
+            # Retained and remembered by the client: republished after every reconnect too.
+            self.bus.publish_state(self.notice_topic, notice)
+
     def _publish_summary(self) -> None:
         self._summary_dirty = False
         self._summary_sent_at = time.monotonic()
@@ -190,6 +211,10 @@ class QueueEngine:
                         next_check = now + interval
                         if self.store.check_supervision():
                             self._summary_dirty = True
+                    if self.store.expire_notice(utc_now()):
+                        self._notice_dirty = True
+                    if self._notice_dirty and self.bus.connected:
+                        self._publish_notice()
                     self._flush_outbox()
                     if (
                         self._summary_dirty

@@ -34,8 +34,9 @@ from hall_bus.contract import (
     SupervisionAlert,
     TicketState,
 )
+from hall_bus.contract.notice import HallNotice
 from hall_bus.ids import utc_now
-from hall_bus.queue import actions, documents, manager_actions, supervision
+from hall_bus.queue import actions, documents, manager_actions, notices, supervision
 from hall_bus.queue.businessday import business_day
 from hall_bus.queue.rows import (
     DomainError,
@@ -116,6 +117,13 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE alerts ADD COLUMN note TEXT",
         "CREATE TABLE window_services (window_id TEXT PRIMARY KEY, body TEXT NOT NULL,"
         " actor TEXT, changed_at TEXT NOT NULL)",
+    ],
+    [
+        # The managers' notice to the hall (hall_bus/queue/notices.py): the retained message
+        # while in force (`body`) and after it came off the screens (`withdrawal`), with who.
+        "CREATE TABLE notices (notice_id TEXT PRIMARY KEY, body TEXT NOT NULL,"
+        " posted_by TEXT NOT NULL, posted_at TEXT NOT NULL, until TEXT NOT NULL,"
+        " withdrawal TEXT, withdrawn_by TEXT, withdrawn_at TEXT)",
     ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -453,6 +461,23 @@ class QueueStore:
             for w in all_windows(tx)
         ]
         return waiting, active, windows
+
+    def retained_notice(self) -> HallNotice | None:
+        """The managers' notice the bus must hold (hall_bus/queue/notices.py)."""
+        return notices.retained(self._conn)
+
+    def expire_notice(self, wall_now: datetime) -> list[QueueEvent]:
+        """Withdraw the notice in force if it ran out; the events (also in the outbox)."""
+        if not notices.ran_out(self._conn, wall_now):
+            return []
+        tx = self._begin(cause=None)
+        try:
+            notices.expire(tx, wall_now)
+            self._commit(tx)
+        except BaseException:
+            self._rollback()
+            raise
+        return list(tx.events)
 
     def pending_events(self, limit: int = 500) -> list[tuple[int, QueueEvent]]:
         rows = self._conn.execute(
