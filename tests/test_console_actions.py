@@ -1,11 +1,13 @@
-"""Manager actions from the console's page, through the bus: a notice the hall screen shows and
-the announcer says, cancelling, putting back and issuing tickets, moving a service, and the
-day's report as CSV and as a printable page."""
+"""Manager actions from the console's page, through the bus: a notice the engine keeps with who
+posted and withdrew it, which the hall screen shows and the announcer says, cancelling, putting
+back and issuing tickets, moving a service, and the day's report as CSV and as a printable
+page."""
 
 from __future__ import annotations
 
 import csv
 import io
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -86,6 +88,17 @@ def test_notice_reaches_the_hall_screen_and_the_announcer_and_is_withdrawn(
         wait_until(lambda: "请保管好随身物品" in sim.screen.shown, 10, "the line's notice is back")
     finally:
         page.close()
+    # The engine, not the console, keeps the notice: who posted it and who took it down.
+    conn = sqlite3.connect(tmp_path / "queue.sqlite3")
+    try:
+        rows = conn.execute("SELECT json_extract(body, '$.text_zh'), posted_by, withdrawn_by"
+                            " FROM notices").fetchall()
+        logged = conn.execute("SELECT action, actor FROM request_log WHERE action LIKE '%notice'"
+                              " ORDER BY created_at").fetchall()
+    finally:
+        conn.close()
+    assert rows == [("系统维护，社保业务暂停受理", MANAGER, MANAGER)]
+    assert logged == [("post_notice", MANAGER), ("withdraw_notice", MANAGER)]
 
 
 def test_ticket_actions_service_move_and_the_days_report(
