@@ -76,11 +76,27 @@ async function act(name, fields) {
 
 // --- floor map, queues, alerts and feed --------------------------------------------------------
 
-function windowFlags(windowId) {
-  const devices = (state.devices || []).filter((d) => d.window_id === windowId);
+// The engine's staff_absent alert for a window counts as long as it is open: nobody acknowledged
+// it, the window is still open and has not changed mode since (staff who call or serve are back),
+// and no camera has seen the seat taken since. So a window without a camera of its own is shown
+// absent too, for as long as the alert stands.
+function absenceAlerted(w) {
+  if (w.mode === "closed" || w.mode === "paused") return false;
+  const seat = ((state.presence || {}).seats || {})[w.window_id];
+  return (state.alerts || []).some((r) => {
+    if (r.alert.kind !== "staff_absent" || r.alert.window_id !== w.window_id) return false;
+    if (r.acknowledged_by) return false;
+    const raised = Date.parse(r.raised_at);
+    if (w.since && Date.parse(w.since) > raised) return false;
+    return !(seat && seat.state === "present" && Date.parse(seat.since) > raised);
+  });
+}
+
+function windowFlags(w) {
+  const devices = (state.devices || []).filter((d) => d.window_id === w.window_id);
   const offline = devices.some((d) => !d.online);
-  const seat = ((state.presence || {}).seats || {})[windowId];
-  return { offline, absent: seat && seat.state === "absent" };
+  const seat = ((state.presence || {}).seats || {})[w.window_id];
+  return { offline, absent: (seat && seat.state === "absent") || absenceAlerted(w) };
 }
 
 function renderFloor() {
@@ -88,7 +104,7 @@ function renderFloor() {
   if (!queue) return;
   const hall = state.hall || { staff: {} };
   fill("floor", queue.windows.map((w) => {
-    const flags = windowFlags(w.window_id);
+    const flags = windowFlags(w);
     const status = flags.offline ? "offline" : flags.absent ? "absent" : w.mode;
     const label = flags.offline ? "设备离线 / offline" : flags.absent ? "离岗 / absent"
       : MODES[w.mode] || w.mode;
@@ -284,7 +300,8 @@ function renderNotice() {
 }
 
 const RENDERERS = {
-  hall: [renderHall, renderFloor], queue: [renderFloor], alerts: [renderAlerts, renderFeed],
+  hall: [renderHall, renderFloor], queue: [renderFloor],
+  alerts: [renderAlerts, renderFeed, renderFloor],
   feed: [renderFeed], ratings: [renderRatings], devices: [renderDevices, renderFloor],
   screens: [renderScreens], presence: [renderFloor, renderDevices], report: [renderReport, renderRatings],
   notice: [renderNotice],
