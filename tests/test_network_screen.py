@@ -93,6 +93,10 @@ def test_text_a_screen_cannot_show_is_reported_and_a_late_screen_catches_up(
         hall.ok("login", window_id="w1", staff_id="s001")
         hall.ok("take_ticket", service_id="household")
         hall.ok("call_next", window_id="w1")
+        # The engine publishes its summary after answering, at most every 0.2 s: start the
+        # screen once the retained state holds the call, which the screen must then show.
+        hall.states.wait_for(lambda s: any(w.window_id == "w1" and w.current_ticket == "A001"
+                                           for w in s.windows), timeout=15)
         # Started after the call: the retained queue state shows it the call being served.
         tiny = NetworkScreen(site, "tiny", window_id="w1", columns=8, can_scroll=False)
         tiny.start(wait=10)
