@@ -22,6 +22,11 @@ from drivers.printer_transport import Transport, TransportError, open_transport
 log = logging.getLogger(__name__)
 
 WRITE_TIMEOUT_S = 10.0
+# The status query after a job queues behind the job's bytes: the printer answers it only once it
+# has taken the whole job in (a raster QR code alone is kilobytes, and a printer busy printing
+# reads slowly). The first answer may take this long before silence means "not answering";
+# with the short per-query wait a ticket that did print was reported as a printer failure.
+AFTER_JOB_REPLY_S = 5.0
 
 
 class PrintFailed(RuntimeError):
@@ -77,7 +82,8 @@ class TicketPrinter:
                 self._drop()
                 self.last_status = printer_status.UNKNOWN
                 raise PrintFailed(self.last_status, str(exc)) from exc
-            after = self._query()
+            after = self._query(first_reply_s=max(AFTER_JOB_REPLY_S,
+                                                  self.profile.status_timeout_s))
             if self.profile.answers_status and not after.ready:
                 # The bytes left us but the printer stopped (paper ran out mid-ticket).
                 raise PrintFailed(after, after.describe())
@@ -86,16 +92,17 @@ class TicketPrinter:
     def _blind(self, status: PrinterStatus) -> bool:
         return not self.profile.answers_status and status.online is None
 
-    def _query(self) -> PrinterStatus:
+    def _query(self, first_reply_s: float | None = None) -> PrinterStatus:
         if not self.profile.answers_status:
             self.last_status = printer_status.UNKNOWN
             return self.last_status
+        timeout = self.profile.status_timeout_s
         try:
             transport = self._ensure_open()
             transport.discard_input()
-            replies: list[int | None] = [self._ask(transport, 1)]
+            replies: list[int | None] = [self._ask(transport, 1, first_reply_s or timeout)]
             # A printer silent to the first query is off or unplugged: do not wait twice more.
-            replies += [self._ask(transport, kind) if replies[0] is not None else None
+            replies += [self._ask(transport, kind, timeout) if replies[0] is not None else None
                         for kind in (2, 4)]
         except TransportError as exc:
             log.warning("printer %s: %s", self.port, exc)
@@ -107,9 +114,10 @@ class TicketPrinter:
         self.last_status = status
         return status
 
-    def _ask(self, transport: Transport, kind: int) -> int | None:
-        transport.write(codec.status_query(kind), self.profile.status_timeout_s)
-        reply = transport.read(1, self.profile.status_timeout_s)
+    @staticmethod
+    def _ask(transport: Transport, kind: int, timeout: float) -> int | None:
+        transport.write(codec.status_query(kind), timeout)
+        reply = transport.read(1, timeout)
         return reply[0] if reply else None
 
     def _ensure_open(self) -> Transport:

@@ -142,6 +142,29 @@ def test_silent_printer_is_unknown_never_paper_ok(
     printer.stop()
 
 
+class SlowIntakePrinter(PrinterSimulator):
+    """A printer that takes a second to take a job in before it reads the next query, as one
+    printing a raster QR code over a slow line (or a simulator on a busy machine) does."""
+
+    def receive(self, data: bytes) -> bytes:
+        if len(data) > 3:  # more than one DLE EOT query: a job
+            time.sleep(1.0)
+        return super().receive(data)
+
+
+def test_a_printer_slow_to_take_the_job_in_is_not_reported_silent(tmp_path: Path) -> None:
+    simulator = SlowIntakePrinter(out_dir=tmp_path / "receipts")
+    pty = PtyPrinter(simulator).start()
+    printer = TicketPrinter(pty.path, PrinterProfile(status_timeout_s=0.1))
+    try:
+        result = printer.print_job(render_ticket(TICKET, printer.profile))
+        assert result.status_after.ready
+        assert len(simulator.wait_receipts(1, timeout=5)) == 1
+    finally:
+        printer.stop()
+        pty.stop()
+
+
 def test_profile_without_status_prints_blind(sim: tuple[PrinterSimulator, PtyPrinter]) -> None:
     simulator, pty = sim
     printer = TicketPrinter(pty.path, PrinterProfile(answers_status=False))
