@@ -122,4 +122,10 @@ def all_passwords(broker: BrokerConfig) -> dict[str, str]:
     for path in sorted(folder.glob(f"{prefix}*{SUFFIX}")):
         account = path.name.removeprefix(prefix).removesuffix(SUFFIX)
         passwords[account] = read_password(folder, f"{prefix}{account}")
+    if credentials is not None and not passwords:
+        # A broker that let in only the development login would lock every daemon out.
+        raise CredentialsError(
+            f"凭据中没有账号密码 / no {ALL_CREDENTIALS}_<account>{SUFFIX} credential in "
+            f"{credentials}; the unit needs LoadCredential={ALL_CREDENTIALS}:"
+            f"{broker.credentials_dir}, which `hall install` writes")
     return passwords

@@ -10,6 +10,7 @@ rendered per-account config) let it in.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -23,15 +24,25 @@ from line_fixtures import make_line
 from mqtt_peer import Peer, wait_until
 from queue_fixtures import make_site
 from test_deploy_install import ALL_UNITS, _install, _site, _verify
+from test_doctor import _by_name, _doctor
+from test_metrics_exporter import scrape, value
 from test_mosquitto_config import Mosquitto
 
 from bench.engine_process import write_site
 from firmware_config.broker_accounts import CAMERA_PREFIX, Role, site_accounts
-from firmware_config.broker_credentials import CREDENTIAL, ensure_passwords, password_path
+from firmware_config.broker_credentials import (
+    ALL_CREDENTIALS,
+    CREDENTIAL,
+    ensure_passwords,
+    password_path,
+)
+from firmware_config.kiosk import KioskConfig
 from firmware_config.mosquitto_config import render_mosquitto_config
 from firmware_config.network_devices import NetworkDeviceConfig
 from firmware_config.site import BrokerConfig, SiteConfig
 from hall_bus import topics
+from hall_bus.client import BusClient
+from hall_bus.contract import QUEUE_ACTIONS, ResponseStatus
 from hall_bus.deploy.units import credential_drop_ins, instance_unit, template_of
 from hall_bus.netutil import free_port
 
@@ -148,7 +159,8 @@ class SecuredHall:
         broker = BrokerConfig(host="127.0.0.1", port=free_port(), keepalive_s=5,
                               reconnect_min_s=0.1, reconnect_max_s=1.0)
         self.site = _with_credentials(make_site().model_copy(update={
-            "broker": broker, "data_dir": tmp_path / "data", "lines": [line]}), self.folder)
+            "broker": broker, "data_dir": tmp_path / "data", "lines": [line],
+            "kiosks": [KioskConfig(id="kiosk1", printer_port="sim")]}), self.folder)
         conf = render_mosquitto_config(self.site, tmp_path / "conf",
                                        data_dir=tmp_path / "mosquitto",
                                        run_user="root" if os.geteuid() == 0 else "mosquitto")
@@ -157,6 +169,11 @@ class SecuredHall:
         self.daemon_site = write_site(
             _with_credentials(self.site, tmp_path / "no-such-folder"), tmp_path / "site.yaml")
         self.processes: list[subprocess.Popen[bytes]] = []
+        self.logs: list[Path] = []
+
+    def logs_text(self) -> str:
+        return "\n".join(f"--- {log.name}\n{log.read_text(errors='replace')}"
+                         for log in self.logs)
 
     def credentials_for(self, unit: str) -> Path:
         """What systemd would do for `unit`: copy the file its drop-in names into a private
@@ -175,6 +192,7 @@ class SecuredHall:
 
     def spawn(self, credentials: Path, *args: str) -> subprocess.Popen[bytes]:
         log = self.tmp_path / f"{args[0]}.log"
+        self.logs.append(log)
         with log.open("ab") as out:
             process = subprocess.Popen(
                 [sys.executable, "-m", "hall_bus.cli", args[0], "--site", str(self.daemon_site),
@@ -217,26 +235,105 @@ def _watch_statuses(hall: SecuredHall) -> Peer:
     return peer
 
 
+def _online(hall: SecuredHall, watcher: Peer, *nodes: str) -> None:
+    def seen(node: str) -> bool:
+        status = topics.Endpoint(hall.site.hall_id, node).status
+        return watcher.payloads(status)[-1:] == [topics.ONLINE.encode()]
+
+    for node in nodes:
+        try:
+            wait_until(lambda node=node: seen(node), 30, f"{node} online")  # type: ignore[misc]
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{hall.logs_text()}") from exc
+
+
 def test_daemons_log_in_with_only_their_unit_credential(secured: SecuredHall) -> None:
+    """Queue engine, line daemon and metrics exporter, each with its unit's credential only and a
+    site whose credentials folder does not exist; then the exporter's figures and `hall doctor`
+    (as root, from the folder, on the read-only metrics account) see the whole hall."""
     hall = secured
     watcher = _watch_statuses(hall)
+    metrics_port = free_port()
     try:
         hall.spawn(hall.credentials_for("hall-queue.service"), "queue")
         hall.spawn(hall.credentials_for("hall-line@line1.service"), "line", "--port", "line1")
         hall.spawn(hall.credentials_for("hall-metrics.service"), "metrics",
-                   "--port", str(free_port()))
+                   "--port", str(metrics_port))
+        _online(hall, watcher, "queue", "line1", "metrics")
+        assert all(process.poll() is None for process in hall.processes), hall.logs_text()
 
-        def online(node: str) -> bool:
-            status = topics.Endpoint(hall.site.hall_id, node).status
-            return watcher.payloads(status)[-1:] == [topics.ONLINE.encode()]
+        # A kiosk takes a ticket on its own account: the exporter saw the request, the answer
+        # and the new state, all under the metrics account's read-only grant.
+        kiosk = BusClient(hall.site.hall_id, "kiosk1", hall.site.broker)
+        kiosk.start(wait=10)
+        try:
+            take = QUEUE_ACTIONS["take_ticket"].request.model_validate({"service_id": "household"})
+            answer = kiosk.request(topics.queue_endpoint(hall.site.hall_id), "take_ticket", take)
+            assert answer.status is ResponseStatus.OK, answer
+        finally:
+            kiosk.stop()
 
-        for node in ("queue", "line1", "metrics"):
-            wait_until(lambda node=node: online(node), 30,  # type: ignore[misc]
-                       f"{node} online; logs: " + " ".join(
-                           p.name for p in hall.tmp_path.glob("*.log")))
-        assert all(process.poll() is None for process in hall.processes)
+        def figures() -> tuple[float | None, ...]:
+            samples = scrape(metrics_port)
+            return (value(samples, "hall_tickets_issued_total", service="household"),
+                    value(samples, "hall_tickets_waiting", service="household"),
+                    value(samples, "hall_request_latency_seconds_count", action="take_ticket"),
+                    value(samples, "hall_daemon_online", node="queue"),
+                    value(samples, "hall_daemon_online", node="line1"))
+
+        wait_until(lambda: figures() == (1, 1, 1, 1, 1), 15, "the exporter's figures")
+
+        report = json.loads(_doctor(write_site(hall.site, hall.tmp_path / "root-site.yaml"),
+                                    "--json").stdout)
+        seen = _by_name(report)
+        assert seen[("daemon", "queue")] == ("ok", "在线 / online")
+        assert seen[("daemon", "metrics")] == ("ok", "在线 / online")
+        assert seen[("broker", f"127.0.0.1:{hall.site.broker.port}")][0] == "ok"
     finally:
         watcher.close()
+
+
+def test_the_embedded_broker_takes_every_login_from_its_units_folder_credential(
+    tmp_path: Path,
+) -> None:
+    """systemd loads the folder as `broker-passwords_<file>`; the site's folder is out of reach."""
+    folder = tmp_path / "credentials"
+    broker = BrokerConfig(host="127.0.0.1", port=free_port(), keepalive_s=5,
+                          reconnect_min_s=0.1, reconnect_max_s=1.0, credentials_dir=folder)
+    site = make_site().model_copy(update={"broker": broker, "data_dir": tmp_path / "data"})
+    ensure_passwords(folder, ["queue", "pad-w1"])
+    loaded = tmp_path / "run-credentials"
+    loaded.mkdir()
+    for path in folder.iterdir():
+        shutil.copyfile(path, loaded / f"{ALL_CREDENTIALS}_{path.name}")
+    unreachable = _with_credentials(site, tmp_path / "no-such-folder")
+    log = tmp_path / "broker.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "hall_bus.cli", "broker", "--site",
+             str(write_site(unreachable, tmp_path / "site.yaml"))], cwd=REPO, stdout=out,
+            stderr=out, env={**os.environ, "CREDENTIALS_DIRECTORY": str(loaded)})
+    try:
+        def answer(username: str, password: str) -> bool:
+            peer = Peer(broker.port, f"test-{username}", username, password)
+            try:
+                return not peer.connect().is_failure
+            finally:
+                peer.close()
+
+        def listening() -> bool:
+            assert process.poll() is None, log.read_text()
+            try:
+                return answer("pad-w1", (folder / "pad-w1.password").read_text().strip())
+            except OSError:
+                return False
+
+        wait_until(listening, 30, "the embedded broker to let pad-w1 in")
+        assert answer("queue", (folder / "queue.password").read_text().strip())
+        assert not answer("queue", (folder / "pad-w1.password").read_text().strip())
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(20)
 
 
 def test_a_unit_given_another_accounts_password_is_refused(secured: SecuredHall) -> None:
@@ -273,3 +370,12 @@ def test_a_missing_credential_is_named_and_exits_2(tmp_path: Path) -> None:
             f"'queue' ({empty / CREDENTIAL}: No such file or directory); the unit needs "
             f"LoadCredential=broker-password:{tmp_path / 'creds'}/queue.password") in done.stderr
     assert "Traceback" not in done.stderr
+
+    # The embedded broker's unit loads the whole folder: none of it loaded is named too.
+    done = subprocess.run(
+        [sys.executable, "-m", "hall_bus.cli", "broker", "--site", str(site_path), "--port",
+         str(free_port())], cwd=REPO, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "CREDENTIALS_DIRECTORY": str(empty)})
+    assert done.returncode == 2, done.stderr
+    assert (f"no broker-passwords_<account>.password credential in {empty}; the unit needs "
+            f"LoadCredential=broker-passwords:{tmp_path / 'creds'}") in done.stderr
