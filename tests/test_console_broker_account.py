@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import paho.mqtt.client as mqtt
 from bus_helpers import Collector
 from console_fixtures import MANAGER, PASSWORD, ConsoleHall, browser, log_in
 from mqtt_peer import Peer
@@ -18,7 +19,9 @@ from mqtt_peer import peers as peers  # a fixture, used by name
 from playwright.sync_api import expect
 from test_broker_security import SecuredHall, _assert_subscriptions_granted, hall
 
+from firmware_config.broker_accounts import Access, site_accounts
 from firmware_config.console import ConsoleConfig, ManagerAccount
+from firmware_config.loader import load_site
 from hall_bus.client import BusClient
 from hall_bus.console.auth import hash_password
 from hall_bus.console.daemon import ConsoleDaemon
@@ -28,6 +31,8 @@ from hall_bus.queue.service import QueueEngine
 from hall_bus.topics import Endpoint, notice_endpoint, queue_endpoint
 
 __all__ = ["browser", "hall"]  # fixtures
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def test_console_works_on_its_own_account(
@@ -109,3 +114,18 @@ def test_console_works_on_its_own_account(
         desk.stop()
         console.stop()
         engine.stop()
+
+
+def test_only_the_engine_may_write_the_notice() -> None:
+    """Whatever the site lists, the notice topic is writable by the queue account alone, and
+    every daemon that shows or says the notice may read it."""
+    site = load_site(REPO / "firmware_config" / "sites" / "demo.yaml")
+    topic = notice_endpoint(site.hall_id).state
+    writers, readers = set(), set()
+    for account in site_accounts(site):
+        for grant in account.grants:
+            if mqtt.topic_matches_sub(grant.topic, topic):
+                (readers if grant.access is Access.READ else writers).add(account.name)
+    assert writers == {"queue"}
+    lines = {line.id for line in site.lines}
+    assert lines and readers >= {"voice", "console", "metrics", *lines}
