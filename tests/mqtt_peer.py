@@ -14,6 +14,10 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
+# How long the broker may take to answer CONNECT, SUBSCRIBE or PUBLISH: generous, as a busy
+# machine can stall a local Mosquitto for seconds; a healthy run waits milliseconds.
+ANSWER_S = 15.0
+
 
 def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
@@ -59,18 +63,18 @@ class Peer:
     def connect(self) -> ReasonCode:
         self.client.connect("127.0.0.1", self.port, keepalive=30)
         self.client.loop_start()
-        assert self._answered.wait(5), "no CONNACK"
+        assert self._answered.wait(ANSWER_S), "no CONNACK"
         assert self.reason is not None
         return self.reason
 
     def subscribe(self, topic: str) -> None:
         _, mid = self.client.subscribe(topic, qos=1)
         assert mid is not None
-        wait_until(lambda: mid in self._granted, 5, f"SUBACK for {topic}")
+        wait_until(lambda: mid in self._granted, ANSWER_S, f"SUBACK for {topic}")
         assert not self._granted[mid][0].is_failure, self._granted[mid]
 
     def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
-        self.client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)
+        self.client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(ANSWER_S)
 
     def payloads(self, topic: str) -> list[bytes]:
         return [bytes(m.payload) for m in list(self.messages) if m.topic == topic]

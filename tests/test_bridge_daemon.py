@@ -172,7 +172,7 @@ def test_a_bad_catalogue_is_rejected_and_the_old_one_kept(
                                                "service_id": "passport"}]
         backend.publish(HALL, "catalogue", 3, {"services": doubled})
         watcher.events.wait_for(lambda e: e.type == "downlink_rejected" and e.version == 3)
-        wait_until(lambda: len(backend.store.reports(HALL)) == 3, 5, "three reports")
+        wait_until(lambda: len(backend.store.reports(HALL)) == 3, 15, "three reports")
     finally:
         bridge.stop()
     assert [(r["version"], r["status"]) for r in backend.store.reports(HALL)] == [

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from mqtt_peer import Peer, wait_until
+from mqtt_peer import ANSWER_S, Peer, wait_until
 from mqtt_peer import peers as peers  # a fixture, used by name
 
 from firmware_config.loader import load_site
@@ -53,7 +53,7 @@ def test_retained_message_reaches_a_late_subscriber(
     reader = peers(broker.port, "t-reader", "kiosk-1", "kiosk-pw")
     assert not reader.connect().is_failure
     reader.subscribe("hall/h1/queue/state")
-    wait_until(lambda: bool(reader.messages), 5, "the retained message")
+    wait_until(lambda: bool(reader.messages), ANSWER_S, "the retained message")
     assert reader.messages[0].retain
     assert reader.payloads("hall/h1/queue/state") == [b'{"v":1}']
 
@@ -95,7 +95,7 @@ def test_retained_messages_survive_a_restart_with_data_dir(
         reader = peers(second.port, "t-reader", "hall", "hall-demo")
         assert not reader.connect().is_failure
         reader.subscribe("hall/h1/#")
-        wait_until(lambda: bool(reader.messages), 5, "the restored retained message")
+        wait_until(lambda: bool(reader.messages), ANSWER_S, "the restored retained message")
         time.sleep(0.1)  # the cleared topic, if wrongly restored, would come with it
         assert [(m.topic, m.payload) for m in reader.messages] == [("hall/h1/queue/state", b"kept")]
 
@@ -123,7 +123,7 @@ def test_two_brokers_on_free_ports(peers: Callable[..., Peer]) -> None:
         a.publish("x/y", b"only on one")
         a.subscribe("x/#")
         a.publish("x/y", b"again")
-        wait_until(lambda: bool(a.messages), 5, "own message on broker one")
+        wait_until(lambda: bool(a.messages), ANSWER_S, "own message on broker one")
         assert b.messages == []
     one.stop()  # idempotent after the context manager already stopped it
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from mqtt_peer import Peer, wait_until
+from mqtt_peer import ANSWER_S, Peer, wait_until
 from mqtt_peer import peers as peers  # a fixture, used by name
 
 from firmware_config.broker_credentials import read_password
@@ -183,11 +183,12 @@ def test_acl_keeps_a_kiosk_to_its_role(
     kiosk.publish(f"{root}/queue/request/take_ticket", b"{}")
 
     request = f"{root}/queue/request/take_ticket"
-    wait_until(lambda: bool(console.payloads(request)), 5, "the request")
+    wait_until(lambda: bool(console.payloads(request)), ANSWER_S, "the request")
     assert console.payloads(f"{root}/queue/state") == [b"real"]
     assert console.payloads(f"{root}/{KIOSK}/status") == [b"online"]
     assert console.payloads(f"{root}/queue/request/call_next") == []
-    wait_until(lambda: bool(kiosk.payloads(f"{root}/queue/state")), 5, "queue state at the kiosk")
+    wait_until(lambda: bool(kiosk.payloads(f"{root}/queue/state")), ANSWER_S,
+               "queue state at the kiosk")
     assert kiosk.payloads(f"{root}/queue/state") == [b"real"]
     assert kiosk.payloads(f"{root}/line1/w01-strip/set") == [], "read a line's topics"
 
@@ -204,7 +205,7 @@ def test_retained_message_survives_restart(
     reader = peers(broker.port, "t-reader", KIOSK, accounts[KIOSK])
     assert not reader.connect().is_failure
     reader.subscribe(f"{root}/queue/state")
-    wait_until(lambda: bool(reader.payloads(f"{root}/queue/state")), 5, "the retained state")
+    wait_until(lambda: bool(reader.payloads(f"{root}/queue/state")), ANSWER_S, "the retained state")
     assert reader.messages[0].retain
     assert reader.payloads(f"{root}/queue/state") == [b'{"v":1}']
 
