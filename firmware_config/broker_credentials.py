@@ -37,15 +37,12 @@ def password_path(credentials_dir: Path, account: str) -> Path:
     return credentials_dir / f"{account}{SUFFIX}"
 
 
-def read_password(credentials_dir: Path, account: str) -> str:
-    path = password_path(credentials_dir, account)
+def _read_secret(path: Path, missing: str) -> str:
+    """The password in `path`; `missing` tells the operator how to provide an absent one."""
     try:
         password = path.read_text(encoding="utf-8").strip()
     except FileNotFoundError as exc:
-        raise CredentialsError(
-            f"没有账号 {account!r} 的密码文件 / no password file for broker account {account!r} "
-            f"({path}); `hall config mosquitto` makes one for every daemon and device of the site"
-        ) from exc
+        raise CredentialsError(missing) from exc
     except OSError as exc:
         raise CredentialsError(
             f"无法读取密码文件 / cannot read {path}: {exc.strerror}"
@@ -53,6 +50,13 @@ def read_password(credentials_dir: Path, account: str) -> str:
     if not password:
         raise CredentialsError(f"密码文件为空 / {path} is empty")
     return password
+
+
+def read_password(credentials_dir: Path, account: str) -> str:
+    path = password_path(credentials_dir, account)
+    return _read_secret(path, (
+        f"没有账号 {account!r} 的密码文件 / no password file for broker account {account!r} "
+        f"({path}); `hall config mosquitto` makes one for every daemon and device of the site"))
 
 
 def ensure_passwords(credentials_dir: Path, accounts: Iterable[str]) -> dict[str, str]:
@@ -78,18 +82,11 @@ def systemd_credentials() -> Path | None:
 
 def _read_credential(folder: Path, account: str, credentials_dir: Path) -> str:
     path = folder / CREDENTIAL
-    try:
-        password = path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise CredentialsError(
-            f"没有账号 {account!r} 的密码凭据 / no systemd credential {CREDENTIAL!r} with the "
-            f"password of broker account {account!r} ({path}: {exc.strerror}); the unit needs "
-            f"LoadCredential={CREDENTIAL}:{password_path(credentials_dir, account)}, "
-            "which `hall install` writes"
-        ) from exc
-    if not password:
-        raise CredentialsError(f"密码凭据为空 / the credential {path} is empty")
-    return password
+    return _read_secret(path, (
+        f"没有账号 {account!r} 的密码凭据 / no systemd credential {CREDENTIAL!r} with the "
+        f"password of broker account {account!r} ({path}); the unit needs "
+        f"LoadCredential={CREDENTIAL}:{password_path(credentials_dir, account)}, "
+        "which `hall install` writes"))
 
 
 def login_for(broker: BrokerConfig, account: str) -> tuple[str, str]:

@@ -367,7 +367,7 @@ def test_a_missing_credential_is_named_and_exits_2(tmp_path: Path) -> None:
         env={**os.environ, "CREDENTIALS_DIRECTORY": str(empty)})
     assert done.returncode == 2, done.stderr
     assert (f"no systemd credential 'broker-password' with the password of broker account "
-            f"'queue' ({empty / CREDENTIAL}: No such file or directory); the unit needs "
+            f"'queue' ({empty / CREDENTIAL}); the unit needs "
             f"LoadCredential=broker-password:{tmp_path / 'creds'}/queue.password") in done.stderr
     assert "Traceback" not in done.stderr
 
