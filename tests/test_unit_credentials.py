@@ -289,6 +289,8 @@ def test_daemons_log_in_with_only_their_unit_credential(secured: SecuredHall) ->
         assert seen[("daemon", "queue")] == ("ok", "在线 / online")
         assert seen[("daemon", "metrics")] == ("ok", "在线 / online")
         assert seen[("broker", f"127.0.0.1:{hall.site.broker.port}")][0] == "ok"
+        if os.geteuid() == 0:  # the folder the test made is root's, as an install leaves it
+            assert seen[("credentials", str(hall.folder))][0] == "ok"
     finally:
         watcher.close()
 
@@ -379,3 +381,35 @@ def test_a_missing_credential_is_named_and_exits_2(tmp_path: Path) -> None:
     assert done.returncode == 2, done.stderr
     assert (f"no broker-passwords_<account>.password credential in {empty}; the unit needs "
             f"LoadCredential=broker-passwords:{tmp_path / 'creds'}") in done.stderr
+
+
+def test_doctor_warns_when_the_passwords_are_readable_by_more_than_root(tmp_path: Path) -> None:
+    from hall_bus.doctor.credential_checks import credentials_finding
+    from hall_bus.doctor.findings import Level
+
+    folder = tmp_path / "credentials"
+    ensure_passwords(folder, ["queue", "pad-w1"])  # 0700, files 0600
+    assert credentials_finding(None) is None  # a development site has no folder
+    found = credentials_finding(folder)
+    assert found is not None
+    if os.geteuid() != 0:
+        assert found.level is Level.WARNING and f"owner uid {os.geteuid()}" in found.detail
+        return
+    assert (found.area, found.name, found.level) == ("credentials", str(folder), Level.OK)
+
+    # What an install before systemd credentials left: the folder and files group-readable.
+    folder.chmod(0o750)
+    (folder / "pad-w1.password").chmod(0o640)
+    found = credentials_finding(folder)
+    assert found is not None and found.level is Level.WARNING
+    assert found.detail == ("不止 root 可读 / readable by others than root (credentials: "
+                            "drwxr-x---, pad-w1.password: -rw-r-----): a daemon could log in as "
+                            "another; run `hall install` again")
+    os.chown(folder / "queue.password", 999, 999)
+    folder.chmod(0o700)
+    (folder / "pad-w1.password").chmod(0o600)
+    found = credentials_finding(folder)
+    assert found is not None and "queue.password: 属主 / owner uid 999" in found.detail
+
+    missing = credentials_finding(tmp_path / "gone")
+    assert missing is not None and missing.level is Level.FAILED

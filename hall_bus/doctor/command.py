@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from firmware_config.site import SiteConfig
 from hall_bus.doctor.bus_checks import printer_findings, status_findings, take_snapshot
+from hall_bus.doctor.credential_checks import credentials_finding
 from hall_bus.doctor.findings import AREA_TITLES, Finding, Level, failed
 from hall_bus.doctor.system_checks import clock_finding, disk_finding
 from hall_bus.doctor.unit_checks import unit_findings
@@ -20,6 +21,8 @@ def check_hall(site: SiteConfig, connect_s: float = 5.0, settle_s: float = 1.0) 
     findings = [broker]
     if snapshot is not None:
         findings += status_findings(site, snapshot) + printer_findings(site, snapshot)
+    credentials = credentials_finding(site.broker.credentials_dir)
+    findings += [] if credentials is None else [credentials]
     return [*findings, *unit_findings(), disk_finding(site.data_dir), clock_finding()]
 
 

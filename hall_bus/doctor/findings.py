@@ -28,7 +28,7 @@ _LABELS = {
 
 @dataclass(frozen=True)
 class Finding:
-    area: str  # broker, daemon, device, printer, disk, clock
+    area: str  # broker, daemon, device, printer, credentials, unit, disk, clock
     name: str  # what was checked: a node, a device, a folder
     level: Level
     detail: str  # Chinese first, then English
@@ -43,6 +43,7 @@ AREA_TITLES = {
     "device": "设备 / device",
     "printer": "打印机 / printer",
     "unit": "系统单元 / unit",
+    "credentials": "账号密码 / broker passwords",
     "disk": "磁盘 / disk",
     "clock": "时钟同步 / clock",
 }
