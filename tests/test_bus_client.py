@@ -409,9 +409,9 @@ def test_handler_exception_answered_internal_error(
 ) -> None:
     client = make_client("kiosk1")
     client.start(wait=5)
-    response = client.request(SERVICE, "boom", Request(), timeout=3)
+    response = client.request(SERVICE, "boom", Request(), timeout=10)
     assert (response.status, response.code) == (ResponseStatus.ERROR, "internal_error")
-    assert client.request(SERVICE, "echo", EchoRequest(text="still"), timeout=3).data
+    assert client.request(SERVICE, "echo", EchoRequest(text="still"), timeout=10).data
 
 
 def test_unknown_action_is_answered_with_error(
@@ -420,7 +420,7 @@ def test_unknown_action_is_answered_with_error(
     client = make_client("kiosk1")
     client.start(wait=5)
     request = EchoRequest(text="x")
-    response = client.request(SERVICE, "fly", request, timeout=3)
+    response = client.request(SERVICE, "fly", request, timeout=10)
     assert (response.status, response.code, response.id) == (
         ResponseStatus.ERROR, "unknown_action", request.id)
     assert "echo" in (response.error or "")
@@ -433,7 +433,7 @@ def test_invalid_payload_is_answered_naming_the_field(
     client = make_client("kiosk1")
     client.start(wait=5)
     request = Request()  # lacks `text`
-    response = client.request(SERVICE, "echo", request, timeout=3)
+    response = client.request(SERVICE, "echo", request, timeout=10)
     assert (response.code, response.id) == ("invalid_payload", request.id)
     assert "text" in (response.error or "")
 
@@ -454,7 +454,7 @@ def test_expired_request_is_not_executed(
     client = make_client("kiosk1")
     client.start(wait=5)
     late = EchoRequest(text="late", deadline=utc_now() - timedelta(seconds=1))
-    response = client.request(SERVICE, "echo", late, timeout=3)
+    response = client.request(SERVICE, "echo", late, timeout=10)
     assert (response.code, response.id) == ("deadline_expired", late.id)
     assert service[1] == []
     assert any(r.levelno == logging.INFO and "expired" in r.message for r in caplog.records)
@@ -466,9 +466,9 @@ def test_expired_request_can_be_sent_again_with_the_same_id(
     client = make_client("kiosk1")
     client.start(wait=5)
     late = EchoRequest(text="again", deadline=utc_now() - timedelta(seconds=1))
-    assert client.request(SERVICE, "echo", late, timeout=3).code == "deadline_expired"
+    assert client.request(SERVICE, "echo", late, timeout=10).code == "deadline_expired"
     retry = late.model_copy(update={"deadline": utc_now() + timedelta(seconds=5)})
-    response = client.request(SERVICE, "echo", retry, timeout=3)
+    response = client.request(SERVICE, "echo", retry, timeout=10)
     assert (response.status, response.id) == (ResponseStatus.OK, late.id)
     assert [r.id for r in service[1]] == [late.id]
 
@@ -479,9 +479,9 @@ def test_a_request_asked_again_gets_the_first_answer_without_a_second_execution(
     client = make_client("kiosk1")
     client.start(wait=5)
     first = EchoRequest(text="once", deadline=utc_now() + timedelta(seconds=30))
-    answer = client.request(SERVICE, "echo", first, timeout=3)
+    answer = client.request(SERVICE, "echo", first, timeout=10)
     # The requester lost that answer and asks again: same id, next attempt.
-    again = client.request(SERVICE, "echo", first.model_copy(update={"attempt": 2}), timeout=3)
+    again = client.request(SERVICE, "echo", first.model_copy(update={"attempt": 2}), timeout=10)
     assert again.model_dump() == answer.model_dump()
     assert [r.id for r in service[1]] == [first.id]
     # A redelivered copy of an attempt already answered is not answered.
