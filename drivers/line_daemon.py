@@ -30,7 +30,7 @@ from drivers.line_devices import (
 )
 from drivers.line_scheduler import Lane, LineScheduler
 from drivers.line_transport import LineError, LineSettings, LineTransport
-from drivers.press_memory import PressMemory
+from drivers.press_memory import PressMemory, resend_attempt
 from drivers.reference_frame import Frame, FrameReader, encode, frame_len
 from firmware_config.line import LineConfig, load_profile, resolve_port
 from firmware_config.site import SiteConfig
@@ -175,11 +175,15 @@ class LineDaemon:
 
         def ask() -> None:
             response: Response | None = None
+            number = 0
             for _ in range(attempts):
                 if self._stop.is_set():
                     return
-                # Same id every time: the engine answers a repeat from its log, never twice.
-                attempt = model.model_copy(update={"deadline": utc_now() + timedelta(seconds=3)})
+                # Same id every time: the engine answers a repeat from its log, never twice;
+                # a higher attempt number tells it the earlier answer was lost.
+                number = max(number + 1, resend_attempt(request_id))
+                attempt = model.model_copy(update={
+                    "deadline": utc_now() + timedelta(seconds=3), "attempt": number})
                 try:
                     response = self.bus.request(self.queue_endpoint, action, attempt, timeout=3)
                     break

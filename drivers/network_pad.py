@@ -87,8 +87,11 @@ class NetworkPad:
         assert rating.level is not None
         request = RateRequest(ticket_id=rating.ticket_id, level=rating.level,
                               reason=rating.reason, source=self.endpoint.node)
-        for _ in range(10):
-            attempt = request.model_copy(update={"deadline": utc_now() + timedelta(seconds=3)})
+        for number in range(1, 11):
+            # A higher attempt tells the engine an earlier answer was lost: it answers again
+            # (without rating twice) instead of dropping the copy as a redelivery.
+            attempt = request.model_copy(update={"deadline": utc_now() + timedelta(seconds=3),
+                                                 "attempt": number})
             try:
                 response = self.bus.request(self.queue, "rate", attempt, timeout=3)
             except BusTimeout:

@@ -18,9 +18,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from hall_bus.ids import id_time_ms
+
 log = logging.getLogger("hall.line.presses")
 
 REPEAT_WINDOW_S = 120.0
+# The highest attempt number a request may carry (hall_bus.contract.base.Request.attempt).
+MAX_ATTEMPT = 10000
 
 
 @dataclass
@@ -34,6 +38,18 @@ class PressRecord:
 
     def repeats(self, seq: int, now: float | None = None) -> bool:
         return seq == self.seq and (now or time.time()) - self.at < REPEAT_WINDOW_S
+
+
+def resend_attempt(request_id: str, now: float | None = None) -> int:
+    """The attempt number to send a press's request with now: tenths of a second since its id was
+    made. The engine answers a higher attempt of an executed request again and drops an equal one
+    as a redelivered copy, so each send must go above every earlier one of the same id, including
+    those of the daemon before a restart, which kept no count."""
+    made_ms = id_time_ms(request_id)
+    if made_ms is None:
+        return 1
+    elapsed_ms = (time.time() if now is None else now) * 1000 - made_ms
+    return min(MAX_ATTEMPT, 1 + max(0, int(elapsed_ms // 100)))
 
 
 class PressMemory:

@@ -40,6 +40,17 @@ def new_id() -> str:
         return _encode(now_ms, 10) + _encode(_last_random, 16)
 
 
+def id_time_ms(value: str) -> int | None:
+    """The creation time (milliseconds since the epoch) an id of `new_id` carries, or None."""
+    head = value[:10].upper()
+    if len(head) != 10 or any(ch not in _ALPHABET for ch in head):
+        return None
+    millis = 0
+    for ch in head:
+        millis = millis * 32 + _ALPHABET.index(ch)
+    return millis
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 

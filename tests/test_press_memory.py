@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from drivers.press_memory import REPEAT_WINDOW_S, PressMemory, PressRecord
+from drivers.press_memory import (
+    MAX_ATTEMPT,
+    REPEAT_WINDOW_S,
+    PressMemory,
+    PressRecord,
+    resend_attempt,
+)
+from hall_bus.contract import CallNextRequest, Response
+from hall_bus.ids import id_time_ms, new_id
+from hall_bus.request_server import AnsweredRequests
 
 
 def test_records_survive_a_reload_and_expire(tmp_path: Path) -> None:
@@ -29,3 +38,25 @@ def test_unreadable_memory_is_ignored(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("a file where a folder should be")
     unwritable.save("x", PressRecord(1, 0.0))  # logged, kept in memory, no exception
     assert unwritable.records["x"].seq == 1
+
+
+def test_each_send_of_a_press_request_is_answered_again_by_the_engine() -> None:
+    """The engine drops a copy whose attempt is not above the last one it answered; a retry,
+    also by a daemon restarted with the stored request, must go above it to get the answer."""
+    request_id = new_id()
+    made = (id_time_ms(request_id) or 0) / 1000
+    first = CallNextRequest(id=request_id, window_id="w1",
+                            attempt=resend_attempt(request_id, now=made + 0.05))
+    assert first.attempt == 1
+    answered = AnsweredRequests()
+    answered.remember(first, Response.ok(request_id, {"ticket": None}))
+    assert answered.answer_again(first) is None  # a redelivered copy
+    # The answer was lost; the retry after the 3 s timeout is answered from memory.
+    retry = first.model_copy(update={"attempt": resend_attempt(request_id, now=made + 3.1)})
+    again = answered.answer_again(retry)
+    assert again is not None and again.id == request_id
+    # The daemon dies before that answer comes, and its successor sends the stored request.
+    resumed = first.model_copy(update={"attempt": resend_attempt(request_id, now=made + 3.3)})
+    assert answered.answer_again(resumed) is not None
+    assert resend_attempt(request_id, now=made + 10**6) == MAX_ATTEMPT
+    assert resend_attempt("not an id") == 1
