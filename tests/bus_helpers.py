@@ -22,7 +22,8 @@ class Collector(Generic[T]):
             self.items.append(item)
             self._changed.notify_all()
 
-    def wait_for(self, predicate: Callable[[T], bool], timeout: float = 5.0) -> T:
+    def wait_for(self, predicate: Callable[[T], bool], timeout: float = 15.0) -> T:
+        # Generous by default: a busy machine can hold a message back for seconds.
         deadline = time.monotonic() + timeout
         with self._changed:
             while True:

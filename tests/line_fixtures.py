@@ -56,7 +56,12 @@ def make_line(link: Path, baud: int = 9600) -> tuple[LineConfig, SimHall]:
     return config, sim
 
 
-def wait_until(predicate: Callable[[], object], timeout: float = 5.0, what: str = "") -> None:
+# Generous: a healthy run waits milliseconds, a busy two-core machine can stall a daemon for
+# seconds, and only a real fault should fail a test.
+WAIT_S = 15.0
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = WAIT_S, what: str = "") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():

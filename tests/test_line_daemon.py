@@ -91,7 +91,7 @@ def test_lost_ack_never_calls_twice(rig: tuple[Hall, SimHall, LineDaemon]) -> No
     hall.ok("take_ticket", service_id="household")
     sim.caller.drop_acks = 2  # the keypad misses our first two acknowledgements
     sim.caller.press(Key.NEXT)
-    wait_until(lambda: len(sim.caller.acks) == 1, timeout=8, what="next acknowledged")
+    wait_until(lambda: len(sim.caller.acks) == 1, what="next acknowledged")
     assert sim.caller.acks[0].text == "A001"
     states = {t["number"]: t["state"] for t in hall.tickets()}
     assert states == {"A001": "called", "A002": "waiting"}
@@ -122,7 +122,7 @@ def test_noise_bad_crc_silence_and_unplug(rig: tuple[Hall, SimHall, LineDaemon])
     sim.line.unplug()
     wait_until(lambda: not daemon.transport.is_open, what="port closed after unplug")
     sim.line.plug()
-    wait_until(lambda: daemon.transport.is_open, timeout=8, what="port reopened")
+    wait_until(lambda: daemon.transport.is_open, what="port reopened")
     sim.caller.press(Key.RESUME)
     wait_until(lambda: len(sim.caller.acks) == 3, what="resume after replug")
     hall.states.wait_for(lambda s: any(w.window_id == "w1" and w.mode.value == "idle"
@@ -164,7 +164,7 @@ def test_unanswered_pad_times_out_unrated_and_one_rating_per_ticket(
     wait_until(lambda: sim.pad.shown[:1] == (PROMPT,), what="prompt")
     # Nobody rates: after the 2 s timeout the pad goes idle and the ticket is recorded unrated.
     wait_until(lambda: any(e.type is LineDeviceEventType.RATING_UNRATED for e in events),
-               timeout=6, what="unrated event")
+               what="unrated event")
     unrated = next(e for e in events if e.type is LineDeviceEventType.RATING_UNRATED)
     assert unrated.ticket_id == first["ticket_id"]
     wait_until(lambda: sim.pad.shown == () and sim.pad.idle is not None, what="idle again")

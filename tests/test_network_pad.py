@@ -50,7 +50,7 @@ def test_network_pad_rates_through_the_engine_and_times_out_unrated(
         second = hall.ok("call_next", window_id="w1")["ticket"]
         hall.ok("finish", window_id="w1")
         wait_until(lambda: any(e.type is LineDeviceEventType.RATING_UNRATED for e in events),
-                   timeout=6, what="unrated after the timeout")
+                   what="unrated after the timeout")
         unrated = next(e for e in events if e.type is LineDeviceEventType.RATING_UNRATED)
         assert unrated.ticket_id == second["ticket_id"]
     finally:
