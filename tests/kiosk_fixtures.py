@@ -91,7 +91,7 @@ class RunningKiosk:
     def ask(self, action: str, **fields: Any) -> dict[str, Any]:
         request = QUEUE_ACTIONS[action].request.model_validate(fields)
         response = self.tap_bus.request(queue_endpoint(self.site.hall_id), action, request,
-                                        timeout=5)
+                                        timeout=10)
         assert response.status is ResponseStatus.OK, (action, response.code, response.error)
         return response.data or {}
 
