@@ -208,7 +208,8 @@ def _write_units(settings: UnitSettings, o: InstallOptions, site: SiteConfig,
     write_units(settings, o.path(UNIT_DIR))
     credentials = site.broker.credentials_dir
     drop_ins = {} if credentials is None else credential_drop_ins(credentials, kiosk_id)
-    for unit in [*(str(source) for source in unit_sources()), *BROKERS.values()]:
+    units = [source.name for source in unit_sources() if source.parent == Path(".")]
+    for unit in [*units, *BROKERS.values()]:
         # A password drop-in of an earlier install (another kiosk, no credentials folder now).
         stale = o.path(UNIT_DIR / f"{unit}.d" / CREDENTIAL_DROP_IN)
         if stale.relative_to(o.path(UNIT_DIR)) not in drop_ins:
