@@ -100,7 +100,9 @@ def site_accounts(site: SiteConfig) -> list[Account]:
     h = site.hall_id
     queue = topics.queue_endpoint(h)
     catalogue = topics.Endpoint(h, BRIDGE, DownlinkKind.CATALOGUE.value).state
-    notice = topics.notice_endpoint(h).state  # the managers' notice: hall screens and voice
+    # The managers' notice lies in the engine's subtree: only the engine, which logs who posted it,
+    # writes it (hall_bus/queue/notices.py); hall screens (line daemons) and voice read it.
+    notice = topics.notice_endpoint(h).state
     accounts = [
         # The engine raises alerts from cameras, line devices and kiosks (queue/device_alerts.py).
         _account(h, QUEUE, Role.QUEUE, *_reads(
