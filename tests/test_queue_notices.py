@@ -213,3 +213,20 @@ def test_engine_retains_the_notice_again_after_a_restart_and_withdraws_one_that_
     assert gone.id != short["id"] and gone.actor is None
     assert _notice_rows(tmp_path / "queue.sqlite3") == [
         ("午间错时服务", "duty1", "duty2", 1), ("请注意", "duty2", None, 1)]
+
+
+def test_the_published_notice_limit_is_the_one_enforced() -> None:
+    # The bus reference is generated from the schema; a limit it states must be the one a
+    # requester meets, or a console would let a manager type text the engine then refuses.
+    from pydantic import ValidationError
+
+    from hall_bus.contract.base import NOTICE_TEXT_MAX
+    from hall_bus.contract.queue import PostNoticeRequest
+
+    request = {"until": _until(30), "actor": "duty", "deadline": _until(1)}
+    for model, extra in ((PostNoticeRequest, request), (HallNotice, {})):
+        stated = model.model_json_schema()["properties"]["text_zh"]["maxLength"]
+        assert stated == NOTICE_TEXT_MAX
+        model.model_validate({"text_zh": "请" * stated, **extra})
+        with pytest.raises(ValidationError, match=f"at most {stated} characters"):
+            model.model_validate({"text_zh": "请" * (stated + 1), **extra})

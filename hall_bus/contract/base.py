@@ -41,6 +41,12 @@ def _refuse_full_id_number(value: str) -> str:
 
 
 MaskedText = Annotated[str, AfterValidator(_refuse_full_id_number), Field(max_length=64)]
+# A notice line fits the hall screen's scrolling row; the bound sits in the type (not on the
+# field) so the published schema states the limit that is enforced.
+NOTICE_TEXT_MAX = 60
+NoticeText = Annotated[
+    str, Field(max_length=NOTICE_TEXT_MAX), AfterValidator(_refuse_full_id_number)
+]
 
 
 class Message(BaseModel):

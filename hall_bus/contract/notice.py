@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from hall_bus.contract.base import MaskedText, Message, Timestamp
+from hall_bus.contract.base import MaskedText, Message, NoticeText, Timestamp
 
 
 class HallNotice(Message):
     """Retained on `hall/<id>/queue/notice/state` by the queue engine; `id` changes with every
     new notice and with its withdrawal."""
 
-    text_zh: MaskedText = Field(
-        max_length=60, description="The notice in Chinese; empty: no notice is in force."
+    text_zh: NoticeText = Field(
+        description="The notice in Chinese; empty: no notice is in force."
     )
     text_en: MaskedText | None = Field(default=None, description="The English version, if any.")
     until: Timestamp | None = Field(

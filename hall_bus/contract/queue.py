@@ -15,6 +15,7 @@ from hall_bus.contract.base import (
     MaskedText,
     Message,
     Name,
+    NoticeText,
     Request,
     Timestamp,
 )
@@ -598,8 +599,8 @@ NOTICE_MAX_MIN = 720  # a notice runs at most half a day; tomorrow's needs posti
 class PostNoticeRequest(Request):
     """A duty manager's notice; it replaces the one in force. `actor` is required."""
 
-    text_zh: MaskedText = Field(
-        min_length=1, max_length=60, description="The notice in Chinese, as the screens show it."
+    text_zh: NoticeText = Field(
+        min_length=1, description="The notice in Chinese, as the screens show it."
     )
     text_en: MaskedText | None = Field(default=None, description="The English version, if any.")
     until: Timestamp = Field(
