@@ -36,7 +36,6 @@ from hall_bus.contract import (
     TicketIssuedData,
     TicketListData,
     TicketState,
-    WindowInfo,
 )
 from hall_bus.queue import (
     day_report,
@@ -59,6 +58,7 @@ from hall_bus.queue.rows import (
     update_ticket,
     view_of,
     waiting_candidates,
+    window_infos,
 )
 
 
@@ -305,9 +305,7 @@ def describe(tx: Tx, req: DescribeRequest) -> DescribeData:
         business_day=tx.day,
         services=[ServiceInfo(service_id=s.id, prefix=s.prefix, name_zh=s.name_zh,
                               name_en=s.name_en) for s in site.services],
-        windows=[WindowInfo(window_id=w.id, number=w.number, name_zh=w.name_zh,
-                            name_en=w.name_en, services=[e.service for e in w.services])
-                 for w in site.windows],
+        windows=window_infos(site),
         actions=list(QUEUE_ACTIONS),
     )
 

@@ -27,10 +27,17 @@ from hall_bus.contract import (
     QueueEventType,
     ServiceAssignedData,
     SupervisionAlert,
-    WindowInfo,
 )
 from hall_bus.queue.businessday import business_day
-from hall_bus.queue.rows import DomainError, Tx, from_db, opt_from_db, require_window, to_db
+from hall_bus.queue.rows import (
+    DomainError,
+    Tx,
+    from_db,
+    opt_from_db,
+    require_window,
+    to_db,
+    window_infos,
+)
 
 _SERVICES = TypeAdapter(list[WindowServiceConfig])
 
@@ -144,11 +151,7 @@ def assign_service(tx: Tx, req: AssignServiceRequest) -> ServiceAssignedData:
         ensure_ascii=False,
     )
     tx.emit(QueueEventType.SERVICE_ASSIGNED, detail=detail)
-    return ServiceAssignedData(windows=[
-        WindowInfo(window_id=w.id, number=w.number, name_zh=w.name_zh, name_en=w.name_en,
-                   services=[e.service for e in w.services])
-        for w in moved.windows
-    ])
+    return ServiceAssignedData(windows=window_infos(moved))
 
 
 def with_window_services(site: SiteConfig, conn: sqlite3.Connection) -> SiteConfig:

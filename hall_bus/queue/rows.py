@@ -22,6 +22,7 @@ from hall_bus.contract import (
     SupervisionAlert,
     TicketState,
     TicketView,
+    WindowInfo,
     WindowMode,
     WindowSummary,
 )
@@ -223,6 +224,12 @@ def require_window(tx: Tx, window_id: str) -> WindowState:
             "unknown_window", f"没有该窗口：{window_id} / unknown window {window_id!r}"
         )
     return state
+
+
+def window_infos(site: SiteConfig) -> list[WindowInfo]:
+    """The site's windows with the services each one serves, as `describe` lists them."""
+    return [WindowInfo(window_id=w.id, number=w.number, name_zh=w.name_zh, name_en=w.name_en,
+                       services=[e.service for e in w.services]) for w in site.windows]
 
 
 def all_windows(tx: Tx) -> list[WindowState]:
