@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
+from firmware_config.broker_accounts import METRICS, camera_account
 from firmware_config.site import SiteConfig
 from hall_bus import topics
 from hall_bus.client import BusClient, BusError
@@ -21,7 +22,7 @@ from hall_bus.contract.kiosk import KioskPrinterState, PrinterPaper
 from hall_bus.doctor.findings import Finding, Level
 
 # Reads the whole hall and writes nothing; with per-daemon accounts this one has exactly that.
-DOCTOR_ACCOUNT = "metrics"
+DOCTOR_ACCOUNT = METRICS
 
 
 @dataclass(frozen=True)
@@ -32,11 +33,6 @@ class Expected:
     # The console and the metrics exporter run where the hall chose to install them: checked
     # when they have ever been on the bus, not missed when they never were.
     required: bool = True
-
-
-def camera_node(name: str) -> str:
-    """The camera supervisor's bus node (drivers/camera/daemon.py)."""
-    return f"camera-{name}"
 
 
 def expected_statuses(site: SiteConfig) -> list[Expected]:
@@ -50,7 +46,8 @@ def expected_statuses(site: SiteConfig) -> list[Expected]:
         daemons.append(node("bridge"))
     daemons += [node(line.id) for line in site.lines]
     daemons += [node(kiosk.id) for kiosk in site.kiosks]
-    daemons += [node(camera_node(camera.name)) for camera in site.cameras]
+    # A camera supervisor's bus node is named as its broker account.
+    daemons += [node(camera_account(camera.name)) for camera in site.cameras]
     daemons += [Expected("daemon", name, topics.Endpoint(h, name).status, required=False)
                 for name in ("console", "metrics")]
     devices = [Expected("device", f"{line.id}/{device.id}",
