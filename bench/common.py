@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import sys
 import tempfile
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from hall_bus.contract.queue import (  # noqa: E402
     WindowMode,
     WindowSummary,
 )
+from hall_bus.demo.report import percentile as percentile  # noqa: E402  (re-exported)
 from hall_bus.ids import utc_now  # noqa: E402
 
 
@@ -35,11 +35,6 @@ def bench_site(broker: BrokerConfig | None = None) -> SiteConfig:
     if broker is not None:
         update["broker"] = broker
     return site.model_copy(update=update)
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(share * len(ordered)) - 1)] if ordered else 0.0
 
 
 def on_private_broker(prefix: str, run: Callable[[SiteConfig, Path], None]) -> None:
