@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable, Iterator
 
 from drivers.scanner_keys import KeyDecoder, KeyEvent, Scan
+from drivers.scanner_thread import ScannerThread
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ def unpack_events(data: bytes) -> Iterator[KeyEvent]:
         yield KeyEvent(seconds + micros / 1_000_000, kind, code, value)
 
 
-class ScannerReader:
+class ScannerReader(ScannerThread):
     """Reads one scanner in a thread and calls `on_scan` for each decoded code."""
 
     def __init__(
@@ -57,18 +58,7 @@ class ScannerReader:
         self.grab = grab
         self.rescan_s = rescan_s
         self.connected = threading.Event()
-        self._stop_r, self._stop_w = os.pipe()
-        self._thread = threading.Thread(target=self._run, name="scanner", daemon=True)
-
-    def start(self) -> ScannerReader:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        os.write(self._stop_w, b"x")
-        self._thread.join(timeout=2)
-        os.close(self._stop_r)
-        os.close(self._stop_w)
+        super().__init__("scanner")
 
     def _run(self) -> None:
         while True:

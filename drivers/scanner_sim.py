@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import os
 import select
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from drivers.scanner_keys import (
     KeyEvent,
     Scan,
 )
+from drivers.scanner_thread import ScannerThread
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def key_events(text: str, layout: str = "us", start_s: float = 0.0) -> list[KeyE
     return events
 
 
-class FifoScanner:
+class FifoScanner(ScannerThread):
     """Lines written to a FIFO are scanned. Used by the default run and by scripts."""
 
     def __init__(self, path: Path, on_scan: Callable[[Scan], None], layout: str = "us") -> None:
@@ -64,18 +64,7 @@ class FifoScanner:
             raise FileExistsError(f"{path} exists and is not a FIFO")
         if not path.exists():
             os.mkfifo(path, 0o600)
-        self._stop_r, self._stop_w = os.pipe()
-        self._thread = threading.Thread(target=self._run, name="scanner-sim", daemon=True)
-
-    def start(self) -> FifoScanner:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        os.write(self._stop_w, b"x")
-        self._thread.join(timeout=2)
-        os.close(self._stop_r)
-        os.close(self._stop_w)
+        super().__init__("scanner-sim")
 
     def scan(self, text: str) -> None:
         clock = 0.0
