@@ -27,7 +27,7 @@ from hall_bus.contract import (
     SupervisionAlert,
     SupervisionKind,
 )
-from hall_bus.queue.businessday import business_day
+from hall_bus.queue.manager_actions import alerts_of_day
 from hall_bus.queue.rows import Tx, from_db, opt_from_db
 
 
@@ -80,15 +80,8 @@ def _tickets(tx: Tx, day: str) -> list[sqlite3.Row]:
 
 
 def _absences(tx: Tx, day: str) -> list[SupervisionAlert]:
-    rows = tx.conn.execute(
-        "SELECT raised_at, body FROM alerts WHERE kind = ? AND body IS NOT NULL",
-        (SupervisionKind.STAFF_ABSENT.value,),
-    ).fetchall()
-    site = tx.site
-    return [
-        SupervisionAlert.model_validate_json(r["body"]) for r in rows
-        if business_day(from_db(r["raised_at"]), site.zone, site.opening_time) == day
-    ]
+    rows = alerts_of_day(tx, day, SupervisionKind.STAFF_ABSENT)
+    return [SupervisionAlert.model_validate_json(r["body"]) for r in rows]
 
 
 def _series(rows: Iterable[sqlite3.Row], tx: Tx, day: str, bucket_min: int) -> list[SeriesPoint]:

@@ -27,6 +27,7 @@ from hall_bus.contract import (
     QueueEventType,
     ServiceAssignedData,
     SupervisionAlert,
+    SupervisionKind,
 )
 from hall_bus.queue.businessday import business_day
 from hall_bus.queue.rows import (
@@ -71,17 +72,25 @@ def _record(row: sqlite3.Row) -> AlertRecord:
     )
 
 
-def list_alerts(tx: Tx, req: ListAlertsRequest) -> AlertListData:
-    day = req.business_day or tx.day
+def alerts_of_day(tx: Tx, day: str, kind: SupervisionKind | None = None) -> list[sqlite3.Row]:
+    """The alerts raised on business day `day` (of one kind if given), newest first."""
     # Alerts from before the console existed have no body; there is nothing to show of them.
+    wanted = kind.value if kind is not None else None
     rows = tx.conn.execute(
-        "SELECT * FROM alerts WHERE body IS NOT NULL ORDER BY rowid DESC"
+        "SELECT * FROM alerts WHERE body IS NOT NULL AND (?1 IS NULL OR kind = ?1)"
+        " ORDER BY rowid DESC",
+        (wanted,),
     ).fetchall()
     site = tx.site
-    records = [
-        _record(row) for row in rows
+    return [
+        row for row in rows
         if business_day(from_db(row["raised_at"]), site.zone, site.opening_time) == day
     ]
+
+
+def list_alerts(tx: Tx, req: ListAlertsRequest) -> AlertListData:
+    day = req.business_day or tx.day
+    records = [_record(row) for row in alerts_of_day(tx, day)]
     return AlertListData(business_day=day, alerts=records[: req.limit])
 
 
