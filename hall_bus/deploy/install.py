@@ -251,10 +251,10 @@ def _write_udev(site: SiteConfig, o: InstallOptions) -> None:
 def _write_mosquitto(site: SiteConfig, o: InstallOptions) -> None:
     from firmware_config.mosquitto_config import render_mosquitto_config
 
-    credentials = getattr(site.broker, "credentials_dir", None)
+    credentials = site.broker.credentials_dir
     if o.root is not None and credentials is not None:
         # Passwords made for missing accounts go into the staging root too.
-        broker = site.broker.model_copy(update={"credentials_dir": o.path(Path(credentials))})
+        broker = site.broker.model_copy(update={"credentials_dir": o.path(credentials)})
         site = site.model_copy(update={"broker": broker})
     conf = render_mosquitto_config(site, o.path(MOSQUITTO_DIR),
                                    data_dir=o.path(MOSQUITTO_STATE), run_user="mosquitto")
