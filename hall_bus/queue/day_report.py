@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from hall_bus.contract import (
-    RATING_LABELS_ZH,
     DayReportData,
     DayReportRequest,
     RatingLevel,
@@ -28,7 +27,7 @@ from hall_bus.contract import (
     SupervisionKind,
 )
 from hall_bus.queue.manager_actions import alerts_of_day
-from hall_bus.queue.rows import Tx, from_db, opt_from_db
+from hall_bus.queue.rows import TICKET_SELECT, Tx, from_db, opt_from_db
 
 
 @dataclass
@@ -73,9 +72,7 @@ def _mean(values: list[float]) -> int | None:
 
 def _tickets(tx: Tx, day: str) -> list[sqlite3.Row]:
     return tx.conn.execute(
-        "SELECT t.*, r.level AS rating FROM tickets t LEFT JOIN ratings r USING (ticket_id)"
-        " WHERE t.business_day = ? ORDER BY t.issued_at",
-        (day,),
+        f"{TICKET_SELECT} WHERE t.business_day = ? ORDER BY t.issued_at", (day,)
     ).fetchall()
 
 
@@ -120,15 +117,16 @@ def _ratings(tx: Tx, day: str, limit: int) -> list[RatingView]:
         " ORDER BY r.rated_at DESC LIMIT ?)) ORDER BY rated_at DESC",
         (day, *bad, day, *bad, limit),
     ).fetchall()
-    return [
-        RatingView(
+    views = []
+    for r in rows:
+        level = RatingLevel(r["level"])
+        views.append(RatingView(
             ticket_id=r["ticket_id"], number=r["number"], service_id=r["service_id"],
-            window_id=r["window_id"], staff_id=r["staff_id"], level=RatingLevel(r["level"]),
-            level_zh=RATING_LABELS_ZH[RatingLevel(r["level"])], reason=r["reason"],
-            rated_at=from_db(r["rated_at"]), follow_up=r["follow_up"],
-        )
-        for r in rows
-    ]
+            window_id=r["window_id"], staff_id=r["staff_id"], level=level,
+            level_zh=level.label_zh, reason=r["reason"], rated_at=from_db(r["rated_at"]),
+            follow_up=r["follow_up"],
+        ))
+    return views
 
 
 def _grouped(
