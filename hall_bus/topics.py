@@ -118,7 +118,7 @@ def any_device_event(hall_id: str, node: str) -> str:
 
 def any_camera_event(hall_id: str) -> str:
     """Filter for the events of every camera of a hall."""
-    return f"{hall_root(hall_id)}/camera/+/{EVENT}"
+    return any_device_event(hall_id, "camera")
 
 
 def any_node_status(hall_id: str) -> str:
