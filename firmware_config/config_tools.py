@@ -22,7 +22,6 @@ from typing import Any
 import yaml
 
 from firmware_config.loader import ConfigError, ConfigIssue, SiteDocument, read_site
-from firmware_config.migrations import Change
 from firmware_config.site import SiteConfig
 
 MASK = "********"
@@ -178,9 +177,7 @@ def run_migrate_command(args: argparse.Namespace) -> int:
         print("未写入；加 --write 保存（原文件保留为 .bak） / not written; add --write to "
               "save it (the old file is kept as FILE.bak)")
         return 0
-    changes = _applied_changes(document)
-    new_text = _rewrite(document.text, document, document.migrated,
-                        {c.path: c.renamed_to for c in changes if c.renamed_to})
+    new_text = _rewrite(document.text, document, document.migrated, document.renames)
     try:
         check = read_site_text_checked(new_text, str(path))
     except ConfigError as exc:
@@ -192,14 +189,6 @@ def run_migrate_command(args: argparse.Namespace) -> int:
     path.write_text(new_text, encoding="utf-8")
     print(f"已写入 / written: {path} (version {check.site.version}); 原文件 / old file: {backup}")
     return 0
-
-
-def _applied_changes(document: SiteDocument) -> list[Change]:
-    """The migration's changes again, with their rename targets, from the original text."""
-    from firmware_config.migrations import migrate
-
-    data = yaml.safe_load(document.text)
-    return migrate(data)
 
 
 def read_site_text_checked(text: str, file: str) -> SiteDocument:

@@ -15,7 +15,7 @@ import argparse
 import logging
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -330,6 +330,8 @@ class SiteDocument:
     text: str
     migrated: list[ConfigIssue]  # one per change, at the line of the key as written
     positions: dict[_KeyPath, _Position]
+    # Key path as written -> the key's new name, for the migrations that rename a key.
+    renames: dict[str, str] = field(default_factory=dict)
 
     def issue(self, path: str, message: str) -> ConfigIssue:
         """An issue about `path` (dotted key path), located at its line in the file."""
@@ -362,7 +364,8 @@ def read_site_text(text: str, file: str = "<site>") -> SiteDocument:
         site = SiteConfig.model_validate(document.data)
     except ValidationError as exc:
         raise ConfigError(_validation_issues(exc, document, file)) from exc
-    return SiteDocument(site, file, text, migrated, document.positions)
+    renames = {change.path: change.renamed_to for change in changes if change.renamed_to}
+    return SiteDocument(site, file, text, migrated, document.positions, renames)
 
 
 def parse_site(text: str, file: str = "<site>") -> SiteConfig:
