@@ -37,6 +37,17 @@ def bench_site(broker: BrokerConfig | None = None) -> SiteConfig:
     return site.model_copy(update=update)
 
 
+def staff_for(site: SiteConfig, window_ids: list[str]) -> list[str]:
+    """A different member of staff allowed at each of these windows, in their order."""
+    free = list(site.staff)
+    chosen = []
+    for window_id in window_ids:
+        person = next(p for p in free if not p.windows or window_id in p.windows)
+        free.remove(person)
+        chosen.append(person.id)
+    return chosen
+
+
 def on_private_broker(prefix: str, run: Callable[[SiteConfig, Path], None]) -> None:
     """`run(site, workdir)`: the bench site with its data in a temporary folder and a private
     Mosquitto of its own there (the machine's broker is never used)."""

@@ -22,7 +22,7 @@ import threading
 import time
 from pathlib import Path
 
-from common import on_private_broker, percentile
+from common import on_private_broker, percentile, staff_for
 
 from drivers.line_daemon import LineDaemon
 from drivers.line_press_channel import PressChannelServer, press_channel_path
@@ -90,11 +90,8 @@ def run(site: SiteConfig, workdir: Path, line_id: str, seconds: float) -> None:
                 request("take_ticket", service_id=service)
         logins, quiet, busy = PressLog(), PressLog(), PressLog()
         desks = build_desks(site, request, view, logins)
-        free = list(site.staff)
-        for window in windows:
-            person = next(p for p in free if not p.windows or window.id in p.windows)
-            free.remove(person)
-            assert desks[window.id].act("login", staff_id=person.id).ok
+        for window, person in zip(windows, staff_for(site, [w.id for w in windows]), strict=True):
+            assert desks[window.id].act("login", staff_id=person).ok
         ratings: list[threading.Thread] = []
         desks = build_desks(site, request, view, quiet)
         started = time.monotonic()

@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import on_private_broker, percentile
+from common import on_private_broker, percentile, staff_for
 
 from drivers import reference_commands as rc
 from drivers.caller_keypad import Key
@@ -85,7 +85,7 @@ def run(site: SiteConfig, workdir: Path, presses: int, baud: int) -> None:
     client.start(wait=10)
     try:
         windows = site.windows[:16]
-        staff = _staff_for(site, [w.id for w in windows])
+        staff = staff_for(site, [w.id for w in windows])
         for window, person in zip(windows, staff, strict=True):
             caller = devices[f"{window.id}-caller"]
             assert isinstance(caller, SimKeypad)
@@ -195,16 +195,6 @@ def _keypad(devices: dict[str, object], window_id: str) -> SimKeypad:
     keypad = devices[f"{window_id}-caller"]
     assert isinstance(keypad, SimKeypad)
     return keypad
-
-
-def _staff_for(site: SiteConfig, window_ids: list[str]) -> list[str]:
-    free = list(site.staff)
-    chosen = []
-    for window_id in window_ids:
-        person = next(p for p in free if not p.windows or window_id in p.windows)
-        free.remove(person)
-        chosen.append(person.id)
-    return chosen
 
 
 def main() -> int:
