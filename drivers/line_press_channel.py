@@ -134,9 +134,8 @@ class PressChannelServer:
                 return
             if len(raw) > MAX_LINE_BYTES or not raw.endswith(b"\n"):
                 # The rest of an over-long line cannot be told from the next request: close.
-                self._reject(None, "line_too_long", f"more than {MAX_LINE_BYTES} bytes")
-                self._send(wfile, _error(None, "line_too_long",
-                                         f"more than {MAX_LINE_BYTES} bytes"))
+                self._send(wfile, self._reject(None, "line_too_long",
+                                               f"more than {MAX_LINE_BYTES} bytes"))
                 return
             answer = self.answer(raw)
             if not self._send(wfile, answer):
