@@ -27,10 +27,10 @@ from queue_fixtures import make_site
 from tls_certs import make_pki
 
 from bench.reference_backend import ReferenceBackend, server_tls
+from daemons.bridge.daemon import BridgeDaemon
 from firmware_config.bridge import BridgeConfig, HttpsUplinkConfig
 from firmware_config.site import BrokerConfig
 from hall_bus import topics
-from hall_bus.bridge.daemon import BridgeDaemon
 from hall_bus.client import BusClient
 from hall_bus.contract.queue import QueueEventType
 

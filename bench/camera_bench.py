@@ -26,9 +26,9 @@ from pathlib import Path
 
 import cv2
 
+from daemons.camera.supervisor import CameraSupervisor
 from drivers.camera.regions import Image
 from drivers.camera.scene import SEAT_POLYGONS, DeskScene, DeskSpec, SeatSpec
-from drivers.camera.supervisor import CameraSupervisor
 from firmware_config.camera import CameraConfig, SeatConfig
 
 START = datetime(2024, 3, 4, 1, 0, tzinfo=UTC)
@@ -110,7 +110,7 @@ def process_cpu_share(seconds: float) -> float:
         site = site.model_copy(update={"data_dir": Path(folder)})
         site_path = write_site(site, Path(folder) / "site.yaml")
         process = subprocess.Popen(
-            [sys.executable, "-m", "hall_bus.cli", "camera", "--site", str(site_path),
+            [sys.executable, "-m", "operations.cli", "camera", "--site", str(site_path),
              "--camera", camera.name, "--capture-reference"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )

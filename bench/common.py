@@ -12,6 +12,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from demo.report import percentile as percentile  # noqa: E402  (re-exported)
 from firmware_config.loader import load_site  # noqa: E402
 from firmware_config.site import BrokerConfig, SiteConfig  # noqa: E402
 from hall_bus.contract.queue import (  # noqa: E402
@@ -23,7 +24,6 @@ from hall_bus.contract.queue import (  # noqa: E402
     WindowMode,
     WindowSummary,
 )
-from hall_bus.demo.report import percentile as percentile  # noqa: E402  (re-exported)
 from hall_bus.ids import utc_now  # noqa: E402
 
 

@@ -21,13 +21,13 @@ from pathlib import Path
 
 from common import on_private_broker, percentile
 
+from daemons.console.auth import hash_password
+from daemons.console.daemon import ConsoleDaemon
+from daemons.queue.service import QueueEngine
 from firmware_config.console import ConsoleConfig, ManagerAccount
 from firmware_config.site import SiteConfig
 from hall_bus.client import BusClient
-from hall_bus.console.auth import hash_password
-from hall_bus.console.daemon import ConsoleDaemon
 from hall_bus.contract import CallNextRequest, LoginRequest, TakeTicketRequest
-from hall_bus.queue.service import QueueEngine
 from hall_bus.topics import queue_endpoint
 
 PASSWORD = "bench-password"

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from common import bench_site, percentile
 
+from daemons.queue.store import QueueStore
 from hall_bus.contract import (
     QUEUE_ACTIONS,
     DayReportRequest,
@@ -27,7 +28,6 @@ from hall_bus.contract import (
     Request,
     ResponseStatus,
 )
-from hall_bus.queue.store import QueueStore
 
 
 class Clock:

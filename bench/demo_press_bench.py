@@ -4,7 +4,7 @@
 
 The demo site's line as configured (line1: 8 windows with strip, caller keypad and pad, and the
 hall screen), its pty simulator with the press channel, the line daemon, the queue engine and a
-private Mosquitto. Staff act through the demo's own window desks (hall_bus/demo/window_desk.py):
+private Mosquitto. Staff act through the demo's own window desks (demo/window_desk.py):
 press, wait for the keypad's acknowledgement, press again; citizens rate on the pads.
 
 Prints press -> acknowledgement p50/p99 and presses per second:
@@ -24,20 +24,20 @@ from pathlib import Path
 
 from common import on_private_broker, percentile, staff_for
 
-from drivers.line_daemon import LineDaemon
-from drivers.line_press_channel import PressChannelServer, press_channel_path
-from drivers.line_simulator import simulate_line
-from firmware_config.site import SiteConfig
-from hall_bus.client import BusClient
-from hall_bus.contract import QUEUE_ACTIONS, RatingLevel, Response
-from hall_bus.demo.window_desk import (
+from daemons.line.daemon import LineDaemon
+from daemons.queue.service import QueueEngine
+from demo.window_desk import (
     CalledTicket,
     Desk,
     PressLog,
     QueueView,
     build_desks,
 )
-from hall_bus.queue.service import QueueEngine
+from drivers.line.press_channel import PressChannelServer, press_channel_path
+from drivers.line.simulator import simulate_line
+from firmware_config.site import SiteConfig
+from hall_bus.client import BusClient
+from hall_bus.contract import QUEUE_ACTIONS, RatingLevel, Response
 from hall_bus.topics import queue_endpoint
 
 HEADLESS_SPEED = 1725  # `hall demo --seconds 20` on the demo site

@@ -26,9 +26,9 @@ import zxingcpp
 from common import REPO  # noqa: F401  (puts the repository on sys.path)
 from PIL import Image
 
-from drivers.printer_profile import PrinterProfile
-from drivers.ticket_layout import TicketContent, render_ticket
-from drivers.ticket_printer import PrintFailed, TicketPrinter
+from drivers.printer.ticket_layout import TicketContent, render_ticket
+from drivers.printer.ticket_printer import PrintFailed, TicketPrinter
+from firmware_config.printer_profile import PrinterProfile
 from hall_bus.netutil import free_port
 
 TICKET = TicketContent(

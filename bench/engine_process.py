@@ -25,7 +25,7 @@ class EngineProcess:
         self.argv = [
             sys.executable,
             "-m",
-            "hall_bus.cli",
+            "operations.cli",
             "queue",
             "--site",
             str(site_path),

@@ -120,7 +120,7 @@ def bench_start(site_path: Path, workdir: Path, starts: int) -> None:
     for attempt in range(starts):
         started = time.perf_counter()
         process = subprocess.Popen(
-            [sys.executable, "-m", "hall_bus.cli", "kiosk", "--site", str(site_path),
+            [sys.executable, "-m", "operations.cli", "kiosk", "--site", str(site_path),
              "--offscreen", "--data-dir", str(workdir / f"start-{attempt}")],
             env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
         )

@@ -28,18 +28,18 @@ from pathlib import Path
 
 from common import on_private_broker, percentile, staff_for
 
-from drivers import reference_commands as rc
-from drivers.caller_keypad import Key
-from drivers.evaluation_pad import PROMPT, PadKey
-from drivers.led_text import Effect
-from drivers.line_daemon import LineDaemon
-from drivers.line_simulator import TURNAROUND_S, SimDisplay, SimKeypad, simulate_line
-from drivers.reference_frame import encode, frame_len
+from daemons.line.daemon import LineDaemon
+from daemons.queue.service import QueueEngine
+from drivers.led.text import Effect
+from drivers.line import commands as rc
+from drivers.line.caller_keypad import Key
+from drivers.line.evaluation_pad import PROMPT, PadKey
+from drivers.line.frame import encode, frame_len
+from drivers.line.simulator import TURNAROUND_S, SimDisplay, SimKeypad, simulate_line
 from firmware_config.line import LineConfig, LineDeviceConfig
 from firmware_config.site import SiteConfig, WindowConfig
 from hall_bus.client import BusClient
 from hall_bus.contract import TakeTicketRequest
-from hall_bus.queue.service import QueueEngine
 from hall_bus.topics import queue_endpoint
 
 CALL_MARK = "请".encode("gbk")  # a call's text, not an idle text or a refresh

@@ -12,9 +12,9 @@ import json
 import time
 
 from bench.common import bench_site, called_event, percentile
+from daemons.metrics.exporter import HallFigures
 from firmware_config.site import SiteConfig
 from hall_bus.contract import QueueEvent, QueueEventType
-from hall_bus.metrics.exporter import HallFigures
 
 
 def _event(site: SiteConfig, index: int) -> QueueEvent:

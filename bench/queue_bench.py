@@ -22,8 +22,9 @@ from pathlib import Path
 from common import bench_site, percentile
 
 from bench.engine_process import EngineProcess, write_site
+from daemons.broker.embedded import EmbeddedBroker
+from daemons.queue.store import QueueStore
 from firmware_config.site import BrokerConfig, SiteConfig, WindowConfig
-from hall_bus.broker import EmbeddedBroker
 from hall_bus.client import BusClient, BusTimeout
 from hall_bus.contract import (
     CallNextRequest,
@@ -35,7 +36,6 @@ from hall_bus.contract import (
     StartServiceRequest,
     TakeTicketRequest,
 )
-from hall_bus.queue.store import QueueStore
 from hall_bus.topics import Endpoint, queue_endpoint
 from tests.mosquitto import Mosquitto
 

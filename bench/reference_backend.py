@@ -38,7 +38,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench.backend_store import BackendStore, OutOfOrder  # noqa: E402
-from hall_bus.bridge.signing import HEADER_HALL, NonceGuard, SignatureError, verify  # noqa: E402
+from daemons.bridge.signing import HEADER_HALL, NonceGuard, SignatureError, verify  # noqa: E402
 from hall_bus.ids import rfc3339, utc_now  # noqa: E402
 
 log = logging.getLogger("reference_backend")

@@ -25,18 +25,18 @@ from pathlib import Path
 
 from common import called_event, percentile
 
+from daemons.voice.announce import CallRequest, call_tokens
+from daemons.voice.daemon import VoiceDaemon
+from daemons.voice.pack import load_pack
+from daemons.voice.pack_builder import build_pack
+from daemons.voice.render import Renderer
+from daemons.voice.simulate import peak_calls, run_calls
+from daemons.voice.sinks import WavFileSink
+from daemons.voice.tts import EspeakEngine
 from firmware_config.site import BrokerConfig, SiteConfig
 from hall_bus.client import BusClient
 from hall_bus.contract.voice import VoicePolicy
 from hall_bus.topics import queue_endpoint
-from hall_bus.voice.announce import CallRequest, call_tokens
-from hall_bus.voice.daemon import VoiceDaemon
-from hall_bus.voice.pack import load_pack
-from hall_bus.voice.pack_builder import build_pack
-from hall_bus.voice.render import Renderer
-from hall_bus.voice.simulate import peak_calls, run_calls
-from hall_bus.voice.sinks import WavFileSink
-from hall_bus.voice.tts import EspeakEngine
 from tests.mosquitto import Mosquitto
 from tests.voice_fixtures import peak_site
 

@@ -30,7 +30,7 @@ def _measure(site: SiteConfig, workdir: Path, seconds: float, watchdog_s: float)
     listener = NotifyListener.abstract()
     started = time.monotonic()
     process = subprocess.Popen(
-        [sys.executable, "-m", "hall_bus.cli", "queue", "--site", str(site_path)], cwd=REPO,
+        [sys.executable, "-m", "operations.cli", "queue", "--site", str(site_path)], cwd=REPO,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         env={**os.environ, "NOTIFY_SOCKET": listener.address,
              "WATCHDOG_USEC": str(round(watchdog_s * 1e6))},
@@ -40,7 +40,7 @@ def _measure(site: SiteConfig, workdir: Path, seconds: float, watchdog_s: float)
         ready_s = listener.times_of("READY=1")[0] - started
         time.sleep(seconds)
         doctor_started = time.monotonic()
-        subprocess.run([sys.executable, "-m", "hall_bus.cli", "doctor", "--site",
+        subprocess.run([sys.executable, "-m", "operations.cli", "doctor", "--site",
                         str(site_path), "--json"], cwd=REPO, capture_output=True, check=False)
         doctor_s = time.monotonic() - doctor_started
         term_at = time.monotonic()

@@ -16,15 +16,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from drivers.caller_keypad import ACTIONS as KEYPAD_ACTIONS
 from firmware_config.site import SiteConfig
 from hall_bus import topics
-from hall_bus.bridge.device_events import device_topics
 from hall_bus.contract.bridge import DownlinkKind
+from hall_bus.contract.line import KEYPAD_ACTIONS, PAD_ACTIONS
 
 # What each kind of daemon asks the queue engine (hall_bus/contract/queue.py QUEUE_ACTIONS).
-PAD_ACTIONS = ("rate",)
-LINE_ACTIONS = (*dict.fromkeys(KEYPAD_ACTIONS.values()), *PAD_ACTIONS)
+LINE_ACTIONS = (*KEYPAD_ACTIONS, *PAD_ACTIONS)
 KIOSK_ACTIONS = ("take_ticket", "check_in")
 BRIDGE_ACTIONS = ("load_appointments", "apply_catalogue", "apply_roster", "apply_follow_ups")
 
@@ -101,17 +99,16 @@ def site_accounts(site: SiteConfig) -> list[Account]:
     queue = topics.queue_endpoint(h)
     catalogue = topics.Endpoint(h, BRIDGE, DownlinkKind.CATALOGUE.value).state
     # The managers' notice lies in the engine's subtree: only the engine, which logs who posted it,
-    # writes it (hall_bus/queue/notices.py); hall screens (line daemons) and voice read it.
+    # writes it (daemons/queue/notices.py); hall screens (line daemons) and voice read it.
     notice = topics.notice_endpoint(h).state
+    device_events = topics.device_event_filters(
+        h, [line.id for line in site.lines], [kiosk.id for kiosk in site.kiosks])
     accounts = [
         # The engine raises alerts from cameras, line devices and kiosks (queue/device_alerts.py).
-        _account(h, QUEUE, Role.QUEUE, *_reads(
-            topics.any_camera_event(h),
-            *(topics.any_device_event(h, line.id) for line in site.lines),
-            *(topics.Endpoint(h, kiosk.id).event for kiosk in site.kiosks))),
+        _account(h, QUEUE, Role.QUEUE, *_reads(*device_events)),
         _account(h, VOICE, Role.VOICE, *_reads(queue.event, queue.state, notice)),
         _account(h, BRIDGE, Role.BRIDGE, *_queue_client(h, BRIDGE_ACTIONS),
-                 *_reads(*(device.topic_filter for device in device_topics(site)))),
+                 *_reads(*device_events)),
         _account(h, CONSOLE, Role.CONSOLE, *_reads(topics.hall_subtree(h), SYS_TOPICS),
                  Grant(Access.WRITE, queue.any_request),
                  Grant(Access.WRITE, topics.any_device_set(h))),

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from drivers.printer_profile import PrinterProfile
+from firmware_config.printer_profile import PrinterProfile
 from firmware_config.usb_identity import UsbIdentity
 from hall_bus.contract.base import Name
 

@@ -400,6 +400,23 @@ def load_site(path: Path | None = None) -> SiteConfig:
     return read_site(path).site
 
 
+# sysexits.h EX_CONFIG. A daemon whose site file is broken exits with it, and its unit does not
+# restart it (RestartPreventExitStatus= in systemd/hall-.service.d): restarting cannot mend a file.
+EXIT_CONFIG = 78
+
+
+def load_site_or_exit(path: Path | None) -> SiteConfig:
+    """The site for a command, or exit with `EXIT_CONFIG` and every error logged, key path and
+    line included: the one way every command and daemon reports a site it cannot use."""
+    try:
+        return load_site(path)
+    except ConfigError as exc:
+        logging.getLogger("hall.config").error(
+            "站点配置无效，共 %d 处错误 / invalid site configuration, %d error(s):\n%s",
+            len(exc.issues), len(exc.issues), exc)
+        raise SystemExit(EXIT_CONFIG) from None
+
+
 def run_validate_command(args: argparse.Namespace) -> int:
     """`hall config validate FILE`: 0 and a one-line summary, or 1 and the errors on stderr."""
     file: Path = args.file

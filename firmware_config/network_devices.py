@@ -1,6 +1,6 @@
 """Devices that speak MQTT themselves: network evaluation pads (tablets) and network LED screens.
 
-They follow the MQTT device profiles in drivers/network_pad.py and drivers/network_screen.py and
+They follow the MQTT device profiles in drivers/network/pad.py and drivers/network/screen.py and
 have no daemon of their own on the controller: each is a node on the bus with its own broker
 account (firmware_config/broker_accounts.py), so the site has to list them.
 """
@@ -19,8 +19,8 @@ class NetworkDeviceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: Name = Field(description="Node name on the bus and the device's broker account.")
-    kind: NetworkDeviceKind = Field(description="pad (drivers/network_pad.py) or a screen "
-                                    "(drivers/network_screen.py).")
+    kind: NetworkDeviceKind = Field(description="pad (drivers/network/pad.py) or a screen "
+                                    "(drivers/network/screen.py).")
     window: Name | None = Field(
         default=None, description="The window it serves; none only for a hall screen."
     )

@@ -7,19 +7,38 @@ cross-check.
 
 from __future__ import annotations
 
+import re
 from datetime import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from hall_bus.voice.phrases import check_template
-
 if TYPE_CHECKING:
     from firmware_config.site import SiteConfig
 
 Name = Annotated[str, Field(pattern=r"^[a-z0-9_-]+$", min_length=1, max_length=64)]
 Language = Literal["zh", "en"]
+
+
+# A call template is words separated by spaces; a word is a clip key or one of these placeholders.
+# The grammar lives with the setting it checks; the voice daemon expands it (voice/phrases.py).
+PLACEHOLDER = re.compile(r"^\{(ticket|window_number|window_name)\}$")
+
+
+def template_words(template: str) -> list[str]:
+    return template.split()
+
+
+def check_template(template: str) -> str:
+    """Refuse unknown placeholders so a misspelt `{tiket}` fails at config load, not on air."""
+    for word in template_words(template):
+        if ("{" in word or "}" in word) and PLACEHOLDER.match(word) is None:
+            raise ValueError(
+                f"unknown placeholder {word!r}; use {{ticket}}, {{window_number}} or "
+                "{window_name}, each as a separate word"
+            )
+    return template
 
 
 class _Strict(BaseModel):

@@ -43,10 +43,10 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from pydantic import ValidationError
 
-from firmware_config.broker_credentials import login_for
-from firmware_config.site import BrokerConfig
 from hall_bus import topics
+from hall_bus.broker_address import BrokerAddress
 from hall_bus.contract import Message, Request, Response
+from hall_bus.credentials import login_for
 from hall_bus.dedup import SeenIds
 from hall_bus.ids import utc_now
 from hall_bus.reconnect import Backoff
@@ -169,7 +169,7 @@ class BusClient:
         self,
         hall_id: str,
         node: str,
-        broker: BrokerConfig,
+        broker: BrokerAddress,
         *,
         client_id: str | None = None,
         clean_session: bool = False,

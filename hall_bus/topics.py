@@ -7,6 +7,7 @@ This module is the only place that builds or parses topic strings.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 NAME_PATTERN = re.compile(r"^[a-z0-9_-]+$")
@@ -106,7 +107,7 @@ def camera_endpoint(hall_id: str, camera: str) -> Endpoint:
 
 def notice_endpoint(hall_id: str) -> Endpoint:
     """The managers' notice to the hall (hall_bus/contract/notice.py): node `queue`, device
-    `notice`, its retained state only. The engine publishes it (hall_bus/queue/notices.py), so
+    `notice`, its retained state only. The engine publishes it (daemons/queue/notices.py), so
     it sits in the engine's subtree, where no other account may write."""
     return Endpoint(hall_id, "queue", "notice")
 
@@ -119,6 +120,16 @@ def any_device_event(hall_id: str, node: str) -> str:
 def any_camera_event(hall_id: str) -> str:
     """Filter for the events of every camera of a hall."""
     return any_device_event(hall_id, "camera")
+
+
+def device_event_filters(
+    hall_id: str, line_ids: Iterable[str], kiosk_ids: Iterable[str]
+) -> list[str]:
+    """The event filters of a hall's devices, for whoever watches them for faults (the engine's
+    alerts, the bridge's supervision records): every camera, every line's devices, every kiosk."""
+    return [any_camera_event(hall_id),
+            *(any_device_event(hall_id, line_id) for line_id in line_ids),
+            *(Endpoint(hall_id, kiosk_id).event for kiosk_id in kiosk_ids)]
 
 
 def any_node_status(hall_id: str) -> str:

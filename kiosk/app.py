@@ -20,8 +20,8 @@ from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QApplication, QHBoxLayout, QStackedWidget, QVBoxLayout, QWidget
 
-from drivers import id_card
-from drivers.ticket_printer import PrintFailed
+from drivers.printer.ticket_printer import PrintFailed
+from drivers.scanner import id_card
 from firmware_config.catalogue import guide_for
 from firmware_config.kiosk import KioskConfig
 from firmware_config.site import SiteConfig

@@ -11,10 +11,15 @@ import tempfile
 import threading
 from pathlib import Path
 
-from drivers.printer_sim import PrinterSimulator, PtyPrinter
-from drivers.printer_status import PrinterStatus
-from drivers.ticket_layout import NoticeSheet, TicketContent, render_notice_sheet, render_ticket
-from drivers.ticket_printer import PrintFailed, PrintResult, TicketPrinter
+from drivers.printer.simulator import PrinterSimulator, PtyPrinter
+from drivers.printer.status import PrinterStatus
+from drivers.printer.ticket_layout import (
+    NoticeSheet,
+    TicketContent,
+    render_notice_sheet,
+    render_ticket,
+)
+from drivers.printer.ticket_printer import PrintFailed, PrintResult, TicketPrinter
 from firmware_config.catalogue import ServiceGuide
 from firmware_config.kiosk import KioskConfig
 from firmware_config.site import SiteConfig

@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 from types import FrameType
 
-from drivers.scanner_evdev import ScannerReader
-from drivers.scanner_keys import KeyDecoder, Scan
-from drivers.scanner_sim import FifoScanner
+from drivers.scanner.evdev_reader import ScannerReader
+from drivers.scanner.keys import KeyDecoder, Scan
+from drivers.scanner.simulator import FifoScanner
 from firmware_config.kiosk import KioskConfig
 from firmware_config.loader import ConfigError, load_site
 from firmware_config.site import SiteConfig
@@ -48,12 +48,6 @@ def run_kiosk_command(args: argparse.Namespace) -> int:
     if kiosk is None:
         print(f"没有这台取号机 / no kiosk {args.kiosk!r} in the site config", file=sys.stderr)
         return 2
-    if args.screenshots is not None:
-        from kiosk.screenshots import take_screenshots
-
-        for path in take_screenshots(site, kiosk, args.screenshots):
-            print(path)
-        return 0
     data_dir: Path = args.data_dir or site.data_dir
     try:
         data_dir.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from drivers import id_card
+from drivers.scanner import id_card
 from firmware_config.kiosk import KioskConfig
 from firmware_config.site import SiteConfig
 from hall_bus import errors, topics

@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 
 from queue_fixtures import START
 
-from drivers.camera.references import ReferenceStore
+from daemons.camera.references import ReferenceStore
+from daemons.camera.supervisor import CameraSupervisor
 from drivers.camera.scene import SEAT_POLYGONS, DeskSpec, DeskTimeline
-from drivers.camera.supervisor import CameraSupervisor
 from firmware_config.camera import CameraConfig, SeatConfig
 from hall_bus.contract.camera import CameraEvent, CameraEventType
 

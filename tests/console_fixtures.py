@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from queue_fixtures import make_site
 
+from daemons.console.auth import hash_password
+from daemons.console.daemon import ConsoleDaemon
+from daemons.queue.service import QueueEngine
 from firmware_config.console import ConsoleConfig, ManagerAccount
 from firmware_config.site import BrokerConfig, SiteConfig
 from hall_bus.client import BusClient
-from hall_bus.console.auth import hash_password
-from hall_bus.console.daemon import ConsoleDaemon
 from hall_bus.contract import QUEUE_ACTIONS, Response, ResponseStatus
-from hall_bus.queue.service import QueueEngine
 from hall_bus.topics import queue_endpoint
 
 MANAGER, PASSWORD = "duty1", "correct horse 7"

@@ -12,12 +12,12 @@ from typing import Any
 
 from queue_fixtures import FakeClock, make_site
 
+from daemons.queue.service import QueueEngine
 from firmware_config.catalogue import LegalBasis, Material, ServiceGuide
 from firmware_config.kiosk import KioskConfig
 from firmware_config.site import BrokerConfig, SiteConfig
 from hall_bus.client import BusClient
 from hall_bus.contract import QUEUE_ACTIONS, ResponseStatus
-from hall_bus.queue.service import QueueEngine
 from hall_bus.topics import queue_endpoint
 from kiosk.app import KioskWindow
 from kiosk.printing import KioskPrinter

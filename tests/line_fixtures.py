@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from drivers.line_simulator import SimDisplay, SimKeypad, SimulatedLine
+from drivers.line.simulator import SimDisplay, SimKeypad, SimulatedLine
 from firmware_config.line import LineConfig, LineDeviceConfig, PadPolicy
 
 

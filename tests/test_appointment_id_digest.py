@@ -15,12 +15,12 @@ from queue_fixtures import DAY, START
 from test_queue_engine import Hall as BusHall
 from test_queue_store import Hall
 
-from drivers import id_card
+from daemons.queue.rows import to_db
+from daemons.queue.service import QueueEngine
+from daemons.queue.store import MIGRATIONS, SCHEMA_VERSION, QueueStore
+from drivers.scanner import id_card
 from firmware_config.site import BrokerConfig
 from hall_bus.contract import Appointment, CheckInRequest, QueueEventType
-from hall_bus.queue.rows import to_db
-from hall_bus.queue.service import QueueEngine
-from hall_bus.queue.store import MIGRATIONS, SCHEMA_VERSION, QueueStore
 
 KEY = b"hall-citizen-id-key-0123456789"
 ID_NUMBER = "11010519491231002X"

@@ -18,10 +18,9 @@ from bridge_fixtures import backend as backend  # a fixture, used by name
 from tls_certs import make_pki
 
 from bench.reference_backend import ReferenceBackend
-from firmware_config.bridge import HttpsUplinkConfig
-from hall_bus.bridge import openapi
-from hall_bus.bridge.https_uplink import BackendClient, UplinkError
-from hall_bus.bridge.signing import (
+from daemons.bridge import openapi
+from daemons.bridge.https_uplink import BackendClient, UplinkError
+from daemons.bridge.signing import (
     NonceGuard,
     SignatureError,
     sign_headers,
@@ -29,6 +28,7 @@ from hall_bus.bridge.signing import (
     signed_text,
     verify,
 )
+from firmware_config.bridge import HttpsUplinkConfig
 from hall_bus.contract.bridge import DownlinkKind, DownlinkReport, RecordKind, UplinkRecord
 
 HALL = "test-hall"
@@ -137,7 +137,7 @@ def test_injected_faults_reach_the_client(backend: ReferenceBackend, tmp_path: P
 def test_the_committed_openapi_document_matches_the_models() -> None:
     committed = (REPO / "docs" / "backend-openapi.yaml").read_text(encoding="utf-8")
     assert committed == openapi.render(), (
-        "docs/backend-openapi.yaml is stale: python -m hall_bus.bridge.openapi > "
+        "docs/backend-openapi.yaml is stale: python -m daemons.bridge.openapi > "
         "docs/backend-openapi.yaml"
     )
 

@@ -43,8 +43,9 @@ def test_a_bridge_section_is_read(tmp_path: Path) -> None:
 def test_hall_bridge_refuses_a_site_without_bridge_section() -> None:
     township = default_site_path().parent / "township.yaml"
     assert load_site(township).bridge is None
-    done = subprocess.run([sys.executable, "-m", "hall_bus.cli", "bridge", "--site", str(township)],
-                          capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        [sys.executable, "-m", "operations.cli", "bridge", "--site", str(township)],
+        capture_output=True, text=True, timeout=30)
     assert done.returncode == 1
     assert "the site config has no `bridge:` section" in done.stderr
 

@@ -41,7 +41,7 @@ def write_site(site: SiteConfig, path: Path) -> Path:
 def spawn_bridge(site_file: Path, db: Path, log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "hall_bus.cli", "bridge", "--site", str(site_file),
+            [sys.executable, "-m", "operations.cli", "bridge", "--site", str(site_file),
              "--db", str(db)],
             cwd=REPO, stdout=out, stderr=out, env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )

@@ -25,13 +25,13 @@ from mosquitto import Mosquitto
 from queue_fixtures import FakeClock
 
 from bench.reference_backend import ReferenceBackend
+from daemons.bridge.daemon import BridgeDaemon
+from daemons.queue.service import QueueEngine
 from firmware_config.site import BrokerConfig, SiteConfig
 from hall_bus import topics
-from hall_bus.bridge.daemon import BridgeDaemon
 from hall_bus.client import BusClient
 from hall_bus.contract.bridge import BridgeEvent, BridgeState, DownlinkState
 from hall_bus.contract.queue import Appointment, RatingLevel
-from hall_bus.queue.service import QueueEngine
 
 HALL = "test-hall"
 EVENTS_IN_A_DAY = 3000

@@ -9,10 +9,10 @@ from bridge_fixtures import HALL_KEY, ticket_event, wait_until
 from test_bridge_engine_documents import HALL, Console, backend, broker, console, site
 
 from bench.reference_backend import ReferenceBackend
+from daemons.bridge.daemon import BridgeDaemon
 from firmware_config.loader import load_site
 from firmware_config.site import SiteConfig
 from hall_bus import topics
-from hall_bus.bridge.daemon import BridgeDaemon
 from hall_bus.contract.camera import CameraEvent, CameraEventType, CameraHealth
 from hall_bus.contract.kiosk import KioskEvent, KioskEventType
 from hall_bus.contract.line import LineDeviceEvent, LineDeviceEventType

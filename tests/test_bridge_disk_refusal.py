@@ -13,9 +13,9 @@ from bridge_fixtures import HALL_KEY, ticket_event, wait_until
 from test_bridge_engine_documents import HALL, Console, backend, broker, console, site
 
 from bench.reference_backend import ReferenceBackend
+from daemons.bridge.daemon import BridgeDaemon
 from firmware_config.site import SiteConfig
 from hall_bus import topics
-from hall_bus.bridge.daemon import BridgeDaemon
 
 __all__ = ["backend", "broker", "console", "site"]  # fixtures used by name
 

@@ -24,9 +24,10 @@ from mosquitto import Mosquitto
 from queue_fixtures import FakeClock
 
 from bench.reference_backend import ReferenceBackend
+from daemons.bridge.daemon import BridgeDaemon
+from daemons.queue.service import QueueEngine
 from firmware_config.site import SiteConfig
 from hall_bus import topics
-from hall_bus.bridge.daemon import BridgeDaemon
 from hall_bus.client import BusClient
 from hall_bus.contract import Request, Response
 from hall_bus.contract.bridge import BridgeEvent, DownlinkState
@@ -40,7 +41,6 @@ from hall_bus.contract.queue import (
     RatingLevel,
     TakeTicketRequest,
 )
-from hall_bus.queue.service import QueueEngine
 
 HALL = "test-hall"
 REPO = Path(__file__).resolve().parent.parent

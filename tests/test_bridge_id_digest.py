@@ -17,12 +17,12 @@ from bridge_fixtures import (
 )
 from queue_fixtures import FakeClock
 
-from drivers import id_card
+from daemons.bridge.daemon import BridgeDaemon
+from daemons.queue.service import QueueEngine
+from drivers.scanner import id_card
 from hall_bus import topics
-from hall_bus.bridge.daemon import BridgeDaemon
 from hall_bus.client import BusClient
 from hall_bus.contract import Appointment, CheckInRequest, Response, ResponseStatus
-from hall_bus.queue.service import QueueEngine
 
 HALL = "test-hall"
 CITIZEN_KEY = b"hall-citizen-id-key-0123456789"

@@ -16,10 +16,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 from queue_fixtures import make_site
 from tls_certs import make_pki
 
+from daemons.bridge.daemon import BridgeDaemon
+from daemons.bridge.mqtt_uplink import uplink_topic
 from firmware_config.bridge import BridgeConfig, MqttUplinkConfig
 from hall_bus import topics
-from hall_bus.bridge.daemon import BridgeDaemon
-from hall_bus.bridge.mqtt_uplink import uplink_topic
 from hall_bus.client import BusClient
 from hall_bus.contract.bridge import BridgeState
 

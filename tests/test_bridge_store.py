@@ -7,8 +7,8 @@ from pathlib import Path
 
 from bridge_fixtures import rating_event, ticket_event
 
-from hall_bus.bridge.records import mask_id, mask_text, record_for
-from hall_bus.bridge.store import BridgeStore
+from daemons.bridge.records import mask_id, mask_text, record_for
+from daemons.bridge.store import BridgeStore
 from hall_bus.contract.bridge import DownlinkKind, RecordKind
 from hall_bus.contract.queue import (
     QueueEvent,

@@ -34,12 +34,16 @@ from test_mosquitto_config import Mosquitto
 from tls_certs import TestPki as Pki
 from tls_certs import make_pki
 
-from drivers.caller_keypad import ACTIONS as KEYPAD_ACTIONS
-from drivers.caller_keypad import Key, Result
-from drivers.camera.daemon import CameraDaemon
-from drivers.evaluation_pad import PadKey
-from drivers.line_daemon import LineDaemon
-from drivers.network_pad import NetworkPad
+from daemons.bridge.daemon import BridgeDaemon
+from daemons.broker.embedded import EmbeddedBroker, _embedded_users
+from daemons.camera.daemon import CameraDaemon
+from daemons.line.daemon import LineDaemon
+from daemons.queue.service import QueueEngine
+from daemons.voice.daemon import VoiceDaemon, voice_endpoint
+from drivers.line.caller_keypad import ACTIONS as KEYPAD_ACTIONS
+from drivers.line.caller_keypad import Key, Result
+from drivers.line.evaluation_pad import PadKey
+from drivers.network.pad import NetworkPad
 from firmware_config.broker_accounts import (
     BRIDGE_ACTIONS,
     KIOSK_ACTIONS,
@@ -48,20 +52,17 @@ from firmware_config.broker_accounts import (
     Access,
     site_accounts,
 )
-from firmware_config.broker_credentials import CredentialsError, ensure_passwords, read_password
+from firmware_config.broker_credentials import ensure_passwords
 from firmware_config.broker_tls import ClientTlsConfig, TlsListenerConfig
 from firmware_config.line import LineConfig, LineDeviceConfig, PadPolicy
 from firmware_config.mosquitto_config import ACL_NAME, PASSWD_NAME, render_mosquitto_config
 from firmware_config.network_devices import NetworkDeviceConfig
 from firmware_config.site import BrokerConfig, SiteConfig
 from hall_bus import topics
-from hall_bus.bridge.daemon import BridgeDaemon
-from hall_bus.broker import EmbeddedBroker, _embedded_users
 from hall_bus.client import BusClient, BusConnectError, BusTimeout
 from hall_bus.contract import QUEUE_ACTIONS, QueueEvent, QueueEventType
+from hall_bus.credentials import CredentialsError, read_password
 from hall_bus.netutil import free_port
-from hall_bus.queue.service import QueueEngine
-from hall_bus.voice.daemon import VoiceDaemon, voice_endpoint
 from kiosk.printing import KioskPrinter
 from kiosk.ticketing import OutcomeKind, TicketDesk
 
@@ -438,10 +439,10 @@ def _actions_in(source: str, pattern: str) -> set[str]:
 def test_granted_actions_are_exactly_what_each_daemon_sends() -> None:
     """The action lists of broker_accounts.py, checked against the code that sends requests."""
     assert _actions_in("kiosk/ticketing.py", r'PendingRequest\("([a-z_]+)"') == set(KIOSK_ACTIONS)
-    assert _actions_in("hall_bus/bridge/daemon.py",
+    assert _actions_in("daemons/bridge/daemon.py",
                        r'return "([a-z_]+)", [A-Z]\w+Request\(') == set(BRIDGE_ACTIONS)
-    assert _actions_in("drivers/line_devices.py", r'self\.ask\([^"\n]*"([a-z_]+)"') == {"rate"}
-    assert _actions_in("drivers/network_pad.py", r'request\(self\.queue, "([a-z_]+)"') == \
+    assert _actions_in("daemons/line/devices.py", r'self\.ask\([^"\n]*"([a-z_]+)"') == {"rate"}
+    assert _actions_in("drivers/network/pad.py", r'request\(self\.queue, "([a-z_]+)"') == \
         set(PAD_ACTIONS)
     assert set(LINE_ACTIONS) == set(KEYPAD_ACTIONS.values()) | {"rate"}
     for action in {*KIOSK_ACTIONS, *BRIDGE_ACTIONS, *LINE_ACTIONS, *PAD_ACTIONS}:
@@ -454,7 +455,7 @@ def test_render_command_never_prints_a_password(tmp_path: Path) -> None:
     site_file.write_text(township.read_text(encoding="utf-8").replace(
         "broker: {}", f"broker: {{credentials_dir: {tmp_path / 'credentials'}}}"), encoding="utf-8")
     done = subprocess.run(
-        [sys.executable, "-m", "hall_bus.cli", "config", "mosquitto", "--site", str(site_file),
+        [sys.executable, "-m", "operations.cli", "config", "mosquitto", "--site", str(site_file),
          "--out", str(tmp_path / "conf"), "--port", str(free_port())],
         capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr

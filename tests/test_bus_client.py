@@ -83,7 +83,7 @@ def bus_config(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Broke
     if getattr(request, "param", "mosquitto") == "mosquitto":
         yield request.getfixturevalue("broker_config")
         return
-    from hall_bus.broker import EmbeddedBroker
+    from daemons.broker.embedded import EmbeddedBroker
 
     users = {"hall": "embedded-secret"}
     with EmbeddedBroker("127.0.0.1", 0, users, tmp_path / "amqtt") as broker:

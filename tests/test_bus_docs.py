@@ -87,7 +87,7 @@ def test_timestamps_are_date_times_in_the_schema() -> None:
 
 def test_schema_command_prints_json() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "hall_bus.cli", "bus", "schema"],
+        [sys.executable, "-m", "operations.cli", "bus", "schema"],
         capture_output=True, text=True, timeout=60, cwd=REPO, check=False,
     )
     assert result.returncode == 0, result.stderr

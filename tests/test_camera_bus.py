@@ -16,7 +16,8 @@ from camera_rig import desk_camera
 from mosquitto import Mosquitto
 from queue_fixtures import make_site
 
-from drivers.camera.daemon import CameraDaemon
+from daemons.camera.daemon import CameraDaemon
+from daemons.queue.service import QueueEngine
 from drivers.camera.regions import Image
 from drivers.camera.scene import DeskScene, DeskSpec, DeskTimeline, SeatSpec
 from drivers.camera.sources import GeneratedSource
@@ -36,7 +37,6 @@ from hall_bus.contract.camera import (
     CameraState,
     SeatState,
 )
-from hall_bus.queue.service import QueueEngine
 from hall_bus.simclock import ScaledClock
 from hall_bus.topics import OFFLINE, ONLINE, camera_endpoint, queue_endpoint
 

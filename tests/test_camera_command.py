@@ -21,7 +21,7 @@ from hall_bus.topics import OFFLINE, ONLINE, camera_endpoint
 
 
 def _camera_argv(site_path: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "hall_bus.cli", "camera", "--site", str(site_path), *extra]
+    return [sys.executable, "-m", "operations.cli", "camera", "--site", str(site_path), *extra]
 
 
 def _site(broker: BrokerConfig, tmp_path: Path) -> SiteConfig:

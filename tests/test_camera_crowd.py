@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from queue_fixtures import START
 
-from drivers.camera.crowd import CrowdingLevels, PeopleCounter
+from daemons.camera.crowd import CrowdingLevels, PeopleCounter
+from daemons.camera.supervisor import CameraSupervisor
 from drivers.camera.regions import rasterise, to_gray
 from drivers.camera.scene import PERSON_AREA, WAITING_AREA_POLYGON, CrowdScene
 from drivers.camera.sources import OpenCvSource
-from drivers.camera.supervisor import CameraSupervisor
 from firmware_config.camera import CameraConfig, WaitingAreaConfig
 from hall_bus.contract.camera import CameraEventType
 

@@ -15,11 +15,11 @@ import pytest
 from camera_rig import GRACE_S, Rig, desk_camera
 from queue_fixtures import START
 
-from drivers.camera.faces import FaceFinder
-from drivers.camera.references import ReferenceStore
+from daemons.camera.faces import FaceFinder
+from daemons.camera.references import ReferenceStore
+from daemons.camera.snapshot import SNAPSHOT_WIDTH, blur_faces
+from daemons.camera.supervisor import CameraSupervisor
 from drivers.camera.scene import DeskScene, DeskSpec, DeskTimeline, SeatSpec, portrait_path
-from drivers.camera.snapshot import SNAPSHOT_WIDTH, blur_faces
-from drivers.camera.supervisor import CameraSupervisor
 from hall_bus.contract.camera import CameraEventType, CameraHealth
 
 SEATED = DeskSpec(seats=(SeatSpec(person="seated"), SeatSpec()))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from queue_fixtures import START, FakeClock, make_site
 
+from daemons.queue.store import QueueStore
 from hall_bus.contract import (
     QUEUE_ACTIONS,
     QueueEvent,
@@ -15,7 +16,6 @@ from hall_bus.contract import (
     SupervisionKind,
     WindowMode,
 )
-from hall_bus.queue.store import QueueStore
 
 
 def _store(path: Path, clock: FakeClock) -> QueueStore:

@@ -46,7 +46,7 @@ network_devices:
 
 
 def hall(cli: list[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "hall_bus.cli", *cli], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "operations.cli", *cli], capture_output=True,
                           text=True, timeout=60, check=False)
 
 

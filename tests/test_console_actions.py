@@ -26,11 +26,11 @@ from console_fixtures import (
 from line_fixtures import SimHall, make_line, wait_until
 from playwright.sync_api import expect
 
-from drivers.line_daemon import LineDaemon
+from daemons.line.daemon import LineDaemon
+from daemons.voice.daemon import VoiceDaemon
 from firmware_config.site import BrokerConfig
 from hall_bus.contract import QueueEvent, QueueEventType
 from hall_bus.topics import queue_endpoint
-from hall_bus.voice.daemon import VoiceDaemon
 
 __all__ = ["browser", "console_hall"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from daemons.console.auth import Accounts, LoginRefused, check_password, hash_password
 from firmware_config.console import ConsoleConfig, ManagerAccount
-from hall_bus.console.auth import Accounts, LoginRefused, check_password, hash_password
 
 
 class Clock:
@@ -73,7 +73,7 @@ def test_hash_password_command_reads_stdin_and_refuses_short_passwords() -> None
     import subprocess
     import sys
 
-    command = [sys.executable, "-m", "hall_bus.cli", "console", "--hash-password"]
+    command = [sys.executable, "-m", "operations.cli", "console", "--hash-password"]
     made = subprocess.run(command, input="long enough pw\n", capture_output=True, text=True,
                           timeout=60, check=True)
     stored = made.stdout.strip()

@@ -19,15 +19,15 @@ from mqtt_peer import peers as peers  # a fixture, used by name
 from playwright.sync_api import expect
 from test_broker_security import SecuredHall, _assert_subscriptions_granted, hall
 
+from daemons.console.auth import hash_password
+from daemons.console.daemon import ConsoleDaemon
+from daemons.queue.service import QueueEngine
 from firmware_config.broker_accounts import Access, site_accounts
 from firmware_config.console import ConsoleConfig, ManagerAccount
 from firmware_config.loader import load_site
 from hall_bus.client import BusClient
-from hall_bus.console.auth import hash_password
-from hall_bus.console.daemon import ConsoleDaemon
 from hall_bus.contract import LineDeviceKind, LineDeviceState, QueueEvent, QueueEventType
 from hall_bus.contract.notice import HallNotice
-from hall_bus.queue.service import QueueEngine
 from hall_bus.topics import Endpoint, notice_endpoint, queue_endpoint
 
 __all__ = ["browser", "hall"]  # fixtures

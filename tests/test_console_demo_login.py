@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from queue_fixtures import make_site
 
+from daemons.console.auth import check_password
+from demo.console_login import open_in_browser, save_login, with_demo_manager
 from firmware_config.console import ConsoleConfig
-from hall_bus.console.auth import check_password
-from hall_bus.console.demo_login import open_in_browser, save_login, with_demo_manager
 
 
 def test_demo_manager_gets_a_fresh_password_and_a_free_port(tmp_path: Path) -> None:

@@ -21,9 +21,9 @@ from console_fixtures import ConsoleHall, browser, console_site, log_in, run_con
 from PIL import Image
 from playwright.sync_api import expect
 
+from daemons.console.privacy import scrub_text
+from daemons.console.screens import geometry, png_of
 from firmware_config.site import BrokerConfig, StaffConfig
-from hall_bus.console.privacy import scrub_text
-from hall_bus.console.screens import geometry, png_of
 from hall_bus.contract import CameraEvent, CameraEventType, LineDeviceKind, LineDeviceState
 from hall_bus.ids import utc_now
 from hall_bus.topics import Endpoint, camera_endpoint, queue_endpoint

@@ -15,17 +15,17 @@ from line_fixtures import wait_until
 from queue_fixtures import FakeClock
 from test_queue_engine import Hall, _site
 
-from drivers.caller_keypad import Key
-from drivers.evaluation_pad import THANKS
-from drivers.line_daemon import LineDaemon
-from drivers.line_press_channel import PressChannel, PressChannelServer, press_channel_path
-from drivers.line_simulator import SimDisplay, SimKeypad, SimulatedLine, simulate_line
+from daemons.line.daemon import LineDaemon
+from daemons.queue.service import QueueEngine
+from demo.window_desk import KeypadDesk, PressLog, QueueView, build_desks
+from drivers.line.caller_keypad import Key
+from drivers.line.evaluation_pad import THANKS
+from drivers.line.press_channel import PressChannel, PressChannelServer, press_channel_path
+from drivers.line.simulator import SimDisplay, SimKeypad, SimulatedLine, simulate_line
 from firmware_config.line import LineConfig, LineDeviceConfig, PadPolicy
 from firmware_config.site import BrokerConfig, SiteConfig
 from hall_bus.contract import RatingLevel, Response
 from hall_bus.contract.line import LineDeviceEvent, LineDeviceEventType, LineDeviceState
-from hall_bus.demo.window_desk import KeypadDesk, PressLog, QueueView, build_desks
-from hall_bus.queue.service import QueueEngine
 from hall_bus.topics import Endpoint
 
 # The demo site's reasons: too long for the pad's second line, so the reason screen scrolls.

@@ -13,8 +13,8 @@ from test_udev_rules import usb_site
 
 from bench.engine_process import write_site
 from firmware_config.site import SiteConfig
-from hall_bus.deploy.udev_rules import render_rules
-from hall_bus.deploy.units import UnitSettings, render_units, wanted_units, write_units
+from operations.deploy.udev_rules import render_rules
+from operations.deploy.units import UnitSettings, render_units, wanted_units, write_units
 
 REPO = Path(__file__).resolve().parent.parent
 HALL_BIN = Path(sys.executable).parent / "hall"
@@ -26,7 +26,7 @@ def _site(_tmp_path: Path) -> SiteConfig:
 
 
 def _install(site_path: Path, root: Path | None, *extra: str) -> subprocess.CompletedProcess[str]:
-    argv = [sys.executable, "-m", "hall_bus.cli", "install", "--site", str(site_path), *extra]
+    argv = [sys.executable, "-m", "operations.cli", "install", "--site", str(site_path), *extra]
     if root is not None:
         argv += ["--root", str(root)]
     return subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=REPO)
@@ -112,12 +112,14 @@ def test_verify_does_fail_on_a_broken_unit(tmp_path: Path) -> None:
     unit_dir = tmp_path / "units"
     write_units(UnitSettings(hall_bin=tmp_path / "no-such-hall", site_file=tmp_path / "s.yaml",
                              data_dir=tmp_path), unit_dir)
-    with (unit_dir / "hall-queue.service").open("a") as unit:
+    unit_file = unit_dir / "hall-queue.service"
+    broken_line = len(unit_file.read_text(encoding="utf-8").splitlines()) + 3
+    with unit_file.open("a") as unit:
         unit.write("\n[Service]\nRestartSec=soon\n")
     done = _verify(unit_dir, ["hall-queue.service"])
     assert done.returncode != 0
     assert "no-such-hall is not executable" in done.stderr
-    assert "hall-queue.service:17: Failed to parse sec value" in done.stderr
+    assert f"hall-queue.service:{broken_line}: Failed to parse sec value" in done.stderr
 
 
 def test_reinstall_follows_the_site_and_the_embedded_broker_replaces_mosquitto(

@@ -17,9 +17,9 @@ from bench.engine_process import write_site
 from firmware_config.kiosk import KioskConfig
 from firmware_config.site import BrokerConfig
 from hall_bus.client import BusClient
-from hall_bus.doctor.findings import Level
-from hall_bus.doctor.system_checks import clock_finding
 from kiosk.printing import KioskPrinter
+from operations.doctor.findings import Level
+from operations.doctor.system_checks import clock_finding
 
 REPO = Path(__file__).resolve().parent.parent
 LINE_DEVICES = ["w1-strip", "w1-caller", "w1-pad", "hall-screen", "w2-strip", "w3-strip"]
@@ -27,13 +27,13 @@ LINE_DEVICES = ["w1-strip", "w1-caller", "w1-pad", "hall-screen", "w2-strip", "w
 
 def _spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "hall_bus.cli", *args], cwd=REPO,
+        return subprocess.Popen([sys.executable, "-m", "operations.cli", *args], cwd=REPO,
                                 stdout=out, stderr=out)
 
 
 def _doctor(site_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "hall_bus.cli", "doctor", "--site", str(site_path), *extra],
+        [sys.executable, "-m", "operations.cli", "doctor", "--site", str(site_path), *extra],
         capture_output=True, text=True, timeout=60, cwd=REPO,
     )
 
@@ -146,7 +146,7 @@ def test_doctor_says_the_broker_is_unreachable(tmp_path: Path) -> None:
 def test_state_folder_missing_is_a_failure_and_a_present_one_reports_free_space(
     tmp_path: Path,
 ) -> None:
-    from hall_bus.doctor.system_checks import disk_finding
+    from operations.doctor.system_checks import disk_finding
 
     missing = disk_finding(tmp_path / "nowhere")
     assert missing.level is Level.FAILED and "state folder unusable" in missing.detail
@@ -157,7 +157,7 @@ def test_state_folder_missing_is_a_failure_and_a_present_one_reports_free_space(
 
 def test_printer_states_map_to_levels() -> None:
     from hall_bus.contract.kiosk import KioskPrinterState, PrinterPaper
-    from hall_bus.doctor.bus_checks import RetainedSnapshot, printer_findings
+    from operations.doctor.bus_checks import RetainedSnapshot, printer_findings
 
     site = make_site().model_copy(update={"kiosks": [KioskConfig(id="k1"), KioskConfig(id="k2"),
                                                      KioskConfig(id="k3")]})
@@ -179,7 +179,7 @@ def test_printer_states_map_to_levels() -> None:
 
 
 def test_console_and_metrics_are_checked_only_once_seen_on_the_bus() -> None:
-    from hall_bus.doctor.bus_checks import RetainedSnapshot, status_findings
+    from operations.doctor.bus_checks import RetainedSnapshot, status_findings
 
     site = make_site()
     snapshot = RetainedSnapshot()
@@ -200,9 +200,9 @@ def test_doctor_reads_a_secured_hall_with_its_own_read_only_account(tmp_path: Pa
 
     from test_mosquitto_config import Mosquitto
 
+    from daemons.queue.service import QueueEngine
     from firmware_config.mosquitto_config import render_mosquitto_config
     from hall_bus.netutil import free_port
-    from hall_bus.queue.service import QueueEngine
 
     broker = BrokerConfig(host="127.0.0.1", port=free_port(), keepalive_s=5,
                           reconnect_min_s=0.1, reconnect_max_s=1.0,
@@ -235,7 +235,7 @@ def test_doctor_reads_a_secured_hall_with_its_own_read_only_account(tmp_path: Pa
 
 def test_systemd_unit_listing_names_failed_and_restarting_units() -> None:
     """systemctl's listing format (no systemd as PID 1 here to produce it live)."""
-    from hall_bus.doctor.unit_checks import parse_units
+    from operations.doctor.unit_checks import parse_units
 
     listing = (
         "hall-queue.service loaded active running 政务大厅排队引擎 / Hall queue engine\n"
@@ -258,7 +258,7 @@ def test_systemd_unit_listing_names_failed_and_restarting_units() -> None:
 
 def test_clock_verdicts_from_timedatectl_or_chrony() -> None:
     """The tools' output formats (neither can answer in this container: no systemd, no chronyd)."""
-    from hall_bus.doctor.system_checks import clock_from
+    from operations.doctor.system_checks import clock_from
 
     tracking = ("Reference ID    : C0A80101 (192.168.1.1)\nStratum         : 3\n"
                 "System time     : 0.000012 seconds fast of NTP time\n"

@@ -18,8 +18,8 @@ import pytest
 from mqtt_peer import ANSWER_S, Peer, wait_until
 from mqtt_peer import peers as peers  # a fixture, used by name
 
+from daemons.broker.embedded import EmbeddedBroker, PortInUseError
 from firmware_config.loader import load_site
-from hall_bus.broker import EmbeddedBroker, PortInUseError
 from hall_bus.netutil import free_port, port_is_free
 
 USERS = {"hall": "hall-demo", "kiosk-1": "kiosk-pw"}
@@ -130,7 +130,7 @@ def test_two_brokers_on_free_ports(peers: Callable[..., Peer]) -> None:
 
 def _hall_command() -> list[str]:
     script = Path(sys.executable).parent / "hall"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "hall_bus.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "operations.cli"]
 
 
 def test_hall_broker_command_serves_and_stops_on_sigterm(peers: Callable[..., Peer]) -> None:

@@ -21,7 +21,7 @@ from PySide6.QtGui import QImage
 from pytestqt.qtbot import QtBot
 from test_scanner import ID_CARD, ID_NUMBER, keystrokes, recording
 
-from drivers.scanner_keys import KeyDecoder
+from drivers.scanner.keys import KeyDecoder
 from firmware_config.site import BrokerConfig
 from hall_bus.contract import Appointment
 

@@ -16,11 +16,11 @@ from bus_helpers import Collector
 from kiosk_fixtures import kiosk_site
 from queue_fixtures import FakeClock
 
+from daemons.queue.service import QueueEngine
 from firmware_config.site import BrokerConfig
 from hall_bus.client import BusClient
 from hall_bus.contract import QUEUE_ACTIONS, Appointment, ResponseStatus
 from hall_bus.contract.kiosk import KioskPrinterState
-from hall_bus.queue.service import QueueEngine
 from hall_bus.topics import Endpoint, queue_endpoint
 
 
@@ -50,7 +50,7 @@ def test_kiosk_command_checks_in_a_scanned_appointment(
     data_dir = tmp_path / "kiosk-data"
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONFAULTHANDLER="1")
     process = subprocess.Popen(
-        [sys.executable, "-m", "hall_bus.cli", "kiosk", "--site", str(site_file), "--offscreen",
+        [sys.executable, "-m", "operations.cli", "kiosk", "--site", str(site_file), "--offscreen",
          "--data-dir", str(data_dir)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
@@ -93,7 +93,7 @@ def test_screenshots_command_pictures_the_main_screens(tmp_path: Path) -> None:
 
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     done = subprocess.run(
-        [sys.executable, "-m", "hall_bus.cli", "kiosk", "--screenshots", str(tmp_path)],
+        [sys.executable, "-m", "operations.cli", "kiosk", "--screenshots", str(tmp_path)],
         env=env, capture_output=True, timeout=120, check=True,
     )
     names = sorted(p.name for p in tmp_path.glob("*.png"))
@@ -108,8 +108,8 @@ def test_screenshots_command_pictures_the_main_screens(tmp_path: Path) -> None:
 def test_demo_runs_the_first_kiosk_offscreen_without_a_display(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from demo.daemons import DemoContext, demo_daemons
     from firmware_config.loader import load_site
-    from hall_bus.demo.daemons import DemoContext, demo_daemons
     from hall_bus.simclock import ScaledClock
 
     monkeypatch.delenv("DISPLAY", raising=False)

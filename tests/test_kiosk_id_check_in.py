@@ -23,7 +23,7 @@ from PySide6.QtWidgets import QLabel, QPushButton
 from pytestqt.qtbot import QtBot
 from test_scanner import ID_CARD, ID_NUMBER, keystrokes, recording
 
-from drivers.scanner_keys import KeyDecoder
+from drivers.scanner.keys import KeyDecoder
 from firmware_config.site import BrokerConfig, SiteConfig
 from hall_bus.contract import Appointment
 
@@ -146,7 +146,7 @@ def test_kiosk_command_refuses_a_missing_or_short_key_file(
             site.model_copy(update={"citizen_id_key_file": key_file}).model_dump(mode="json"),
             allow_unicode=True), encoding="utf-8")
         result = subprocess.run(
-            [sys.executable, "-m", "hall_bus.cli", "kiosk", "--site", str(site_file),
+            [sys.executable, "-m", "operations.cli", "kiosk", "--site", str(site_file),
              "--offscreen", "--data-dir", str(tmp_path / "data"), "--seconds", "5"],
             env=dict(os.environ, QT_QPA_PLATFORM="offscreen"), capture_output=True, text=True,
             timeout=60,

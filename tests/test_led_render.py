@@ -6,7 +6,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from drivers.led_render import DOTS_PER_HALF_CELL, dot_matrix, render_png, terminal_view
+from drivers.led.render import DOTS_PER_HALF_CELL, dot_matrix, render_png, terminal_view
 
 CALL = "请A023号到3号窗口"  # 17 half cells
 

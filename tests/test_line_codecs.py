@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from drivers import caller_keypad, led_aa_strip, led_onbon
-from drivers import reference_commands as rc
 from drivers.crc import crc16_arc, crc16_modbus, sum8
-from drivers.evaluation_pad import PadKey, PadMode, PadSession
-from drivers.led_text import Effect, encode_gbk, layout, text_width
-from drivers.reference_frame import Frame, FrameError, FrameReader, encode
+from drivers.led import aa_strip as led_aa_strip
+from drivers.led import onbon as led_onbon
+from drivers.led.text import Effect, encode_gbk, layout, text_width
+from drivers.line import caller_keypad
+from drivers.line import commands as rc
+from drivers.line.evaluation_pad import PadKey, PadMode, PadSession
+from drivers.line.frame import Frame, FrameError, FrameReader, encode
 from hall_bus.contract import RatingLevel
 
 CALL = "请A023号到3号窗口"

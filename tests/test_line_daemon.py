@@ -11,13 +11,13 @@ from mosquitto import Mosquitto
 from queue_fixtures import FakeClock
 from test_queue_engine import Hall, _site
 
-from drivers import reference_commands as rc
-from drivers.caller_keypad import Key, Result
-from drivers.evaluation_pad import PROMPT, THANKS, PadKey
-from drivers.line_daemon import LineDaemon
+from daemons.line.daemon import LineDaemon
+from daemons.queue.service import QueueEngine
+from drivers.line import commands as rc
+from drivers.line.caller_keypad import Key, Result
+from drivers.line.evaluation_pad import PROMPT, THANKS, PadKey
 from firmware_config.site import BrokerConfig
 from hall_bus.contract.line import LineDeviceEvent, LineDeviceEventType, LineDeviceState
-from hall_bus.queue.service import QueueEngine
 from hall_bus.topics import Endpoint
 
 

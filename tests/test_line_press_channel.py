@@ -15,16 +15,16 @@ from typing import Any
 
 import pytest
 
-from drivers import reference_commands as rc
-from drivers.line_command import _simulate
-from drivers.line_press_channel import (
+from daemons.line.command import _simulate
+from drivers.line import commands as rc
+from drivers.line.frame import Frame
+from drivers.line.press_channel import (
     MAX_LINE_BYTES,
     PressChannel,
     PressChannelServer,
     press_channel_path,
 )
-from drivers.line_simulator import SimDisplay, SimKeypad
-from drivers.reference_frame import Frame
+from drivers.line.simulator import SimDisplay, SimKeypad
 from firmware_config.line import LineConfig, LineDeviceConfig
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drivers.line_scheduler import Lane, LineScheduler
+from daemons.line.scheduler import Lane, LineScheduler
 
 
 def _take(scheduler: LineScheduler[str], count: int) -> list[object]:

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from drivers import reference_commands as rc
-from drivers.caller_keypad import Key
-from drivers.line_simulator import SimKeypad
-from drivers.line_transport import LineError, LineSettings, LineTransport
-from drivers.reference_frame import FrameReader, encode
+from drivers.line import commands as rc
+from drivers.line.caller_keypad import Key
+from drivers.line.frame import FrameReader, encode
+from drivers.line.simulator import SimKeypad
+from drivers.line.transport import LineError, LineSettings, LineTransport
 
 
 @pytest.fixture

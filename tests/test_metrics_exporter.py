@@ -12,10 +12,10 @@ from line_fixtures import wait_until
 from test_queue_engine import Hall, _site
 from test_structured_logs import engine_hall as engine_hall  # a fixture, used by name
 
+from daemons.metrics.exporter import HallFigures, MetricsExporter
+from daemons.metrics.exposition import Family, Histogram, render
 from firmware_config.site import BrokerConfig
 from hall_bus import topics
-from hall_bus.metrics.exporter import HallFigures, MetricsExporter
-from hall_bus.metrics.exposition import Family, Histogram, render
 from hall_bus.netutil import free_port
 
 _NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*"

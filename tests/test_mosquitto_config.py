@@ -19,7 +19,6 @@ import pytest
 from mqtt_peer import ANSWER_S, Peer, wait_until
 from mqtt_peer import peers as peers  # a fixture, used by name
 
-from firmware_config.broker_credentials import read_password
 from firmware_config.loader import load_site
 from firmware_config.mosquitto_config import (
     ACL_NAME,
@@ -28,6 +27,7 @@ from firmware_config.mosquitto_config import (
     render_mosquitto_config,
 )
 from firmware_config.site import SiteConfig
+from hall_bus.credentials import read_password
 from hall_bus.netutil import free_port, port_is_free
 
 MOSQUITTO = Path("/usr/sbin/mosquitto")
@@ -235,7 +235,7 @@ def test_offline_persistent_session_gets_a_5000_message_backlog(
 def test_hall_config_mosquitto_command_writes_a_config_for_the_site(tmp_path: Path) -> None:
     out = tmp_path / "broker"
     done = subprocess.run(
-        [sys.executable, "-m", "hall_bus.cli", "config", "mosquitto", "--out", str(out),
+        [sys.executable, "-m", "operations.cli", "config", "mosquitto", "--out", str(out),
          "--port", "28830"],
         capture_output=True, text=True, timeout=60, check=False,
     )

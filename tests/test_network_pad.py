@@ -8,12 +8,12 @@ from line_fixtures import wait_until
 from queue_fixtures import FakeClock
 from test_queue_engine import Hall, _site
 
-from drivers.evaluation_pad import PROMPT, PadKey
-from drivers.network_pad import NetworkPad
+from daemons.queue.service import QueueEngine
+from drivers.line.evaluation_pad import PROMPT, PadKey
+from drivers.network.pad import NetworkPad
 from firmware_config.line import PadPolicy
 from firmware_config.site import BrokerConfig
 from hall_bus.contract.line import LineDeviceEvent, LineDeviceEventType, LineDeviceState
-from hall_bus.queue.service import QueueEngine
 from hall_bus.topics import Endpoint
 
 

@@ -9,10 +9,11 @@ from PIL import Image
 from queue_fixtures import FakeClock
 from test_queue_engine import Hall, _site
 
-from drivers import led_strip
-from drivers.led_render import LIT
-from drivers.led_text import Effect
-from drivers.network_screen import NetworkScreen
+from daemons.queue.service import QueueEngine
+from drivers.led import window_strip as led_strip
+from drivers.led.render import LIT
+from drivers.led.text import Effect
+from drivers.network.screen import NetworkScreen
 from firmware_config.site import BrokerConfig
 from hall_bus.contract.line import (
     LineDeviceEvent,
@@ -20,7 +21,6 @@ from hall_bus.contract.line import (
     LineDeviceKind,
     LineDeviceState,
 )
-from hall_bus.queue.service import QueueEngine
 from hall_bus.topics import Endpoint
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from drivers.press_memory import (
+from daemons.line.press_memory import (
     MAX_ATTEMPT,
     REPEAT_WINDOW_S,
     PressMemory,

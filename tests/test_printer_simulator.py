@@ -10,11 +10,11 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from drivers.printer_profile import PrinterProfile
-from drivers.printer_sim import PrinterSimulator, PtyPrinter, TcpPrinter
-from drivers.printer_status import PaperState
-from drivers.ticket_layout import TicketContent, render_ticket
-from drivers.ticket_printer import PrintFailed, TicketPrinter
+from drivers.printer.simulator import PrinterSimulator, PtyPrinter, TcpPrinter
+from drivers.printer.status import PaperState
+from drivers.printer.ticket_layout import TicketContent, render_ticket
+from drivers.printer.ticket_printer import PrintFailed, TicketPrinter
+from firmware_config.printer_profile import PrinterProfile
 
 TICKET = TicketContent(
     hall_name="示例县政务服务中心",

@@ -11,6 +11,7 @@ from bus_helpers import Collector
 from line_fixtures import make_line
 from queue_fixtures import make_site
 
+from daemons.queue.service import QueueEngine
 from firmware_config.kiosk import KioskConfig
 from firmware_config.site import BrokerConfig, SiteConfig
 from hall_bus.client import BusClient
@@ -26,7 +27,6 @@ from hall_bus.contract import (
     QueueEventType,
     ResponseStatus,
 )
-from hall_bus.queue.service import QueueEngine
 from hall_bus.topics import Endpoint, camera_endpoint, queue_endpoint
 
 

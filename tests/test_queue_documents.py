@@ -11,8 +11,8 @@ import pytest
 from queue_fixtures import DAY
 from test_queue_store import Hall
 
+from daemons.queue.store import MIGRATIONS, SCHEMA_VERSION
 from hall_bus.contract import RatingLevel
-from hall_bus.queue.store import MIGRATIONS, SCHEMA_VERSION
 
 ROSTER = [
     {"staff_id": "s001", "name": "张敏", "windows": ["w1", "w9"]},

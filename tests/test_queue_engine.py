@@ -16,6 +16,7 @@ from mosquitto import Mosquitto
 from queue_fixtures import FakeClock, make_site
 
 from bench.engine_process import EngineProcess, write_site
+from daemons.queue.service import QueueEngine
 from firmware_config.site import BrokerConfig, SiteConfig
 from hall_bus.client import BusClient, BusTimeout
 from hall_bus.contract import (
@@ -29,7 +30,6 @@ from hall_bus.contract import (
     TakeTicketRequest,
 )
 from hall_bus.ids import utc_now
-from hall_bus.queue.service import QueueEngine
 from hall_bus.topics import queue_endpoint
 
 

@@ -20,12 +20,12 @@ from queue_fixtures import FakeClock, make_site
 from test_queue_engine import Hall as BusHall
 from test_queue_store import Hall, hall
 
+from daemons.queue.service import QueueEngine
 from firmware_config.site import BrokerConfig
 from hall_bus.client import BusClient
 from hall_bus.contract import QueueEventType
 from hall_bus.contract.notice import HallNotice
 from hall_bus.ids import utc_now
-from hall_bus.queue.service import QueueEngine
 from hall_bus.topics import notice_endpoint
 
 __all__ = ["hall"]  # the store fixture of test_queue_store

@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from daemons.queue import estimate, policy, supervision
+from daemons.queue.businessday import business_day, day_start
 from firmware_config.site import PriorityPolicy, Thresholds
 from hall_bus.contract import PriorityClass, SupervisionKind
-from hall_bus.queue import estimate, policy, supervision
-from hall_bus.queue.businessday import business_day, day_start
 
 T0 = datetime(2024, 3, 4, 1, 0, tzinfo=UTC)
 POLICY = PriorityPolicy(appointment_bonus_s=300, elderly_disabled_bonus_s=450,

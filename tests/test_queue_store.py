@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 from queue_fixtures import DAY, START, FakeClock, make_site
 
+from daemons.queue.actions import HANDLERS
+from daemons.queue.store import SCHEMA_VERSION, Outcome, QueueStore
 from firmware_config.site import SiteConfig
 from hall_bus.contract import (
     QUEUE_ACTIONS,
@@ -31,8 +33,6 @@ from hall_bus.contract import (
     SupervisionKind,
     TakeTicketRequest,
 )
-from hall_bus.queue.actions import HANDLERS
-from hall_bus.queue.store import SCHEMA_VERSION, Outcome, QueueStore
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -739,7 +739,7 @@ CHILD = textwrap.dedent("""
 
     from firmware_config.site import SiteConfig
     from hall_bus.contract import TakeTicketRequest
-    from hall_bus.queue.store import QueueStore
+    from daemons.queue.store import QueueStore
 
     db, site_file, now = sys.argv[1], sys.argv[2], datetime.fromisoformat(sys.argv[3])
     store = QueueStore(Path(db), SiteConfig.model_validate_json(Path(site_file).read_text()),

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from drivers import id_card
-from drivers.scanner_evdev import ScannerReader, pack_event, unpack_events
-from drivers.scanner_keys import KeyDecoder, KeyEvent, Scan
+from drivers.scanner import id_card
+from drivers.scanner.evdev_reader import ScannerReader, pack_event, unpack_events
+from drivers.scanner.keys import KeyDecoder, KeyEvent, Scan
 
 # Key codes from linux/input-event-codes.h, named as there.
 CODES = {
@@ -193,7 +193,7 @@ def test_mask_hides_the_birth_date_and_passes_the_bus_contract() -> None:
 
 @pytest.mark.parametrize("layout", ["us", "de"])
 def test_simulated_scanner_types_what_the_decoder_reads(layout: str) -> None:
-    from drivers.scanner_sim import key_events
+    from drivers.scanner.simulator import key_events
 
     text = "https://q.example.cn/a?code=YY-0815&x=1"
     assert [s.text for s in decode_all(KeyDecoder(layout=layout), key_events(text, layout))] == [

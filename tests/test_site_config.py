@@ -226,7 +226,7 @@ def test_config_error_is_a_value_error(tmp_path: Path) -> None:
 
 def hall(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "hall_bus.cli", *args],
+        [sys.executable, "-m", "operations.cli", *args],
         capture_output=True, text=True, timeout=60, cwd=REPO, check=False,
     )
 

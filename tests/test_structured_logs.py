@@ -16,11 +16,11 @@ from queue_fixtures import FakeClock
 from test_line_daemon import rig as rig  # a fixture, used by name
 from test_queue_engine import Hall, _site
 
-from drivers.caller_keypad import Key
-from drivers.line_daemon import LineDaemon
+from daemons.line.daemon import LineDaemon
+from daemons.queue.service import QueueEngine
+from drivers.line.caller_keypad import Key
 from firmware_config.site import BrokerConfig
 from hall_bus import logs
-from hall_bus.queue.service import QueueEngine
 
 ID_NUMBER = "110101199003074518"  # a well-formed GB 11643 number (check digit 8)
 
@@ -104,7 +104,7 @@ def test_a_hall_command_writes_json_lines(tmp_path: Path) -> None:
         "  - {id: w1, number: 1, name_zh: 窗, name_en: W, services: [{service: s}]}\n",
         encoding="utf-8")
     done = subprocess.run(
-        [sys.executable, "-m", "hall_bus.cli", "config", "validate", str(tmp_path / "v1.yaml")],
+        [sys.executable, "-m", "operations.cli", "config", "validate", str(tmp_path / "v1.yaml")],
         capture_output=True, text=True, timeout=60, check=False,
         env={"PATH": "/usr/bin:/bin", "JOURNAL_STREAM": "8:1"},
     )

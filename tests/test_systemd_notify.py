@@ -18,11 +18,11 @@ from notify_listener import NotifyListener
 from queue_fixtures import make_site
 
 from bench.engine_process import write_site
+from daemons.queue.service import QueueEngine
 from firmware_config.kiosk import KioskConfig, ScannerConfig
 from firmware_config.site import BrokerConfig
 from hall_bus.lifecycle import serve_until
 from hall_bus.liveness import Heartbeat, WatchdogPinger
-from hall_bus.queue.service import QueueEngine
 from hall_bus.systemd_notify import Notifier, socket_address, watchdog_interval
 
 REPO = Path(__file__).resolve().parent.parent
@@ -78,7 +78,7 @@ def test_queue_process_notifies_ready_watchdog_and_stopping(
     try:
         with log_path.open("wb") as log_file:
             process = subprocess.Popen(
-                [sys.executable, "-m", "hall_bus.cli", "queue", "--site", str(site_path)],
+                [sys.executable, "-m", "operations.cli", "queue", "--site", str(site_path)],
                 cwd=REPO, stdout=log_file, stderr=log_file,
                 env={**os.environ, "NOTIFY_SOCKET": listener.address,
                      "WATCHDOG_USEC": "600000"},
@@ -192,7 +192,7 @@ def test_every_kind_of_daemon_notifies_ready_watchdog_and_stopping(
     try:
         with log_path.open("wb") as log_file:
             process = subprocess.Popen(
-                [sys.executable, "-m", "hall_bus.cli", *_daemon_argv(kind, site_path, tmp_path)],
+                [sys.executable, "-m", "operations.cli", *_daemon_argv(kind, site_path, tmp_path)],
                 cwd=REPO, stdout=log_file, stderr=log_file,
                 env={**os.environ, "NOTIFY_SOCKET": listener.address, "WATCHDOG_USEC": "1000000",
                      "QT_QPA_PLATFORM": "offscreen"},
@@ -225,7 +225,7 @@ def test_a_watchdog_abort_leaves_every_threads_stack_in_the_log(
     listener = NotifyListener.abstract()
     try:
         process = subprocess.Popen(
-            [sys.executable, "-m", "hall_bus.cli", "queue", "--site", str(site_path)],
+            [sys.executable, "-m", "operations.cli", "queue", "--site", str(site_path)],
             cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             env={**os.environ, "NOTIFY_SOCKET": listener.address},
         )
@@ -237,7 +237,7 @@ def test_a_watchdog_abort_leaves_every_threads_stack_in_the_log(
     assert process.returncode == -signal.SIGABRT
     text = stderr.decode()
     assert "Fatal Python error: Aborted" in text
-    assert 'hall_bus/queue/service.py", line' in text and "in _maintenance_loop" in text
+    assert 'daemons/queue/service.py", line' in text and "in _maintenance_loop" in text
 
 
 def test_mosquitto_with_the_hall_config_tells_systemd_it_is_ready(tmp_path: Path) -> None:

@@ -6,17 +6,17 @@ from dataclasses import replace
 
 import pytest
 
-from drivers import escpos_codec as codec
-from drivers.escpos_parse import EscposParser, QrStore, Raster, Text
-from drivers.led_text import text_width
-from drivers.printer_profile import PrinterProfile
-from drivers.ticket_layout import (
+from drivers.led.text import text_width
+from drivers.printer import escpos_codec as codec
+from drivers.printer.escpos_parse import EscposParser, QrStore, Raster, Text
+from drivers.printer.ticket_layout import (
     NoticeSheet,
     TicketContent,
     render_notice_sheet,
     render_ticket,
     wrap_columns,
 )
+from firmware_config.printer_profile import PrinterProfile
 
 TICKET = TicketContent(
     hall_name="示例县政务服务中心",

@@ -15,8 +15,8 @@ from firmware_config.kiosk import KioskConfig, ScannerConfig
 from firmware_config.loader import load_site
 from firmware_config.site import SiteConfig
 from firmware_config.usb_identity import UsbIdentity
-from hall_bus.deploy.udev_rules import render_rules
-from hall_bus.deploy.udev_syntax import UdevSyntaxError, check_rules
+from operations.deploy.udev_rules import render_rules
+from operations.deploy.udev_syntax import UdevSyntaxError, check_rules
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "firmware_config" / "sites" / "demo.yaml"
@@ -89,7 +89,7 @@ def test_command_writes_the_rules_from_a_site_file(tmp_path: Path) -> None:
     site_path = write_site(usb_site(), tmp_path / "site.yaml")
     out = tmp_path / "rules" / "70-hall.rules"
     done = subprocess.run(
-        [sys.executable, "-m", "hall_bus.cli", "config", "udev", "--site", str(site_path),
+        [sys.executable, "-m", "operations.cli", "config", "udev", "--site", str(site_path),
          "--out", str(out)], capture_output=True, text=True, timeout=60, cwd=REPO,
     )
     assert done.returncode == 0, done.stderr
@@ -111,7 +111,8 @@ def test_a_site_without_usb_identities_gives_a_rules_file_that_only_says_so() ->
 
 
 def test_the_shipped_static_printer_rule_parses() -> None:
-    check_rules((REPO / "drivers" / "udev" / "99-hall-ticket-printer.rules").read_text())
+    shipped = REPO / "drivers" / "printer" / "udev" / "99-hall-ticket-printer.rules"
+    check_rules(shipped.read_text())
 
 
 @pytest.mark.parametrize(("line", "complaint"), [

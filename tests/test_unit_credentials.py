@@ -30,12 +30,7 @@ from test_mosquitto_config import Mosquitto
 
 from bench.engine_process import write_site
 from firmware_config.broker_accounts import CAMERA_PREFIX, Role, site_accounts
-from firmware_config.broker_credentials import (
-    ALL_CREDENTIALS,
-    CREDENTIAL,
-    ensure_passwords,
-    password_path,
-)
+from firmware_config.broker_credentials import ensure_passwords
 from firmware_config.kiosk import KioskConfig
 from firmware_config.mosquitto_config import render_mosquitto_config
 from firmware_config.network_devices import NetworkDeviceConfig
@@ -43,8 +38,9 @@ from firmware_config.site import BrokerConfig, SiteConfig
 from hall_bus import topics
 from hall_bus.client import BusClient
 from hall_bus.contract import QUEUE_ACTIONS, ResponseStatus
-from hall_bus.deploy.units import credential_drop_ins, instance_unit, template_of
+from hall_bus.credentials import ALL_CREDENTIALS, CREDENTIAL, password_path
 from hall_bus.netutil import free_port
+from operations.deploy.units import credential_drop_ins, instance_unit, template_of
 
 REPO = Path(__file__).resolve().parent.parent
 CREDENTIALS = Path("/etc/hall/credentials")
@@ -195,7 +191,7 @@ class SecuredHall:
         self.logs.append(log)
         with log.open("ab") as out:
             process = subprocess.Popen(
-                [sys.executable, "-m", "hall_bus.cli", args[0], "--site", str(self.daemon_site),
+                [sys.executable, "-m", "operations.cli", args[0], "--site", str(self.daemon_site),
                  *args[1:]], cwd=REPO, stdout=out, stderr=out,
                 env={**os.environ, "CREDENTIALS_DIRECTORY": str(credentials)})
         self.processes.append(process)
@@ -312,7 +308,7 @@ def test_the_embedded_broker_takes_every_login_from_its_units_folder_credential(
     log = tmp_path / "broker.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "hall_bus.cli", "broker", "--site",
+            [sys.executable, "-m", "operations.cli", "broker", "--site",
              str(write_site(unreachable, tmp_path / "site.yaml"))], cwd=REPO, stdout=out,
             stderr=out, env={**os.environ, "CREDENTIALS_DIRECTORY": str(loaded)})
     try:
@@ -364,7 +360,7 @@ def test_a_missing_credential_is_named_and_exits_2(tmp_path: Path) -> None:
     empty = tmp_path / "empty-credentials"
     empty.mkdir()
     done = subprocess.run(
-        [sys.executable, "-m", "hall_bus.cli", "queue", "--site", str(site_path)], cwd=REPO,
+        [sys.executable, "-m", "operations.cli", "queue", "--site", str(site_path)], cwd=REPO,
         capture_output=True, text=True, timeout=60,
         env={**os.environ, "CREDENTIALS_DIRECTORY": str(empty)})
     assert done.returncode == 2, done.stderr
@@ -375,7 +371,7 @@ def test_a_missing_credential_is_named_and_exits_2(tmp_path: Path) -> None:
 
     # The embedded broker's unit loads the whole folder: none of it loaded is named too.
     done = subprocess.run(
-        [sys.executable, "-m", "hall_bus.cli", "broker", "--site", str(site_path), "--port",
+        [sys.executable, "-m", "operations.cli", "broker", "--site", str(site_path), "--port",
          str(free_port())], cwd=REPO, capture_output=True, text=True, timeout=60,
         env={**os.environ, "CREDENTIALS_DIRECTORY": str(empty)})
     assert done.returncode == 2, done.stderr
@@ -384,8 +380,8 @@ def test_a_missing_credential_is_named_and_exits_2(tmp_path: Path) -> None:
 
 
 def test_doctor_warns_when_the_passwords_are_readable_by_more_than_root(tmp_path: Path) -> None:
-    from hall_bus.doctor.credential_checks import credentials_finding
-    from hall_bus.doctor.findings import Level
+    from operations.doctor.credential_checks import credentials_finding
+    from operations.doctor.findings import Level
 
     folder = tmp_path / "credentials"
     ensure_passwords(folder, ["queue", "pad-w1"])  # 0700, files 0600

@@ -22,6 +22,12 @@ from voice_fixtures import (
     write_tone_pack,
 )
 
+from daemons.queue.service import QueueEngine
+from daemons.voice.audio import read_wav
+from daemons.voice.daemon import VoiceDaemon, voice_endpoint
+from daemons.voice.pack import MANIFEST, load_pack
+from daemons.voice.sinks import AlsaSink, SinkError, WavFileSink
+from daemons.voice.tts import EspeakEngine
 from firmware_config.site import BrokerConfig, SiteConfig
 from firmware_config.voice import SinkConfig, VoiceConfig
 from hall_bus.client import BusClient
@@ -36,13 +42,7 @@ from hall_bus.contract.queue import (
 )
 from hall_bus.contract.voice import LastAnnouncement, VoicePolicy, VoiceState
 from hall_bus.ids import utc_now
-from hall_bus.queue.service import QueueEngine
 from hall_bus.topics import queue_endpoint
-from hall_bus.voice.audio import read_wav
-from hall_bus.voice.daemon import VoiceDaemon, voice_endpoint
-from hall_bus.voice.pack import MANIFEST, load_pack
-from hall_bus.voice.sinks import AlsaSink, SinkError, WavFileSink
-from hall_bus.voice.tts import EspeakEngine
 
 UNDER_LOAD = (VoicePolicy.MERGED, VoicePolicy.TERSE, VoicePolicy.COMPRESSED)
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from firmware_config.voice import DEFAULT_TEMPLATES, VoiceConfig
-from hall_bus.voice.phrases import (
+from daemons.voice.phrases import (
     CallWords,
     as_text,
     en_number_words,
@@ -15,6 +14,7 @@ from hall_bus.voice.phrases import (
     ticket_keys,
     zh_number_words,
 )
+from firmware_config.voice import DEFAULT_TEMPLATES, VoiceConfig
 
 
 @pytest.mark.parametrize(

@@ -16,13 +16,13 @@ from voice_fixtures import (
     write_tone_pack,
 )
 
+from daemons.voice.announce import SENTENCE_PAUSE_S, CallRequest, call_tokens, repeat_tokens
+from daemons.voice.audio import CROSSFADE_S, read_wav, write_wav
+from daemons.voice.pack import load_pack
+from daemons.voice.render import Placed, Renderer
+from daemons.voice.tts import EspeakEngine
 from firmware_config.voice import VoiceConfig
 from hall_bus.contract.voice import VoicePolicy
-from hall_bus.voice.announce import SENTENCE_PAUSE_S, CallRequest, call_tokens, repeat_tokens
-from hall_bus.voice.audio import CROSSFADE_S, read_wav, write_wav
-from hall_bus.voice.pack import load_pack
-from hall_bus.voice.render import Placed, Renderer
-from hall_bus.voice.tts import EspeakEngine
 
 CALL = CallRequest("2026-05-06-A023", "A023", "w3", 3, "3号综合窗口", 0.0)
 EXPECTED_KEYS = [

@@ -14,15 +14,15 @@ from voice_fixtures import (
     write_tone_pack,
 )
 
+from daemons.voice.announce import BURST_ITEM_PAUSE_S, CallRequest
+from daemons.voice.pack import load_pack
+from daemons.voice.phrases import CHIME, Pause
+from daemons.voice.render import Renderer
+from daemons.voice.scheduler import Offer, ZoneScheduler
+from daemons.voice.simulate import peak_calls, run_calls
+from daemons.voice.tts import EspeakEngine
 from firmware_config.voice import VoiceConfig
 from hall_bus.contract.voice import SinkHealth, VoicePolicy
-from hall_bus.voice.announce import BURST_ITEM_PAUSE_S, CallRequest
-from hall_bus.voice.pack import load_pack
-from hall_bus.voice.phrases import CHIME, Pause
-from hall_bus.voice.render import Renderer
-from hall_bus.voice.scheduler import Offer, ZoneScheduler
-from hall_bus.voice.simulate import peak_calls, run_calls
-from hall_bus.voice.tts import EspeakEngine
 
 __all__ = ["espeak_pack"]  # the session fixture, used by the peak test
 HEALTHY = SinkHealth(kind="file", target="/tmp", ok=True)

@@ -15,14 +15,14 @@ from voice_fixtures import (
     write_tone_pack,
 )
 
+from daemons.voice.announce import CallRequest, call_tokens
+from daemons.voice.audio import CROSSFADE_S, fade_edges
+from daemons.voice.pack import load_pack
+from daemons.voice.phrases import as_text
+from daemons.voice.render import Renderer
+from daemons.voice.stretch import FRAME_S, time_compress
 from firmware_config.voice import VoiceConfig
 from hall_bus.contract.voice import VoicePolicy
-from hall_bus.voice.announce import CallRequest, call_tokens
-from hall_bus.voice.audio import CROSSFADE_S, fade_edges
-from hall_bus.voice.pack import load_pack
-from hall_bus.voice.phrases import as_text
-from hall_bus.voice.render import Renderer
-from hall_bus.voice.stretch import FRAME_S, time_compress
 
 SPEEDS = [1.2, 1.4, 1.5]
 

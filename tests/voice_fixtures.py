@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from daemons.voice.audio import Samples
+from daemons.voice.pack import write_manifest
+from daemons.voice.pack_builder import build_pack
+from daemons.voice.phrases import CHIME
 from firmware_config.site import SiteConfig, WindowConfig, WindowServiceConfig
-from hall_bus.voice.audio import Samples
-from hall_bus.voice.pack import write_manifest
-from hall_bus.voice.pack_builder import build_pack
-from hall_bus.voice.phrases import CHIME
 
 RATE = 22050
 

@@ -25,6 +25,7 @@ from hall_bus.contract.bridge import (
     DownlinkState,
 )
 from hall_bus.contract.camera import (
+    CROWDED_ALERT_LEVEL,
     CameraEvent,
     CameraEventType,
     CameraHealth,
@@ -118,6 +119,7 @@ from hall_bus.contract.voice import (
 )
 
 __all__ = [
+    "CROWDED_ALERT_LEVEL",
     "EVENT_MODELS",
     "QUEUE_ACTIONS",
     "RATING_LABELS_ZH",

@@ -54,6 +54,12 @@ class SeatView(BaseModel):
     )
 
 
+# Crowding level from which the engine raises a supervision alert a manager acknowledges: level 2
+# is the second configured threshold ("拥挤 / crowded"); level 1 ("busy") is normal at a peak and
+# stays in the event feed only. The console shows the levels below it as plain events.
+CROWDED_ALERT_LEVEL = 2
+
+
 class WaitingAreaView(BaseModel):
     count: int = Field(description="Estimated people in the waiting area (smoothed).")
     level: int = Field(description="Crowding level: 0 calm, then one per configured threshold.")

@@ -15,6 +15,14 @@ from pydantic import Field
 from hall_bus.contract.base import Message, Name, Timestamp
 from hall_bus.contract.queue import RatingLevel
 
+# The queue actions a line daemon asks for its window devices: what a caller keypad's keys do
+# (drivers/line/caller_keypad.py maps each key to one) and a pad's rating. The broker's ACL grants a
+# line's account exactly these (firmware_config/broker_accounts.py).
+KEYPAD_ACTIONS = (
+    "call_next", "recall", "skip", "transfer", "pause", "resume", "login", "logout", "finish",
+)
+PAD_ACTIONS = ("rate",)
+
 
 class LineDeviceKind(StrEnum):
     WINDOW_STRIP = "window_strip"

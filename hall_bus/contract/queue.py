@@ -460,7 +460,7 @@ class TicketIssuedData(BaseModel):
     estimated_wait_s: int = Field(
         description="Estimated wait in whole seconds: `people_ahead` × mean service time "
         "(today's, or the configured one until 3 tickets are done) ÷ the open windows' capacity "
-        "for the service (see hall_bus/queue/estimate.py); 0 when nobody is ahead."
+        "for the service (see daemons/queue/estimate.py); 0 when nobody is ahead."
     )
 
 

@@ -1,0 +1,1 @@
+"""The hall's daemons, one folder per systemd unit. A daemon never imports another."""

@@ -1,0 +1,1 @@
+"""One camera's supervision: seat presence, absences, waiting-area crowding."""

@@ -1,0 +1,1 @@
+"""The RS-485 line daemon: one serial port and every device on it."""

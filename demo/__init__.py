@@ -1,0 +1,1 @@
+"""The default hall (`hall demo`) and the picture tools: they start whole halls."""

@@ -1,0 +1,1 @@
+"""LED displays: GBK text layout, framings, what a strip and a hall screen show."""

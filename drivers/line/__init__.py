@@ -1,0 +1,1 @@
+"""RS-485 line devices: frames, commands, keypads, pads, transport, simulator."""

@@ -1,0 +1,1 @@
+"""Devices that speak MQTT themselves (pads and screens on the LAN)."""

@@ -1,0 +1,1 @@
+"""Ticket printers: ESC/POS bytes, layout, status, transport, simulator."""

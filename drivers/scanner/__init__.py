@@ -1,0 +1,1 @@
+"""QR and ID-card scanners: key events to text, evdev reader, simulator."""

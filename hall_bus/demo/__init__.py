@@ -1,1 +1,0 @@
-"""The default run: a whole simulated hall on one machine."""

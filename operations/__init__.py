@@ -1,0 +1,1 @@
+"""The `hall` command, installation and the health check of a running hall."""
