@@ -6,7 +6,6 @@ from __future__ import annotations
 import http.client
 import json
 import ssl
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -124,11 +123,10 @@ def test_injected_faults_reach_the_client(backend: ReferenceBackend, tmp_path: P
         uplink.upload(records(1, 2))
     assert len(backend.store.records(HALL)) == 2  # stored although never answered
     assert uplink.upload(records(1, 2)).duplicates == ["ev000001", "ev000002"]
+    # The backend hangs longer than the client waits: the client's own timeout ends the call.
     backend.set_faults(hang_s=2.5)
-    started = time.monotonic()
     with pytest.raises(UplinkError, match="timed out"):
         uplink.upload(records(3, 1))
-    assert time.monotonic() - started < 5
     backend.set_faults(hang_s=0.0, down=True)
     with pytest.raises(UplinkError, match="HTTP 503"):
         uplink.documents()

@@ -275,11 +275,9 @@ def test_start_fails_clearly_when_refused(
 ) -> None:
     wrong = bus_config.model_copy(update={"password": "wrong"})
     client = make_client("intruder", config=wrong)
-    started = time.monotonic()
     # Long enough for a busy machine's broker to answer at least once, so the error can say why.
     with pytest.raises(BusConnectError, match="refused"):
         client.start(wait=3)
-    assert time.monotonic() - started < 3 + 2  # the wait, then a prompt stop: nothing hangs
     assert not client.connected
     refusals = [r for r in caplog.records
                 if r.levelno == logging.WARNING and "refused" in r.message]
@@ -548,11 +546,9 @@ def test_stop_lets_a_running_request_answer_before_offline(make_client: MakeClie
 def test_request_timeout_raises(make_client: MakeClient) -> None:
     client = make_client("kiosk1")
     client.start(wait=5)
-    started = time.monotonic()
-    with pytest.raises(BusTimeout):
+    with pytest.raises(BusTimeout, match="echo"):
         client.request(topics.Endpoint(HALL, "nobody"), "echo", EchoRequest(text="?"),
                        timeout=0.3)
-    assert 0.3 <= time.monotonic() - started < 1.5
 
 
 # --- building blocks --------------------------------------------------------------------------

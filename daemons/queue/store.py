@@ -15,7 +15,8 @@ engine serialises access); the connection may be created in another thread.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -171,8 +172,7 @@ class QueueStore:
     # --- schema ----------------------------------------------------------------------------------
 
     def _migrate(self) -> None:
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self._immediate():
             version = self._conn.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
                 raise RuntimeError(
@@ -187,16 +187,30 @@ class QueueStore:
                 "INSERT OR IGNORE INTO windows (window_id, mode_since) VALUES (?, ?)",
                 [(w.id, now) for w in self.site.windows],
             )
-            self._conn.execute("COMMIT")
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
 
     # --- transactions ----------------------------------------------------------------------------
 
-    def _begin(self, cause: str | None) -> Tx:
+    @contextmanager
+    def _immediate(self) -> Iterator[None]:
+        """`BEGIN IMMEDIATE … COMMIT`, or `ROLLBACK` and re-raise on any exception: a request
+        is applied whole or not at all. IMMEDIATE takes the write lock at once, so a reader
+        never has to upgrade its lock half-way (the engine is the only writer anyway)."""
         self._conn.execute("BEGIN IMMEDIATE")
-        return self._open(cause)
+        try:
+            yield
+        except BaseException:
+            self._rollback()
+            raise
+        self._conn.execute("COMMIT")
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Tx]:
+        """A write transaction with its context, the business day rolled first if it changed;
+        the events it emitted go to the outbox in the same commit."""
+        with self._immediate():
+            tx = self._open(cause=None)
+            yield tx
+            self._queue_events(tx)
 
     def _open(self, cause: str | None) -> Tx:
         """Inside a write transaction: the context, after rolling the business day if needed."""
@@ -210,12 +224,11 @@ class QueueStore:
             self._start_day(tx, stored)
         return tx
 
-    def _commit(self, tx: Tx) -> None:
+    def _queue_events(self, tx: Tx) -> None:
         self._conn.executemany(
             "INSERT INTO outbox (event, created_at) VALUES (?, ?)",
             [(event.model_dump_json(), to_db(tx.now)) for event in tx.events],
         )
-        self._conn.execute("COMMIT")
 
     def _rollback(self) -> None:
         if self._conn.in_transaction:
@@ -255,13 +268,11 @@ class QueueStore:
     # --- requests ---------------------------------------------------------------------------------
 
     def execute(self, action: str, request: Request) -> Outcome:
-        try:
-            self._conn.execute("BEGIN IMMEDIATE")
+        with self._immediate():
             stored = self._conn.execute(
                 "SELECT response FROM request_log WHERE request_id = ?", (request.id,)
             ).fetchone()
             if stored is not None:
-                self._conn.execute("COMMIT")
                 return Outcome(Response.model_validate_json(stored[0]), [], duplicate=True)
             tx = self._open(cause=request.id)
             tx.actor = request.actor
@@ -275,10 +286,7 @@ class QueueStore:
                 )
                 # Answer with exactly what a retry will get (JSON keeps milliseconds only).
                 response = Response.model_validate_json(stored_json)
-            self._commit(tx)
-        except BaseException:
-            self._rollback()
-            raise
+            self._queue_events(tx)
         if action in documents.HANDLERS or action in manager_actions.SITE_CHANGING:
             self.site = self._effective_site()
         return Outcome(response, list(tx.events), duplicate=False)
@@ -318,14 +326,8 @@ class QueueStore:
 
     def summary(self) -> QueueSummaryState:
         """The retained state of the current business day (rolls the day if it changed)."""
-        tx = self._begin(cause=None)
-        try:
-            state = self._summary(tx)
-            self._commit(tx)
-        except BaseException:
-            self._rollback()
-            raise
-        return state
+        with self._transaction() as tx:
+            return self._summary(tx)
 
     def _summary(self, tx: Tx) -> QueueSummaryState:
         counts = {
@@ -366,8 +368,7 @@ class QueueStore:
 
     def check_supervision(self) -> list[QueueEvent]:
         """Raise each newly exceeded threshold once; returns the events (also in the outbox)."""
-        tx = self._begin(cause=None)
-        try:
+        with self._transaction() as tx:
             for finding in supervision.find_alerts(
                 tx.now, self.site.thresholds, *self._supervision_rows(tx)
             ):
@@ -378,10 +379,6 @@ class QueueStore:
                         ticket=view_of(tx, finding.ticket_id) if finding.ticket_id else None,
                         window=summary_of(tx, finding.window_id) if finding.window_id else None,
                     )
-            self._commit(tx)
-        except BaseException:
-            self._rollback()
-            raise
         return list(tx.events)
 
     def record_staff_absence(
@@ -390,8 +387,7 @@ class QueueStore:
         """A camera saw the seat of `window_id` empty since `absent_since`: raise `staff_absent`
         once per window and absence start, and only while the window is open (staff logged in,
         not paused) by the engine's own state. Returns the events (also in the outbox)."""
-        tx = self._begin(cause=None)
-        try:
+        with self._transaction() as tx:
             state = window_state(tx, window_id)
             if state is not None and state.staff_id is not None and not state.paused:
                 alert = manager_actions.record_alert(
@@ -404,26 +400,17 @@ class QueueStore:
                 if alert is not None:
                     tx.emit(QueueEventType.SUPERVISION_ALERT, alert=alert,
                             window=summary_of(tx, window_id))
-            self._commit(tx)
-        except BaseException:
-            self._rollback()
-            raise
         return list(tx.events)
 
     def raise_alert(self, alert: SupervisionAlert, occurrence: str) -> list[QueueEvent]:
         """A device fault or crowding reported on the bus: raised once per subject and occurrence.
         Returns the events (also in the outbox)."""
-        tx = self._begin(cause=None)
-        try:
+        with self._transaction() as tx:
             recorded = manager_actions.record_alert(tx, alert, occurrence)
             if recorded is not None:
                 known = alert.window_id is not None and tx.site.window(alert.window_id)
                 window = summary_of(tx, alert.window_id) if known and alert.window_id else None
                 tx.emit(QueueEventType.SUPERVISION_ALERT, alert=recorded, window=window)
-            self._commit(tx)
-        except BaseException:
-            self._rollback()
-            raise
         return list(tx.events)
 
     def _supervision_rows(self, tx: Tx) -> tuple[
@@ -470,13 +457,8 @@ class QueueStore:
         """Withdraw the notice in force if it ran out; the events (also in the outbox)."""
         if not notices.ran_out(self._conn, wall_now):
             return []
-        tx = self._begin(cause=None)
-        try:
+        with self._transaction() as tx:
             notices.expire(tx, wall_now)
-            self._commit(tx)
-        except BaseException:
-            self._rollback()
-            raise
         return list(tx.events)
 
     def pending_events(self, limit: int = 500) -> list[tuple[int, QueueEvent]]:
@@ -490,13 +472,8 @@ class QueueStore:
         if not seqs:
             return
         now = to_db(self.clock())
-        try:
-            self._conn.execute("BEGIN IMMEDIATE")
+        with self._immediate():
             self._conn.executemany(
                 "UPDATE outbox SET published_at = ? WHERE seq = ? AND published_at IS NULL",
                 [(now, seq) for seq in seqs],
             )
-            self._conn.execute("COMMIT")
-        except BaseException:
-            self._rollback()
-            raise

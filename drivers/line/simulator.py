@@ -185,7 +185,11 @@ class SimulatedLine:
             self._master, self._slave = master, slave
 
     def unplug(self) -> None:
+        """As a USB adapter pulled out: the device node goes away with the device, so the port
+        cannot be reopened (nor a stranger's pty taken for it) until `plug()`."""
         with self._lock:
+            if self.link.is_symlink():
+                self.link.unlink()
             for fd in (self._master, self._slave):
                 if fd is not None:
                     os.close(fd)

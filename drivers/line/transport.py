@@ -48,6 +48,7 @@ class LineTransport:
     def __init__(self, settings: LineSettings) -> None:
         self.settings = settings
         self._port: serial.SerialBase | None = None
+        self.closes = 0  # times an open port was closed (lost or stopped): only ever grows
 
     @property
     def is_open(self) -> bool:
@@ -74,6 +75,7 @@ class LineTransport:
     def close(self) -> None:
         port, self._port = self._port, None
         if port is not None:
+            self.closes += 1
             try:
                 port.close()
             except (serial.SerialException, OSError) as exc:
