@@ -28,7 +28,7 @@ from demo.report import build_report
 from demo.screen import CLEAR, describe_event, render
 from demo.traffic import HallDay
 from demo.window_desk import keypad_minutes, keypad_windows
-from firmware_config.loader import ConfigError, load_site
+from firmware_config.loader import add_site_argument, load_site_or_exit
 from firmware_config.site import SiteConfig
 from hall_bus.client import BusClient, BusConnectError
 from hall_bus.contract import (
@@ -104,12 +104,24 @@ def _planned_tickets(site: SiteConfig, speed: float = INTERACTIVE_SPEED) -> int:
     return max(10, round(capacity * LOAD_FACTOR))
 
 
+def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `hall demo`."""
+    add_site_argument(parser)
+    parser.add_argument("--headless", action="store_true", help="no live screen; log only")
+    parser.add_argument("--seconds", type=float, default=None, help="stop after this many seconds")
+    parser.add_argument("--report", type=Path, default=None, help="write a JSON report here")
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=None,
+        help="simulated seconds per real second (default 60, or the whole day in --seconds)",
+    )
+    parser.add_argument("--data-dir", type=Path, default=None, help="state folder (default: temp)")
+    parser.add_argument("--seed", type=int, default=None, help="random seed for the traffic")
+
+
 def run_demo_command(args: argparse.Namespace) -> int:
-    try:
-        site = load_site(args.site)
-    except ConfigError as exc:
-        log.error("%s", exc)
-        return 1
+    site = load_site_or_exit(args.site)
     data_dir: Path = args.data_dir or Path(tempfile.mkdtemp(prefix="hall-demo-"))
     data_dir.mkdir(parents=True, exist_ok=True)
     site, console_login = with_demo_manager(site)

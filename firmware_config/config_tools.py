@@ -21,7 +21,14 @@ from typing import Any
 
 import yaml
 
-from firmware_config.loader import ConfigError, ConfigIssue, SiteDocument, read_site
+from firmware_config.loader import (
+    ConfigError,
+    ConfigIssue,
+    SiteDocument,
+    add_site_argument,
+    read_site,
+    read_site_or_exit,
+)
 from firmware_config.site import SiteConfig
 
 MASK = "********"
@@ -36,6 +43,7 @@ def resolved(site: SiteConfig) -> dict[str, Any]:
 
 
 def _load(path: Path | None) -> SiteDocument | None:
+    """For the checkers (diff, check), which report an invalid file among their findings."""
     try:
         return read_site(path)
     except ConfigError as exc:
@@ -43,10 +51,14 @@ def _load(path: Path | None) -> SiteDocument | None:
         return None
 
 
+def add_show_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `hall config show`."""
+    add_site_argument(parser)
+    parser.add_argument("--json", action="store_true", help="JSON instead of YAML")
+
+
 def run_show_command(args: argparse.Namespace) -> int:
-    document = _load(args.site)
-    if document is None:
-        return 1
+    document = read_site_or_exit(args.site)
     data = resolved(document.site)
     if args.json:
         print(json.dumps(data, ensure_ascii=False, indent=2))
@@ -120,6 +132,12 @@ def _show(value: object) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def add_diff_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `hall config diff`."""
+    parser.add_argument("old", type=Path)
+    parser.add_argument("new", type=Path)
+
+
 def run_diff_command(args: argparse.Namespace) -> int:
     """Exit 0 when the two sites are the same hall, 1 when they differ, 2 when one is invalid."""
     old, new = _load(args.old), _load(args.new)
@@ -162,11 +180,15 @@ def _rewrite(text: str, document: SiteDocument, changes: list[ConfigIssue],
     return "".join(lines)
 
 
+def add_migrate_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `hall config migrate`."""
+    parser.add_argument("file", type=Path)
+    parser.add_argument("--write", action="store_true", help="rewrite FILE (old one: FILE.bak)")
+
+
 def run_migrate_command(args: argparse.Namespace) -> int:
     path: Path = args.file
-    document = _load(path)
-    if document is None:
-        return 1
+    document = read_site_or_exit(path)
     if not document.migrated:
         print(f"{path}: 已是当前版本 {document.site.version} / already config version "
               f"{document.site.version}")
@@ -202,6 +224,11 @@ def read_site_text_checked(text: str, file: str) -> SiteDocument:
 
 
 # --- check --------------------------------------------------------------------------------------
+
+
+def add_check_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `hall config check`."""
+    parser.add_argument("files", type=Path, nargs="+")
 
 
 def run_check_command(args: argparse.Namespace) -> int:

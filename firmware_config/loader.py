@@ -400,21 +400,41 @@ def load_site(path: Path | None = None) -> SiteConfig:
     return read_site(path).site
 
 
+def add_site_argument(parser: argparse.ArgumentParser) -> None:
+    """`--site FILE`, the same for every command that reads the hall's site."""
+    parser.add_argument(
+        "--site",
+        type=Path,
+        default=None,
+        help="site YAML (default: the bundled demo hall, firmware_config/sites/demo.yaml)",
+    )
+
+
 # sysexits.h EX_CONFIG. A daemon whose site file is broken exits with it, and its unit does not
 # restart it (RestartPreventExitStatus= in systemd/hall-.service.d): restarting cannot mend a file.
 EXIT_CONFIG = 78
 
 
-def load_site_or_exit(path: Path | None) -> SiteConfig:
-    """The site for a command, or exit with `EXIT_CONFIG` and every error logged, key path and
-    line included: the one way every command and daemon reports a site it cannot use."""
+def read_site_or_exit(path: Path | None) -> SiteDocument:
+    """The site file for a command, or exit with `EXIT_CONFIG` and every error logged, key path
+    and line included: the one way every command and daemon reports a site it cannot use."""
     try:
-        return load_site(path)
+        return read_site(path)
     except ConfigError as exc:
         logging.getLogger("hall.config").error(
             "站点配置无效，共 %d 处错误 / invalid site configuration, %d error(s):\n%s",
             len(exc.issues), len(exc.issues), exc)
         raise SystemExit(EXIT_CONFIG) from None
+
+
+def load_site_or_exit(path: Path | None) -> SiteConfig:
+    """The site for a command, or exit with `EXIT_CONFIG` (see `read_site_or_exit`)."""
+    return read_site_or_exit(path).site
+
+
+def add_validate_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `hall config validate`."""
+    parser.add_argument("file", type=Path)
 
 
 def run_validate_command(args: argparse.Namespace) -> int:

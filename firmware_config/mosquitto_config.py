@@ -22,6 +22,7 @@ from pathlib import Path
 from firmware_config.broker_accounts import Access, Account, Grant, Role, render_acl, site_accounts
 from firmware_config.broker_credentials import ensure_passwords
 from firmware_config.broker_tls import TlsListenerConfig
+from firmware_config.loader import add_site_argument, load_site_or_exit
 from firmware_config.site import SiteConfig
 from hall_bus import topics
 
@@ -161,15 +162,19 @@ def render_mosquitto_config(
     return conf_path
 
 
+def add_render_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `hall config mosquitto`."""
+    add_site_argument(parser)
+    parser.add_argument("--out", type=Path, required=True, help="folder for the files")
+    parser.add_argument("--listen", default=None, help="listener address (default loopback)")
+    parser.add_argument("--port", type=int, default=None, help="port (default from the site)")
+    parser.add_argument("--run-user", default="mosquitto", help="user the broker runs as")
+
+
 def run_render_command(args: argparse.Namespace) -> int:
     """`hall config mosquitto --out DIR`: write the hall's production broker configuration."""
-    from firmware_config.loader import ConfigError, load_site
 
-    try:
-        site = load_site(args.site)
-    except ConfigError as exc:
-        print(str(exc), file=sys.stderr)
-        return 1
+    site = load_site_or_exit(args.site)
     try:
         conf = render_mosquitto_config(
             site, args.out, listener_host=args.listen, port=args.port, run_user=args.run_user

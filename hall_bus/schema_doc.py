@@ -663,6 +663,11 @@ def render_bus_markdown() -> str:
     return "\n".join(lines) + "\n"
 
 
+def add_docs_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `hall bus docs`."""
+    parser.add_argument("--check", type=Path, default=None, help="fail if this file differs")
+
+
 def run_docs_command(args: argparse.Namespace) -> int:
     """`hall bus docs [--check FILE]`: print docs/bus.md, or fail if FILE differs from it."""
     text = render_bus_markdown()

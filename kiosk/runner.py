@@ -18,7 +18,7 @@ from drivers.scanner.evdev_reader import ScannerReader
 from drivers.scanner.keys import KeyDecoder, Scan
 from drivers.scanner.simulator import FifoScanner
 from firmware_config.kiosk import KioskConfig
-from firmware_config.loader import ConfigError, load_site
+from firmware_config.loader import add_site_argument, load_site_or_exit
 from firmware_config.site import SiteConfig
 from hall_bus.client import BusClient
 from hall_bus.liveness import WatchdogPinger
@@ -36,14 +36,24 @@ def pick_kiosk(site: SiteConfig, kiosk_id: str | None) -> KioskConfig | None:
     return next((kiosk for kiosk in site.kiosks if kiosk.id == kiosk_id), None)
 
 
+def add_kiosk_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `hall kiosk`."""
+    add_site_argument(parser)
+    parser.add_argument("--kiosk", default=None, help="kiosk id from the site (default: first)")
+    parser.add_argument("--data-dir", type=Path, default=None, help="receipts and scanner FIFO")
+    parser.add_argument("--windowed", action="store_true", help="a window, not full screen")
+    parser.add_argument("--offscreen", action="store_true", help="no display (QT_QPA_PLATFORM)")
+    parser.add_argument("--seconds", type=float, default=None, help="stop after this long")
+    parser.add_argument("--scan-fifo", type=Path, default=None, help="simulated scanner FIFO")
+    parser.add_argument("--no-voice", action="store_true", help="no spoken elderly-mode prompts")
+    parser.add_argument("--prompts-dir", type=Path, default=None,
+                        help="write spoken prompts as WAV files here instead of playing them")
+
+
 def run_kiosk_command(args: argparse.Namespace) -> int:
     if args.offscreen:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
-    try:
-        site = load_site(args.site or DEFAULT_SITE)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return 2
+    site = load_site_or_exit(args.site or DEFAULT_SITE)
     kiosk = pick_kiosk(site, args.kiosk)
     if kiosk is None:
         print(f"没有这台取号机 / no kiosk {args.kiosk!r} in the site config", file=sys.stderr)

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from firmware_config.loader import add_site_argument
 from hall_bus.contract import QUEUE_ACTIONS, ResponseStatus
 from hall_bus.ids import utc_now
 from hall_bus.topics import queue_endpoint
@@ -32,9 +33,17 @@ def parse_fields(pairs: list[str]) -> dict[str, Any]:
     return fields
 
 
+def add_request_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `hall bus request`."""
+    add_site_argument(parser)
+    parser.add_argument("action", help="queue action, e.g. take_ticket")
+    parser.add_argument("fields", nargs="*", help="request fields as key=value")
+    parser.add_argument("--timeout", type=float, default=5.0)
+
+
 def run_request_command(args: argparse.Namespace) -> int:
     from firmware_config.broker_accounts import CONSOLE
-    from firmware_config.loader import ConfigError, load_site
+    from firmware_config.loader import load_site_or_exit
     from hall_bus.client import BusClient, BusConnectError, BusTimeout
 
     action = QUEUE_ACTIONS.get(args.action)
@@ -44,13 +53,13 @@ def run_request_command(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    site = load_site_or_exit(args.site)
     try:
-        site = load_site(args.site)
         fields = parse_fields(args.fields)
         request = action.request.model_validate(
             {**fields, "deadline": utc_now() + timedelta(seconds=args.timeout)}
         )
-    except (ConfigError, ValueError, ValidationError) as exc:
+    except (ValueError, ValidationError) as exc:
         print(str(exc), file=sys.stderr)
         return 2
     client = BusClient(

@@ -81,8 +81,9 @@ def _unit_homes() -> dict[str, tuple[str, str]]:
 def test_every_daemon_unit_runs_code_from_its_own_folder() -> None:
     homes = _unit_homes()
     assert len(homes) == 9
+    entries = {command.words: command for command in cli.COMMANDS}
     for unit, (home, command) in homes.items():
-        handler = cli._HANDLERS[command]()
+        _, handler = entries[(command,)].load()
         package = home.replace("/", ".")
         assert handler.__module__.startswith(package + "."), (unit, handler.__module__)
     # One folder per unit: no two units share a home.

@@ -34,6 +34,7 @@ from daemons.bridge.mqtt_uplink import MqttUplink
 from daemons.bridge.records import OutboundRecord, record_for
 from daemons.bridge.store import AcceptedDocument, BridgeStore
 from firmware_config.bridge import BridgeConfig, HttpsUplinkConfig
+from firmware_config.loader import add_site_argument, load_site_or_exit
 from firmware_config.site import SiteConfig
 from hall_bus import topics
 from hall_bus.client import BusClient, BusError, describe_error
@@ -419,14 +420,24 @@ def _engine_request(
     return None  # notices go to the screens only
 
 
-def run_bridge_command(args: argparse.Namespace) -> int:
-    from firmware_config.loader import ConfigError, load_site
+def add_bridge_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `hall bridge`."""
+    add_site_argument(parser)
+    parser.add_argument("--db", type=Path, default=None, help="outbox SQLite file")
+    parser.add_argument(
+        "--backend-url", default=None, help="for a site without `bridge:` (the demo): backend URL"
+    )
+    parser.add_argument("--key-file", type=Path, default=None, help="with --backend-url: hall key")
+    parser.add_argument(
+        "--open-session", action="store_true",
+        help="install step: create the bridge's broker session (so events wait for it) and exit",
+    )
 
-    try:
-        site = load_site(args.site) if args.site else load_site()
-    except ConfigError as exc:
-        log.error("%s", exc)
-        return 1
+
+def run_bridge_command(args: argparse.Namespace) -> int:
+    from firmware_config.loader import load_site
+
+    site = load_site_or_exit(args.site) if args.site else load_site()
     config = site.bridge
     if config is None and args.backend_url and args.key_file:
         # The default run links its hall to the local reference backend this way.

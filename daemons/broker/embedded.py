@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import errno
 import hmac
-import importlib
 import logging
 import signal
 import sqlite3
@@ -31,12 +30,11 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any, Self
 
-import yaml
 from amqtt.broker import Broker, RetainedApplicationMessage
 from amqtt.plugins.base import BaseAuthPlugin, BasePlugin
 
-import firmware_config
-from firmware_config.site import BrokerConfig, SiteConfig
+from firmware_config.loader import add_site_argument, load_site_or_exit
+from firmware_config.site import BrokerConfig
 from hall_bus.liveness import PAUSE_SLICE_S, Heartbeat, WatchdogPinger
 from hall_bus.netutil import port_is_free
 from hall_bus.systemd_notify import Notifier
@@ -327,24 +325,6 @@ class EmbeddedBroker:
         return port
 
 
-def _load_site_broker(site_path: Path | None) -> BrokerConfig:
-    """The site's broker settings, through the site loader when it exists."""
-    try:
-        loader = importlib.import_module("firmware_config.loader")
-    except ModuleNotFoundError:
-        loader = None
-    if loader is not None and hasattr(loader, "load_site"):
-        site: SiteConfig = loader.load_site(site_path)
-        return site.broker
-    if site_path is None:
-        site_path = Path(firmware_config.__file__).resolve().parent / "sites" / "demo.yaml"
-        if not site_path.exists():
-            log.warning("未找到演示站点，使用默认代理设置 / no demo site, broker defaults used")
-            return BrokerConfig()
-    with site_path.open(encoding="utf-8") as handle:
-        return SiteConfig.model_validate(yaml.safe_load(handle)).broker
-
-
 def _embedded_users(settings: BrokerConfig) -> dict[str, str]:
     """The shared development login, plus every per-account password the site has.
 
@@ -355,13 +335,16 @@ def _embedded_users(settings: BrokerConfig) -> dict[str, str]:
     return {settings.username: settings.password, **all_passwords(settings)}
 
 
+def add_broker_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `hall broker`."""
+    add_site_argument(parser)
+    parser.add_argument("--host", default=None, help="bind address (default from the site)")
+    parser.add_argument("--port", type=int, default=None, help="port (default from the site)")
+
+
 def run_broker_command(args: argparse.Namespace) -> int:
     """`hall broker`: serve until SIGTERM or SIGINT, then stop cleanly."""
-    try:
-        settings = _load_site_broker(getattr(args, "site", None))
-    except (ValueError, OSError, yaml.YAMLError) as exc:  # the loader's ConfigError is a ValueError
-        log.error("站点配置无效 / invalid site configuration:\n%s", exc)
-        return 1
+    settings = load_site_or_exit(args.site).broker
     host: str = args.host or settings.host
     port: int = args.port if args.port is not None else settings.port
     broker = EmbeddedBroker(

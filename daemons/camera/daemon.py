@@ -20,6 +20,7 @@ from daemons.camera.supervisor import BadFrame, CameraSupervisor
 from drivers.camera.grabber import FrameGrabber
 from drivers.camera.sources import FrameSource, SourceError, open_source
 from firmware_config.camera import CameraConfig
+from firmware_config.loader import add_site_argument, load_site_or_exit
 from firmware_config.site import SiteConfig
 from hall_bus.client import BusClient
 from hall_bus.contract import QueueSummaryState, WindowMode
@@ -178,14 +179,20 @@ class CameraDaemon:
         self.bus.publish_state(self.endpoint.state, state)
 
 
-def run_camera_command(args: argparse.Namespace) -> int:
-    from firmware_config.loader import ConfigError, load_site
+def add_camera_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `hall camera`."""
+    add_site_argument(parser)
+    parser.add_argument("--camera", required=True, help="camera name from the site config")
+    parser.add_argument("--sim-clock", default=None, metavar="START@ANCHORxSPEED",
+                        help="simulated clock (used by `hall demo`)")
+    parser.add_argument("--capture-reference", action="store_true",
+                        help="take missing empty-seat references from the first frame "
+                        "(seats must be empty: installation)")
 
-    try:
-        site = load_site(args.site)
-    except ConfigError as exc:
-        log.error("%s", exc)
-        return 1
+
+def run_camera_command(args: argparse.Namespace) -> int:
+
+    site = load_site_or_exit(args.site)
     camera = next((c for c in site.cameras if c.name == args.camera), None)
     if camera is None:
         known = ", ".join(c.name for c in site.cameras) or "-"

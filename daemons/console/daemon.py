@@ -23,6 +23,7 @@ from daemons.console.actions import ActionError, ManagerActions
 from daemons.console.auth import Accounts, hash_password
 from daemons.console.hall_view import HallView
 from daemons.console.web import ConsoleWeb
+from firmware_config.loader import add_site_argument, load_site_or_exit
 from firmware_config.site import SiteConfig
 from hall_bus.client import BusClient
 from hall_bus.lifecycle import run_until_signalled
@@ -143,8 +144,16 @@ def _read_password() -> str:
     return sys.stdin.readline().rstrip("\n")
 
 
+def add_console_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `hall console`."""
+    add_site_argument(parser)
+    parser.add_argument("--listen", default=None, help="address (default from the site)")
+    parser.add_argument("--port", type=int, default=None, help="port (default from the site)")
+    parser.add_argument("--hash-password", action="store_true",
+                        help="read a password (stdin) and print its hash for `console.managers`")
+
+
 def run_console_command(args: argparse.Namespace) -> int:
-    from firmware_config.loader import ConfigError, load_site
 
     if args.hash_password:
         try:
@@ -157,11 +166,7 @@ def run_console_command(args: argparse.Namespace) -> int:
             return 1
         print(hash_password(password))
         return 0
-    try:
-        site = load_site(args.site)
-    except ConfigError as exc:
-        log.error("%s", exc)
-        return 1
+    site = load_site_or_exit(args.site)
     if not site.console.managers:
         log.warning("站点未配置值班长账号，无人能登录 / no manager accounts: nobody can log in")
     daemon = ConsoleDaemon(site, listen=args.listen, port=args.port)

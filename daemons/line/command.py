@@ -15,7 +15,7 @@ from daemons.line.daemon import LineDaemon
 from drivers.line.press_channel import PressChannelServer, press_channel_path
 from drivers.line.simulator import SimDisplay, simulate_line
 from firmware_config.line import LineConfig
-from firmware_config.loader import ConfigError, load_site
+from firmware_config.loader import add_site_argument, load_site_or_exit
 from hall_bus.lifecycle import run_until_signalled
 
 log = logging.getLogger("hall.line")
@@ -25,12 +25,17 @@ def _find_line(lines: list[LineConfig], port: str) -> LineConfig | None:
     return next((ln for ln in lines if port in (ln.port, ln.id)), None)
 
 
+def add_line_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `hall line`."""
+    add_site_argument(parser)
+    parser.add_argument("--port", default=None, help="serial port, pty link or line id")
+    parser.add_argument(
+        "--simulate", action="store_true", help="be the line's simulated devices instead"
+    )
+
+
 def run_line_command(args: argparse.Namespace) -> int:
-    try:
-        site = load_site(args.site)
-    except ConfigError as exc:
-        log.error("%s", exc)
-        return 2
+    site = load_site_or_exit(args.site)
     if args.port is None:
         log.error("需要 --port 或 --picture / give --port or --picture")
         return 2

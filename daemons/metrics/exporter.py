@@ -21,6 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from daemons.metrics.exposition import CONTENT_TYPE, Family, Histogram, render
 from firmware_config.broker_accounts import METRICS
+from firmware_config.loader import add_site_argument, load_site_or_exit
 from firmware_config.site import SiteConfig
 from hall_bus import topics
 from hall_bus.client import BusClient
@@ -217,15 +218,17 @@ class MetricsExporter:
         self.bus.stop()
 
 
+def add_metrics_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `hall metrics`."""
+    add_site_argument(parser)
+    parser.add_argument("--listen", default="127.0.0.1", help="HTTP address (default loopback)")
+    parser.add_argument("--port", type=int, default=9464, help="HTTP port (default 9464)")
+
+
 def run_metrics_command(args: argparse.Namespace) -> int:
-    from firmware_config.loader import ConfigError, load_site
     from hall_bus.lifecycle import run_until_signalled
 
-    try:
-        site = load_site(args.site)
-    except ConfigError as exc:
-        print(exc)
-        return 2
+    site = load_site_or_exit(args.site)
     try:
         exporter = MetricsExporter(site, args.listen, args.port)
     except OSError as exc:

@@ -23,6 +23,7 @@ from typing import Any
 from daemons.queue import device_alerts, notices
 from daemons.queue.actions import READ_ONLY
 from daemons.queue.store import QueueStore
+from firmware_config.loader import add_site_argument
 from firmware_config.site import SiteConfig
 from hall_bus.client import BusClient
 from hall_bus.contract import QUEUE_ACTIONS, Request, Response, ResponseStatus
@@ -228,20 +229,22 @@ class QueueEngine:
                 time.sleep(1)
 
 
-def _load_site(path: Path | None) -> SiteConfig:
-    from firmware_config.loader import load_site
-
-    return load_site(path)
+def add_queue_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `hall queue`."""
+    add_site_argument(parser)
+    parser.add_argument("--db", type=Path, default=None, help="SQLite file (default in data_dir)")
+    parser.add_argument(
+        "--sim-clock",
+        default=None,
+        metavar="START@ANCHORxSPEED",
+        help="run on a simulated, faster clock (used by `hall demo`)",
+    )
 
 
 def run_queue_command(args: argparse.Namespace) -> int:
-    from firmware_config.loader import ConfigError
+    from firmware_config.loader import load_site_or_exit
 
-    try:
-        site = _load_site(args.site)
-    except ConfigError as exc:
-        log.error("%s", exc)
-        return 1
+    site = load_site_or_exit(args.site)
     db_path: Path = args.db or site.data_dir / "queue.sqlite3"
     db_path.parent.mkdir(parents=True, exist_ok=True)
     clock: Clock = ScaledClock.parse(args.sim_clock) if args.sim_clock else wall_clock

@@ -25,6 +25,7 @@ from daemons.voice.render import Renderer
 from daemons.voice.scheduler import Plan, ZoneScheduler
 from daemons.voice.sinks import AlsaSink, Sink, SinkError, WavFileSink
 from daemons.voice.tts import EspeakEngine, TtsError
+from firmware_config.loader import add_site_argument, load_site_or_exit
 from firmware_config.site import SiteConfig
 from hall_bus.client import BusClient
 from hall_bus.contract.notice import HallNotice
@@ -365,14 +366,17 @@ def _safe(name: str) -> str:
     return "".join(ch if (ch.isalnum() and ch.isascii()) or ch in "-_" else "_" for ch in name)
 
 
-def run_voice_command(args: argparse.Namespace) -> int:
-    from firmware_config.loader import ConfigError, load_site
+def add_voice_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `hall voice`."""
+    add_site_argument(parser)
+    parser.add_argument("--data-dir", type=Path, default=None, help="default: the site's data_dir")
+    parser.add_argument("--sim-clock", default=None, metavar="START@ANCHORxSPEED",
+                        help="simulated clock for quiet hours and notices (used by `hall demo`)")
 
-    try:
-        site = load_site(args.site)
-    except ConfigError as exc:
-        print(exc)
-        return 2
+
+def run_voice_command(args: argparse.Namespace) -> int:
+
+    site = load_site_or_exit(args.site)
     clock: Clock = ScaledClock.parse(args.sim_clock) if args.sim_clock else wall_clock
     data_dir: Path = args.data_dir or site.data_dir
     daemon = VoiceDaemon(site, data_dir=data_dir, clock=clock)

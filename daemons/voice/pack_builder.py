@@ -92,14 +92,17 @@ def _engine_text(clip: Clip) -> str:
     return spoken_window_name(clip.text) if clip.language == "zh" else clip.text
 
 
-def run_pack_command(args: argparse.Namespace) -> int:
-    from firmware_config.loader import ConfigError, load_site
+def add_pack_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `hall voice pack`."""
+    parser.add_argument("--site", type=Path, default=argparse.SUPPRESS,
+                        help="site YAML (default: the bundled demo hall)")
+    parser.add_argument("--out", type=Path, default=None, help="pack folder")
 
-    try:
-        site = load_site(args.site)
-    except ConfigError as exc:
-        print(exc)
-        return 2
+
+def run_pack_command(args: argparse.Namespace) -> int:
+    from firmware_config.loader import load_site_or_exit
+
+    site = load_site_or_exit(args.site)
     folder: Path = args.out or site.voice.pack_path(site.data_dir)
     try:
         count = build_pack(site, folder)

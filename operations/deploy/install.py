@@ -302,15 +302,29 @@ def run_plan(steps: list[Step], o: InstallOptions, dry_run: bool) -> int:
     return 0
 
 
+def add_install_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `hall install`."""
+    parser.add_argument("--site", type=Path, default=None,
+                        help="site YAML to install (default: /etc/hall/site.yaml)")
+    parser.add_argument("--root", type=Path, default=None,
+                        help="write below this staging folder, run no system command")
+    parser.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    parser.add_argument("--broker", choices=["mosquitto", "embedded"], default="mosquitto",
+                        help="the hall's broker: Debian's Mosquitto (default) or `hall broker`")
+    parser.add_argument("--kiosk", nargs="?", const="", default=None, metavar="ID",
+                        help="this machine is also a kiosk: the site's kiosk ID (default: first)")
+    parser.add_argument("--no-console", action="store_true", help="no manager console here")
+    parser.add_argument("--no-metrics", action="store_true", help="no metrics exporter here")
+    parser.add_argument("--user", default="hall", help="system user the daemons run as")
+    parser.add_argument("--hall-bin", type=Path, default=None,
+                        help="the `hall` program the units run (default: this one)")
+
+
 def run_install_command(args: argparse.Namespace) -> int:
-    from firmware_config.loader import ConfigError, load_site
+    from firmware_config.loader import load_site_or_exit
 
     site_source: Path = args.site or SITE_FILE
-    try:
-        site = load_site(site_source)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return 2
+    site = load_site_or_exit(site_source)
     options = InstallOptions(site_source=site_source, root=args.root, broker=args.broker,
                              kiosk=args.kiosk is not None, kiosk_id=args.kiosk or None,
                              console=not args.no_console,

@@ -12,6 +12,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from firmware_config.loader import add_site_argument
 from firmware_config.site import SiteConfig
 from firmware_config.usb_identity import UsbIdentity
 from operations.deploy.udev_syntax import UdevSyntaxError, check_rules
@@ -103,14 +104,20 @@ def render_rules(site: SiteConfig) -> str:
     return text
 
 
+def add_udev_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `hall config udev`."""
+    add_site_argument(parser)
+    parser.add_argument("--out", type=Path, default=None, help="rules file (default: print)")
+
+
 def run_udev_command(args: argparse.Namespace) -> int:
     """`hall config udev [--out FILE]`: print or write the hall's udev rules."""
-    from firmware_config.loader import ConfigError, load_site
+    from firmware_config.loader import load_site_or_exit
 
+    site = load_site_or_exit(args.site)
     try:
-        site = load_site(args.site)
         text = render_rules(site)
-    except (ConfigError, ValueError, UdevSyntaxError) as exc:
+    except (ValueError, UdevSyntaxError) as exc:
         print(f"无法生成 udev 规则 / cannot write udev rules: {exc}", file=sys.stderr)
         return 1
     if args.out is None:

@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 from firmware_config.site import SiteConfig
 from operations.doctor.bus_checks import printer_findings, status_findings, take_snapshot
@@ -51,16 +52,22 @@ def render_json(site: SiteConfig, findings: list[Finding], checked_at: datetime)
     }, ensure_ascii=False, indent=2) + "\n"
 
 
+def add_doctor_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `hall doctor`."""
+    parser.add_argument("--site", type=Path, default=None,
+                        help="site YAML (default: /etc/hall/site.yaml, else the demo hall)")
+    parser.add_argument("--json", action="store_true", help="the report as JSON")
+    parser.add_argument("--timeout", type=float, default=5.0, help="seconds to reach the broker")
+    parser.add_argument("--settle", type=float, default=1.0,
+                        help="seconds to collect the retained statuses")
+
+
 def run_doctor_command(args: argparse.Namespace) -> int:
-    from firmware_config.loader import ConfigError, load_site
+    from firmware_config.loader import load_site_or_exit
     from operations.deploy.install import SITE_FILE
 
     # On an installed hall the site is /etc/hall/site.yaml; elsewhere the bundled demo hall.
-    try:
-        site = load_site(args.site or (SITE_FILE if SITE_FILE.exists() else None))
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return 2
+    site = load_site_or_exit(args.site or (SITE_FILE if SITE_FILE.exists() else None))
     # The report says whether the broker answered; the client's retry warnings would only blur it.
     logging.getLogger("hall_bus.client").setLevel(logging.ERROR)
     findings = check_hall(site, connect_s=args.timeout, settle_s=args.settle)
