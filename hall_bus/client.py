@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from enum import Enum
 from types import TracebackType
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
@@ -46,6 +46,7 @@ from pydantic import ValidationError
 from hall_bus import topics
 from hall_bus.broker_address import BrokerAddress
 from hall_bus.contract import Message, Request, Response
+from hall_bus.contract.channels import Channel
 from hall_bus.credentials import login_for
 from hall_bus.dedup import SeenIds
 from hall_bus.ids import utc_now
@@ -59,6 +60,7 @@ from hall_bus.responses import PendingResponses
 log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=Message)
+T = TypeVar("T")  # a channel's payload: a model, or `str` for a status
 P = ParamSpec("P")
 Payload = Message | str | bytes
 
@@ -330,6 +332,28 @@ class BusClient:
                 self._states[topic] = data
             info = self._hand_over(topic, data, retain=True, qos=1)
         return self._settle(info, wait)
+
+    def publish_to(
+        self, channel: Channel[T], message: T, *, wait: float | None = None, **names: str
+    ) -> Delivery:
+        """Publish on a channel of the registry (hall_bus/contract/channels.py): its topic in
+        this hall with `names` filled in, retained (and republished after reconnects) exactly
+        when the channel is state, and only with the channel's payload model."""
+        if not isinstance(message, channel.payload):
+            raise TypeError(f"{channel.pattern} carries {channel.payload.__name__}, "
+                            f"not {type(message).__name__}")
+        topic = channel.topic(self.endpoint.hall_id, **names)
+        payload = cast(Payload, message)
+        if channel.retained:
+            return self.publish_state(topic, payload, wait=wait)
+        return self.publish(topic, payload, wait=wait)
+
+    def subscribe_to(
+        self, channel: Channel[M], handler: Callable[[str, M], None], **names: str
+    ) -> None:
+        """`subscribe_model` on a channel of the registry; levels not named match any name."""
+        self.subscribe_model(channel.filter(self.endpoint.hall_id, **names), channel.payload,
+                             handler)
 
     def clear_retained(self, topic: str, *, wait: float | None = None) -> Delivery:
         """Remove the broker's retained message on `topic` and forget any state kept for it."""

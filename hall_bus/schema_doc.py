@@ -1,7 +1,8 @@
 """The bus contract as data and as prose: `hall bus schema` and `hall bus docs`.
 
-Both are generated from the registry in contract.py (payload models, `QUEUE_ACTIONS`), errors.py
-(error codes) and topics.py (topic layout), so neither can drift from the code: docs/bus.md is
+Both are generated from the contract: the channel registry (contract/channels.py: every topic,
+its payload model, retention and direction), `QUEUE_ACTIONS` and errors.py (error codes), so
+neither can drift from the code: docs/bus.md is
 checked against `render_bus_markdown()` by the tests and by `hall bus docs --check`. The only
 hand-written text here is what the registry cannot say: one line per event type and enum value.
 """
@@ -25,11 +26,6 @@ from hall_bus import topics
 from hall_bus.contract import (
     QUEUE_ACTIONS,
     RATING_LABELS_ZH,
-    CameraEvent,
-    CameraState,
-    LineDeviceEvent,
-    LineDeviceState,
-    LineState,
     PriorityClass,
     QueueEvent,
     QueueEventType,
@@ -40,23 +36,18 @@ from hall_bus.contract import (
     SupervisionKind,
     TicketState,
     WindowMode,
+    channels,
 )
+from hall_bus.contract.base import Message
 from hall_bus.contract.bridge import ENUM_DESCRIPTIONS as BRIDGE_ENUM_DESCRIPTIONS
-from hall_bus.contract.bridge import BridgeEvent, BridgeState, DownlinkState
 from hall_bus.contract.camera import ENUM_DESCRIPTIONS as CAMERA_ENUM_DESCRIPTIONS
+from hall_bus.contract.channels import Channel
 from hall_bus.contract.kiosk import ENUM_DESCRIPTIONS as KIOSK_ENUM_DESCRIPTIONS
-from hall_bus.contract.kiosk import KioskEvent, KioskPrinterState
 from hall_bus.contract.line import LINE_ENUM_DESCRIPTIONS
-from hall_bus.contract.notice import HallNotice
-from hall_bus.contract.voice import VoiceState
 from hall_bus.errors import ERROR_CODES
 from hall_bus.ids import rfc3339
 
 HALL_PLACEHOLDER = "<hall_id>"
-ACTION_PLACEHOLDER = "<action>"
-# Endpoint only accepts real names; build topics with these and swap in the placeholders.
-_SENTINEL_HALL = "hall-id-placeholder"
-_SENTINEL_ACTION = "action-placeholder"
 
 EVENT_DESCRIPTIONS: dict[QueueEventType, str] = {
     QueueEventType.TICKET_ISSUED: "A ticket was issued (kiosk, console or appointment check-in).",
@@ -173,24 +164,15 @@ STATUS_SCHEMA: dict[str, Any] = {
 
 
 def payload_models() -> dict[str, type[BaseModel]]:
-    """Every model that travels on the queue engine's topics, by name, in documentation order."""
-    models: dict[str, type[BaseModel]] = {
-        "Response": Response,
-        "QueueEvent": QueueEvent,
-        "QueueSummaryState": QueueSummaryState,
-        "CameraEvent": CameraEvent,
-        "CameraState": CameraState,
-        "VoiceState": VoiceState,
-        "KioskPrinterState": KioskPrinterState,
-        "KioskEvent": KioskEvent,
-        "BridgeState": BridgeState,
-        "BridgeEvent": BridgeEvent,
-        "DownlinkState": DownlinkState,
-        "LineState": LineState,
-        "LineDeviceState": LineDeviceState,
-        "LineDeviceEvent": LineDeviceEvent,
-        "HallNotice": HallNotice,
-    }
+    """Every model that travels on the hall bus, by name: the registry's channels in order, then
+    each queue action's request and result."""
+    models: dict[str, type[BaseModel]] = {"Response": Response}
+    for channel in channels.CHANNELS:
+        payload = channel.payload
+        if isinstance(payload, type) and issubclass(payload, BaseModel) and payload not in (
+            Message, Request
+        ):
+            models.setdefault(payload.__name__, payload)
     for action in QUEUE_ACTIONS.values():
         models.setdefault(action.request.__name__, action.request)
         models.setdefault(action.data.__name__, action.data)
@@ -210,169 +192,50 @@ class TopicDoc:
     data: str | None = None  # for responses: the model of `data` when status is ok
 
 
-def _placeholder(topic: str) -> str:
-    return topic.replace(_SENTINEL_HALL, HALL_PLACEHOLDER).replace(
-        _SENTINEL_ACTION, ACTION_PLACEHOLDER
-    )
+def _payload_name(channel: Channel[Any]) -> str:
+    if channel.payload is str:
+        return "Status"
+    if channel.payload is Message:
+        return "JSON"
+    return str(channel.payload.__name__)
 
 
-def general_topics() -> list[TopicDoc]:
-    """The topic layout every node follows (the architecture's contract table)."""
-    root = f"{topics.ROOT_PREFIX}/{HALL_PLACEHOLDER}"
-    device = f"{root}/<node>/<device>"
-    return [
-        TopicDoc(f"{root}/<node>/{topics.STATUS}", "yes", "node → all", "Status",
-                 "`online` / `offline`; the broker's last will says `offline`"),
-        TopicDoc(f"{device}/{topics.STATUS}", "yes", "node → all", "Status",
-                 "the device's own availability from its driver's watchdog"),
-        TopicDoc(f"{device}/{topics.STATE}", "yes", "node → all", "JSON",
-                 "full snapshot, republished on every reconnect"),
-        TopicDoc(f"{device}/{topics.EVENT}", "no", "node → all", "JSON",
-                 "things that happened: key pressed, ticket printed, rating given"),
-        TopicDoc(f"{device}/{topics.SET}", "never", "any → node", "JSON",
-                 "desired state (display text, brightness); idempotent"),
-        TopicDoc(f"{device}/{topics.REQUEST}/<action>", "never", "client → node", "Request",
-                 "a command with an `id` and a `deadline`"),
-        TopicDoc(f"{device}/{topics.RESPONSE}/<action>", "never", "node → client", "Response",
-                 "the answer, `id` equal to the request's"),
-    ]
+def _doc(channel: Channel[Any]) -> TopicDoc:
+    return TopicDoc(channel.pattern, channel.retention.value, channel.direction,
+                    _payload_name(channel), channel.meaning)
 
 
-def queue_topics(per_action: bool = True) -> list[TopicDoc]:
-    """The queue engine's topics: one request/response pair per action, or one `<action>` pair."""
-    queue = topics.queue_endpoint(_SENTINEL_HALL)
-    found = [
-        TopicDoc(_placeholder(queue.status), "yes", "engine → all", "Status",
-                 "the engine's availability; last will `offline`"),
-        TopicDoc(_placeholder(queue.state), "yes", "engine → all", QueueSummaryState.__name__,
-                 "queue summary every screen and daemon rebuilds from"),
-        TopicDoc(_placeholder(queue.event), "no", "engine → all", QueueEvent.__name__,
-                 "tickets, calls, ratings, supervision alerts"),
-        TopicDoc(_placeholder(topics.notice_endpoint(_SENTINEL_HALL).state), "yes",
-                 "engine → hall screens, voice", HallNotice.__name__,
-                 "a duty manager's notice (`post_notice`): shown on the hall screens until "
-                 "`until`, said once"),
-    ]
-    if not per_action:
-        return [
-            *found,
-            TopicDoc(_placeholder(queue.request(_SENTINEL_ACTION)), "never", "client → engine",
-                     "Request", "one model per action, see Queue actions"),
-            TopicDoc(_placeholder(queue.response(_SENTINEL_ACTION)), "never", "engine → client",
-                     "Response", "`data` is the action's result model"),
-        ]
-    for name, action in QUEUE_ACTIONS.items():
-        found.append(TopicDoc(_placeholder(queue.request(name)), "never", "client → engine",
-                              action.request.__name__, action.summary))
-        found.append(TopicDoc(_placeholder(queue.response(name)), "never", "engine → client",
-                              Response.__name__, f"answer to `{name}`", action.data.__name__))
+def topic_docs(area: channels.Area, per_action: bool = False) -> list[TopicDoc]:
+    """The registry's channels of one area; with `per_action`, the queue's request and response
+    channels once per action, each with its own request and result model."""
+    found = []
+    for channel in channels.CHANNELS:
+        if channel.area is not area:
+            continue
+        if per_action and channel in (channels.QUEUE_REQUEST, channels.QUEUE_RESPONSE):
+            continue
+        found.append(_doc(channel))
+    if per_action and area is channels.Area.QUEUE:
+        for name, action in QUEUE_ACTIONS.items():
+            request = channels.QUEUE_REQUEST
+            response = channels.QUEUE_RESPONSE
+            found.append(TopicDoc(_action_topic(request, name), request.retention.value,
+                                  request.direction, action.request.__name__, action.summary))
+            found.append(TopicDoc(_action_topic(response, name), response.retention.value,
+                                  response.direction, Response.__name__, f"answer to `{name}`",
+                                  action.data.__name__))
     return found
 
 
-def camera_topics() -> list[TopicDoc]:
-    """One camera supervision daemon's topics (`<camera>` is its name in the site config)."""
-    camera = topics.camera_endpoint(_SENTINEL_HALL, "camera-placeholder")
-
-    def named(topic: str) -> str:
-        return _placeholder(topic).replace("camera-placeholder", "<camera>")
-
-    return [
-        TopicDoc(named(camera.status), "yes", "camera → all", "Status",
-                 "`online` while frames arrive, `offline` when the stream stalls or the daemon "
-                 "stops (the process itself: `hall/<hall_id>/camera-<camera>/status`)"),
-        TopicDoc(named(camera.state), "yes", "camera → all", CameraState.__name__,
-                 "camera health, every seat's presence, the waiting-area count"),
-        TopicDoc(named(camera.event), "no", "camera → all", CameraEvent.__name__,
-                 "presence changes, absences, crowding levels, camera faults; never video"),
-    ]
-
-
-# --- hall bus schema --------------------------------------------------------------------------
-
-
-def voice_topics() -> list[TopicDoc]:
-    """The voice announcer's topics (node `voice`)."""
-    voice = topics.Endpoint(_SENTINEL_HALL, "voice")
-    return [
-        TopicDoc(_placeholder(voice.status), "yes", "voice → all", "Status",
-                 "the announcer's availability; last will `offline`"),
-        TopicDoc(_placeholder(voice.state), "yes", "voice → all", VoiceState.__name__,
-                 "per audio zone: backlog, load policy and why, last announcement, output health"),
-    ]
-
-
-def kiosk_topics() -> list[TopicDoc]:
-    """One kiosk's topics (`<kiosk>` is its id in the site config, e.g. kiosk1)."""
-    node = topics.Endpoint(_SENTINEL_HALL, "kiosk-placeholder")
-    printer = topics.Endpoint(_SENTINEL_HALL, "kiosk-placeholder", "printer")
-
-    def named(topic: str) -> str:
-        return _placeholder(topic).replace("kiosk-placeholder", "<kiosk>")
-
-    return [
-        TopicDoc(named(node.status), "yes", "kiosk → all", "Status",
-                 "the kiosk's availability; last will `offline`"),
-        TopicDoc(named(printer.state), "yes", "kiosk → all", KioskPrinterState.__name__,
-                 "its ticket printer: ready, paper, cover, as the printer answered (DLE EOT)"),
-        TopicDoc(named(node.event), "no", "kiosk → all", KioskEvent.__name__,
-                 "tickets printed or not, notices printed, scans refused; masked IDs only"),
-    ]
-
-
-def bridge_topics() -> list[TopicDoc]:
-    """The bridge to the central backend (node `bridge`)."""
-    bridge = topics.Endpoint(_SENTINEL_HALL, "bridge")
-    document = topics.Endpoint(_SENTINEL_HALL, "bridge", "kind-placeholder")
-    return [
-        TopicDoc(_placeholder(bridge.status), "yes", "bridge → all", "Status",
-                 "the bridge's availability; last will `offline`"),
-        TopicDoc(_placeholder(bridge.state), "yes", "bridge → all", BridgeState.__name__,
-                 "outbox backlog, oldest undelivered age, last success, overdue ratings"),
-        TopicDoc(_placeholder(bridge.event), "no", "bridge → all", BridgeEvent.__name__,
-                 "a downlink document accepted, or rejected with the version kept"),
-        TopicDoc(_placeholder(document.state).replace("kind-placeholder", "<kind>"), "yes",
-                 "bridge → all", DownlinkState.__name__,
-                 "last accepted catalogue, appointments, roster, notices or follow_ups"),
-    ]
-
-
-def line_topics() -> list[TopicDoc]:
-    """One RS-485 line daemon's topics (`<line>` is its id in the site config, e.g. line1)."""
-    node = topics.Endpoint(_SENTINEL_HALL, "line-placeholder")
-    device = topics.Endpoint(_SENTINEL_HALL, "line-placeholder", "device-placeholder")
-
-    def named(topic: str) -> str:
-        return (_placeholder(topic).replace("line-placeholder", "<line>")
-                .replace("device-placeholder", "<device>"))
-
-    return [
-        TopicDoc(named(node.status), "yes", "line → all", "Status",
-                 "the line daemon's availability; last will `offline`"),
-        TopicDoc(named(node.state), "yes", "line → all", LineState.__name__,
-                 "port open, devices answering, last poll cycle"),
-        TopicDoc(named(device.status), "yes", "line → all", "Status",
-                 "a strip, hall screen, caller or pad: answering polls (or port open)"),
-        TopicDoc(named(device.state), "yes", "line → all", LineDeviceState.__name__,
-                 "what it shows, what it could not show, polls and misses"),
-        TopicDoc(named(device.event), "no", "line → all", LineDeviceEvent.__name__,
-                 "key presses, ratings given or left unrated, display problems, offline/online"),
-    ]
-
-
-def console_topics() -> list[TopicDoc]:
-    """The manager console (node `console`): its availability; its actions are queue requests."""
-    console = topics.Endpoint(_SENTINEL_HALL, "console")
-    return [
-        TopicDoc(_placeholder(console.status), "yes", "console → all", "Status",
-                 "the console's availability; last will `offline`"),
-    ]
+def _action_topic(channel: Channel[Any], action: str) -> str:
+    return channel.pattern.replace("<action>", action)
 
 
 def schema_document() -> dict[str, Any]:
     """`{"topics": [...], "payloads": {name: JSON Schema}}` for the queue engine's topics."""
     topic_list = []
-    for doc in [*queue_topics(), *camera_topics(), *voice_topics(), *kiosk_topics(),
-                *bridge_topics(), *line_topics(), *console_topics()]:
+    areas = [area for area in channels.Area if area is not channels.Area.LAYOUT]
+    for doc in [doc for area in areas for doc in topic_docs(area, per_action=True)]:
         entry: dict[str, Any] = {
             "topic": doc.topic,
             "retained": doc.retained == "yes",
@@ -499,6 +362,10 @@ def _topic_table(docs: Iterable[TopicDoc]) -> list[str]:
     return _table(["topic", "retained", "QoS", "direction", "payload", "meaning"], rows)
 
 
+def _area_section(area: channels.Area) -> list[str]:
+    return [f"### {area.value}", "", *_topic_table(topic_docs(area))]
+
+
 def _type_section(name: str, schema: Mapping[str, Any]) -> list[str]:
     lines = [f"### {name}", ""]
     if "description" in schema:
@@ -526,8 +393,9 @@ def render_bus_markdown() -> str:
     request_schema = schema_of(Request)
     response_schema = schema_of(Response)
     lines = [
-        "<!-- Generated by `hall bus docs` from hall_bus/contract.py, hall_bus/errors.py and",
-        "     hall_bus/schema_doc.py. Do not edit: run `hall bus docs > docs/bus.md`. -->",
+        "<!-- Generated by `hall bus docs` from hall_bus/contract/ (the channel registry in",
+        "     channels.py), hall_bus/errors.py and hall_bus/schema_doc.py. Do not edit: run",
+        "     `hall bus docs > docs/bus.md`. -->",
         "",
         "# 大厅总线参考 / Hall bus reference",
         "",
@@ -539,30 +407,7 @@ def render_bus_markdown() -> str:
         f"Topic root is `{topics.ROOT_PREFIX}/{HALL_PLACEHOLDER}`; names are `[a-z0-9_-]`. "
         "QoS 1 everywhere; handlers de-duplicate by `id`. Commands and events are never retained.",
         "",
-        "### Layout of every node",
-        "",
-        *_topic_table(general_topics()),
-        "### Queue engine",
-        "",
-        *_topic_table(queue_topics(per_action=False)),
-        "### Camera supervision",
-        "",
-        *_topic_table(camera_topics()),
-        "### Voice announcer",
-        "",
-        *_topic_table(voice_topics()),
-        "### Kiosks",
-        "",
-        *_topic_table(kiosk_topics()),
-        "### Bridge to the central backend",
-        "",
-        *_topic_table(bridge_topics()),
-        "### RS-485 lines (LED strips, hall screen, callers, pads)",
-        "",
-        *_topic_table(line_topics()),
-        "### Manager console",
-        "",
-        *_topic_table(console_topics()),
+        *(line for area in channels.Area for line in _area_section(area)),
         "## 信封 / Envelope",
         "",
         "Every JSON payload carries these fields. Readers ignore unknown keys, so newer senders do",
@@ -588,7 +433,6 @@ def render_bus_markdown() -> str:
         "## 排队操作 / Queue actions",
         "",
     ]
-    queue = topics.queue_endpoint(_SENTINEL_HALL)
     for name, action in QUEUE_ACTIONS.items():
         data_schema = schema_of(action.data)
         lines += [
@@ -596,7 +440,8 @@ def render_bus_markdown() -> str:
             "",
             action.summary,
             "",
-            f"Request `{_placeholder(queue.request(name))}` ({action.request.__name__}):",
+            f"Request `{_action_topic(channels.QUEUE_REQUEST, name)}` "
+            f"({action.request.__name__}):",
             "",
             *_fields_table(schema_of(action.request), skip=_ENVELOPE_FIELDS),
             f"Response `data` ({action.data.__name__}):",
@@ -607,7 +452,7 @@ def render_bus_markdown() -> str:
         lines += _fields_table(data_schema)
     event_schema = schema_of(QueueEvent)
     lines += [
-        f"## 事件 / Events: `{_placeholder(queue.event)}`",
+        f"## 事件 / Events: `{channels.QUEUE_EVENT.pattern}`",
         "",
         str(event_schema.get("description", "")),
         "",
@@ -621,31 +466,31 @@ def render_bus_markdown() -> str:
     ]
     state_schema = schema_of(QueueSummaryState)
     lines += [
-        f"## 状态 / State: `{_placeholder(queue.state)}`",
+        f"## 状态 / State: `{channels.QUEUE_STATE.pattern}`",
         "",
         str(state_schema.get("description", "")),
         "",
         *_fields_table(state_schema, skip=("v", "id", "ts")),
     ]
     # Each area's retained state and events: a heading with its topic, then its fields.
-    device_sections: list[tuple[str, type[BaseModel], str]] = [
-        ("摄像头事件 / Camera events", CameraEvent, camera_topics()[2].topic),
-        ("摄像头状态 / Camera state", CameraState, camera_topics()[1].topic),
-        ("语音播报状态 / Voice state", VoiceState, voice_topics()[1].topic),
-        ("取号机打印机状态 / Kiosk printer state", KioskPrinterState, kiosk_topics()[1].topic),
-        ("取号机事件 / Kiosk events", KioskEvent, kiosk_topics()[2].topic),
-        ("桥接状态 / Bridge state", BridgeState, bridge_topics()[1].topic),
-        ("桥接事件 / Bridge events", BridgeEvent, bridge_topics()[2].topic),
-        ("下行文档 / Downlink documents", DownlinkState, bridge_topics()[3].topic),
-        ("线路状态 / Line state", LineState, line_topics()[1].topic),
-        ("线路设备状态 / Line device state", LineDeviceState, line_topics()[3].topic),
-        ("线路设备事件 / Line device events", LineDeviceEvent, line_topics()[4].topic),
-        ("大厅公告 / Hall notice", HallNotice, queue_topics(per_action=False)[3].topic),
+    device_sections: list[tuple[str, Channel[Any]]] = [
+        ("摄像头事件 / Camera events", channels.CAMERA_EVENT),
+        ("摄像头状态 / Camera state", channels.CAMERA_STATE),
+        ("语音播报状态 / Voice state", channels.VOICE_STATE),
+        ("取号机打印机状态 / Kiosk printer state", channels.KIOSK_PRINTER_STATE),
+        ("取号机事件 / Kiosk events", channels.KIOSK_EVENT),
+        ("桥接状态 / Bridge state", channels.BRIDGE_STATE),
+        ("桥接事件 / Bridge events", channels.BRIDGE_EVENT),
+        ("下行文档 / Downlink documents", channels.DOWNLINK_DOCUMENT),
+        ("线路状态 / Line state", channels.LINE_STATE),
+        ("线路设备状态 / Line device state", channels.LINE_DEVICE_STATE),
+        ("线路设备事件 / Line device events", channels.LINE_DEVICE_EVENT),
+        ("大厅公告 / Hall notice", channels.HALL_NOTICE),
     ]
-    for title, model, topic in device_sections:
-        schema = schema_of(model)
+    for title, channel in device_sections:
+        schema = schema_of(channel.payload)
         lines += [
-            f"## {title}: `{topic}`",
+            f"## {title}: `{channel.pattern}`",
             "",
             str(schema.get("description", "")),
             "",

@@ -1,7 +1,8 @@
 """Topic names of the hall bus.
 
 Every topic is `hall/<hall_id>/<node>[/<device>]/<kind>[/<action>]`; names are `[a-z0-9_-]`.
-This module is the only place that builds or parses topic strings.
+This module is the only place that builds or parses topic strings; which topics exist, and what
+travels on each, is the channel registry's (hall_bus/contract/channels.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ RESPONSE = "response"
 
 ONLINE = "online"
 OFFLINE = "offline"
+
+ANY_LEVEL = "+"  # MQTT's single-level wildcard
+QUEUE_NODE = "queue"
+CAMERA_NODE = "camera"
 
 
 class TopicError(ValueError):
@@ -95,21 +100,50 @@ def hall_root(hall_id: str) -> str:
     return f"{ROOT_PREFIX}/{check_name(hall_id, 'hall id')}"
 
 
+def build(hall_id: str, levels: Iterable[str]) -> str:
+    """`hall/<hall_id>/<levels…>`; each level a checked name, a fixed word or `+`."""
+    return "/".join((hall_root(hall_id), *levels))
+
+
+def match_any_hall(pattern: Iterable[str], topic: str) -> dict[str, str] | None:
+    """`match` for a topic of whichever hall it names."""
+    parts = topic.split("/")
+    return match(parts[1], pattern, topic) if len(parts) > 1 else None
+
+
+def match(hall_id: str, pattern: Iterable[str], topic: str) -> dict[str, str] | None:
+    """The `{name}` levels of `topic` under `pattern` (levels below the hall root, as in the
+    channel registry), or None when the topic is not of that pattern in this hall."""
+    levels = list(pattern)
+    parts = topic.split("/")
+    if parts[:2] != [ROOT_PREFIX, hall_id] or len(parts) != len(levels) + 2:
+        return None
+    found: dict[str, str] = {}
+    for level, part in zip(levels, parts[2:], strict=True):
+        if level.startswith("{"):
+            if not NAME_PATTERN.match(part):
+                return None
+            found[level[1:-1]] = part
+        elif level != part:
+            return None
+    return found
+
+
 def queue_endpoint(hall_id: str) -> Endpoint:
     """The queue engine: node `queue`, no device below it."""
-    return Endpoint(hall_id, "queue")
+    return Endpoint(hall_id, QUEUE_NODE)
 
 
 def camera_endpoint(hall_id: str, camera: str) -> Endpoint:
     """A supervision camera: node `camera`, the camera's name as the device."""
-    return Endpoint(hall_id, "camera", camera)
+    return Endpoint(hall_id, CAMERA_NODE, camera)
 
 
 def notice_endpoint(hall_id: str) -> Endpoint:
     """The managers' notice to the hall (hall_bus/contract/notice.py): node `queue`, device
     `notice`, its retained state only. The engine publishes it (daemons/queue/notices.py), so
     it sits in the engine's subtree, where no other account may write."""
-    return Endpoint(hall_id, "queue", "notice")
+    return Endpoint(hall_id, QUEUE_NODE, "notice")
 
 
 def any_device_event(hall_id: str, node: str) -> str:
@@ -119,7 +153,7 @@ def any_device_event(hall_id: str, node: str) -> str:
 
 def any_camera_event(hall_id: str) -> str:
     """Filter for the events of every camera of a hall."""
-    return any_device_event(hall_id, "camera")
+    return any_device_event(hall_id, CAMERA_NODE)
 
 
 def device_event_filters(

@@ -23,9 +23,8 @@ from drivers.printer.ticket_printer import PrintFailed, PrintResult, TicketPrint
 from firmware_config.catalogue import ServiceGuide
 from firmware_config.kiosk import KioskConfig
 from firmware_config.site import SiteConfig
-from hall_bus import topics
 from hall_bus.client import BusClient
-from hall_bus.contract import TicketView
+from hall_bus.contract import TicketView, channels
 from hall_bus.contract.kiosk import KioskEvent, KioskEventType, KioskPrinterState, PrinterPaper
 from hall_bus.ids import utc_now
 from kiosk.ticketing import local_time_text
@@ -43,8 +42,6 @@ class KioskPrinter:
         self.site = site
         self.kiosk = kiosk
         self.bus = bus
-        self.endpoint = topics.Endpoint(site.hall_id, kiosk.id, "printer")
-        self.events_topic = topics.Endpoint(site.hall_id, kiosk.id).event
         self.simulator: PrinterSimulator | None = None
         self._pty: PtyPrinter | None = None
         port = kiosk.printer_port
@@ -118,8 +115,8 @@ class KioskPrinter:
             raise
         self._publish_status(result.status_after)
         if self.bus is not None:
-            self.bus.publish(self.events_topic, KioskEvent(
-                type=KioskEventType.NOTICE_PRINTED, service_id=guide.service))
+            self.bus.publish_to(channels.KIOSK_EVENT, KioskEvent(
+                type=KioskEventType.NOTICE_PRINTED, service_id=guide.service), kiosk=self.kiosk.id)
         return result
 
     def window_hint(self, service_id: str) -> str:
@@ -130,11 +127,11 @@ class KioskPrinter:
     def _event(self, kind: KioskEventType, ticket: TicketView, detail: str | None) -> None:
         if self.bus is None:
             return
-        self.bus.publish(self.events_topic, KioskEvent(
+        self.bus.publish_to(channels.KIOSK_EVENT, KioskEvent(
             type=kind, ticket_id=ticket.ticket_id, number=ticket.number,
             service_id=ticket.service_id, citizen_masked_id=ticket.citizen_masked_id,
             detail=detail,
-        ))
+        ), kiosk=self.kiosk.id)
 
     def _poll(self) -> None:
         while not self._stopping.is_set():
@@ -155,4 +152,4 @@ class KioskPrinter:
         same = previous is not None and previous.model_dump(exclude={"id", "ts"}) == \
             state.model_dump(exclude={"id", "ts"})
         if self.bus is not None and not same:
-            self.bus.publish_state(self.endpoint.state, state)
+            self.bus.publish_to(channels.KIOSK_PRINTER_STATE, state, kiosk=self.kiosk.id)

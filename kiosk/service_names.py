@@ -13,14 +13,14 @@ import logging
 from pydantic import ValidationError
 
 from firmware_config.site import SiteConfig
-from hall_bus import topics
-from hall_bus.contract.bridge import CatalogueBody, DownlinkState
+from hall_bus.contract import channels
+from hall_bus.contract.bridge import CatalogueBody, DownlinkKind, DownlinkState
 
 log = logging.getLogger(__name__)
 
 
 def catalogue_topic(site: SiteConfig) -> str:
-    return topics.Endpoint(site.hall_id, "bridge", "catalogue").state
+    return channels.DOWNLINK_DOCUMENT.topic(site.hall_id, kind=DownlinkKind.CATALOGUE.value)
 
 
 def with_catalogue(site: SiteConfig, payload: bytes) -> SiteConfig:

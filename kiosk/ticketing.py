@@ -30,6 +30,7 @@ from hall_bus.contract import (
     TakeTicketRequest,
     TicketIssuedData,
     TicketView,
+    channels,
 )
 from hall_bus.contract.kiosk import KioskEvent, KioskEventType
 from hall_bus.ids import utc_now
@@ -110,7 +111,7 @@ class TicketDesk:
         self._waiting: set[str] = set()
         self._recovered: dict[str, TicketView] = {}
         self._lock = threading.Lock()
-        bus.subscribe_model(self.queue.event, QueueEvent, self._on_queue_event)
+        bus.subscribe_to(channels.QUEUE_EVENT, self._on_queue_event)
         bus.subscribe(service_names.catalogue_topic(site), self._on_catalogue)
 
     def _on_catalogue(self, _topic: str, payload: bytes) -> None:
@@ -195,8 +196,9 @@ class TicketDesk:
 
     def report_rejected_scan(self, reason: str) -> None:
         """Tell the hall a scan was refused; `reason` must not hold the scanned text."""
-        self.bus.publish(topics.Endpoint(self.site.hall_id, self.kiosk.id).event,
-                         KioskEvent(type=KioskEventType.SCAN_REJECTED, detail=reason[:300]))
+        self.bus.publish_to(channels.KIOSK_EVENT,
+                            KioskEvent(type=KioskEventType.SCAN_REJECTED, detail=reason[:300]),
+                            kiosk=self.kiosk.id)
 
     def ticket_url(self, ticket: TicketView) -> str:
         return self.kiosk.ticket_url_template.format(

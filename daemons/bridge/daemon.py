@@ -38,6 +38,7 @@ from firmware_config.loader import add_site_argument, load_site_or_exit
 from firmware_config.site import SiteConfig
 from hall_bus import topics
 from hall_bus.client import BusClient, BusError, describe_error
+from hall_bus.contract import channels
 from hall_bus.contract.base import Request
 from hall_bus.contract.bridge import (
     AppointmentsBody,
@@ -115,7 +116,6 @@ class BridgeDaemon:
             raise ValueError(f"uplink {config.uplink} has no section of its own")
         self.store = BridgeStore(db_path)
         self.bus = BusClient(site.hall_id, NODE, site.broker)
-        self.endpoint = topics.Endpoint(site.hall_id, NODE)
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -158,7 +158,7 @@ class BridgeDaemon:
             self.store.close()
 
     def _subscribe(self) -> None:
-        self.bus.subscribe(topics.queue_endpoint(self.site.hall_id).event, self._on_queue_event)
+        self.bus.subscribe(channels.QUEUE_EVENT.filter(self.site.hall_id), self._on_queue_event)
         for device_topic in device_events.device_topics(self.site):
             self.bus.subscribe(device_topic.topic_filter,
                                functools.partial(self._on_device_event, device_topic))
@@ -286,7 +286,7 @@ class BridgeDaemon:
             overdue_ratings=figures.overdue_ratings,
             delivered_total=figures.delivered_total,
         )
-        self.bus.publish_state(self.endpoint.state, state)
+        self.bus.publish_to(channels.BRIDGE_STATE, state)
 
     # --- backend → hall -------------------------------------------------------------------------
 
@@ -353,7 +353,7 @@ class BridgeDaemon:
             log.warning("拒绝下行文档 / rejected %s v%d: %s", document.kind.value,
                         document.version, error)
             self.store.reject(document.kind, document.version, error)
-            self.bus.publish(self.endpoint.event, BridgeEvent(
+            self.bus.publish_to(channels.BRIDGE_EVENT, BridgeEvent(
                 type=BridgeEventType.DOWNLINK_REJECTED, kind=document.kind,
                 version=document.version, kept_version=current.version if current else None,
                 error=error,
@@ -362,7 +362,7 @@ class BridgeDaemon:
             return
         accepted = self.store.accept(document.kind, document.version, body)
         self._publish_document(accepted)
-        self.bus.publish(self.endpoint.event, BridgeEvent(
+        self.bus.publish_to(channels.BRIDGE_EVENT, BridgeEvent(
             type=BridgeEventType.DOWNLINK_ACCEPTED, kind=document.kind, version=document.version,
         ))
         self._report(document, DownlinkReport(status="accepted"))
@@ -396,8 +396,7 @@ class BridgeDaemon:
             accepted_at=datetime.fromtimestamp(document.accepted_at or time.time(), UTC),
             body=document.body,
         )
-        self.bus.publish_state(topics.Endpoint(self.site.hall_id, NODE, document.kind.value).state,
-                               state)
+        self.bus.publish_to(channels.DOWNLINK_DOCUMENT, state, kind=document.kind.value)
 
 
 def _engine_request(

@@ -23,12 +23,12 @@ from firmware_config.camera import CameraConfig
 from firmware_config.loader import add_site_argument, load_site_or_exit
 from firmware_config.site import SiteConfig
 from hall_bus.client import BusClient
-from hall_bus.contract import QueueSummaryState, WindowMode
+from hall_bus.contract import QueueSummaryState, WindowMode, channels
 from hall_bus.contract.camera import CameraEvent, CameraState
 from hall_bus.lifecycle import run_until_signalled
 from hall_bus.liveness import Heartbeat
 from hall_bus.simclock import Clock, ScaledClock, wall_clock
-from hall_bus.topics import OFFLINE, ONLINE, camera_endpoint, queue_endpoint
+from hall_bus.topics import OFFLINE, ONLINE
 
 log = logging.getLogger("hall.camera")
 
@@ -53,7 +53,6 @@ class CameraDaemon:
         self.site = site
         self.camera = camera
         self.clock = clock
-        self.endpoint = camera_endpoint(site.hall_id, camera.name)
         self.bus = BusClient(site.hall_id, f"camera-{camera.name}", site.broker)
         references = ReferenceStore(reference_dir) if reference_dir is not None else None
         self.supervisor = CameraSupervisor(
@@ -76,9 +75,7 @@ class CameraDaemon:
     # --- lifecycle ---------------------------------------------------------------------------
 
     def start(self, wait: float | None = None) -> None:
-        self.bus.subscribe_model(
-            queue_endpoint(self.site.hall_id).state, QueueSummaryState, self._on_queue_state
-        )
+        self.bus.subscribe_to(channels.QUEUE_STATE, self._on_queue_state)
         self.bus.start(wait=wait)
         self.grabber.start()
         self._thread.start()
@@ -92,7 +89,7 @@ class CameraDaemon:
         if self._thread.is_alive():
             self._thread.join(timeout=10)
         self.grabber.stop()
-        self.bus.publish_state(self.endpoint.status, OFFLINE, wait=2)
+        self.bus.publish_to(channels.CAMERA_STATUS, OFFLINE, wait=2, camera=self.camera.name)
         self.bus.stop()
 
     # --- inputs ------------------------------------------------------------------------------
@@ -146,7 +143,7 @@ class CameraDaemon:
         self._set_online(not stalled)
         for event in events:
             log.info("%s", event.message)
-            self.bus.publish(self.endpoint.event, event)
+            self.bus.publish_to(channels.CAMERA_EVENT, event, camera=self.camera.name)
         self._publish_state()
 
     def _restart_if_stuck(self) -> None:
@@ -163,7 +160,8 @@ class CameraDaemon:
     def _set_online(self, online: bool) -> None:
         if online is not self._online:
             self._online = online
-            self.bus.publish_state(self.endpoint.status, ONLINE if online else OFFLINE)
+            self.bus.publish_to(channels.CAMERA_STATUS, ONLINE if online else OFFLINE,
+                                camera=self.camera.name)
 
     def _publish_state(self) -> None:
         state = self.supervisor.state()
@@ -176,7 +174,7 @@ class CameraDaemon:
             return
         self._last_state = state
         self._state_sent_at = time.monotonic()
-        self.bus.publish_state(self.endpoint.state, state)
+        self.bus.publish_to(channels.CAMERA_STATE, state, camera=self.camera.name)
 
 
 def add_camera_arguments(parser: argparse.ArgumentParser) -> None:

@@ -42,6 +42,7 @@ from hall_bus.contract import (
     QueueSummaryState,
     Response,
     TicketView,
+    channels,
 )
 from hall_bus.contract.line import LineDeviceEvent, LineDeviceEventType, LineState
 from hall_bus.contract.notice import HallNotice
@@ -126,12 +127,12 @@ class LineDaemon:
     # --- lifecycle ------------------------------------------------------------------------------
 
     def start(self, wait: float | None = 10.0) -> None:
-        self.bus.subscribe_model(self.queue_endpoint.event, QueueEvent,
-                                 lambda _t, ev: self.inbox.put(lambda: self._on_event(ev)))
-        self.bus.subscribe_model(self.queue_endpoint.state, QueueSummaryState,
-                                 lambda _t, st: self.inbox.put(lambda: self._on_summary(st)))
-        self.bus.subscribe_model(topics.notice_endpoint(self.site.hall_id).state, HallNotice,
-                                 lambda _t, n: self.inbox.put(lambda: self._on_notice(n)))
+        self.bus.subscribe_to(channels.QUEUE_EVENT,
+                              lambda _t, ev: self.inbox.put(lambda: self._on_event(ev)))
+        self.bus.subscribe_to(channels.QUEUE_STATE,
+                              lambda _t, st: self.inbox.put(lambda: self._on_summary(st)))
+        self.bus.subscribe_to(channels.HALL_NOTICE,
+                              lambda _t, n: self.inbox.put(lambda: self._on_notice(n)))
         self.bus.start(wait=wait)
         self._thread = threading.Thread(target=self._run, name=f"line-{self.line.id}", daemon=True)
         self._thread.start()
@@ -214,7 +215,8 @@ class LineDaemon:
                      **fields: Any) -> None:
         event = LineDeviceEvent(type=type_, device_id=device.config.id,
                                 window_id=device.config.window, **fields)
-        self.bus.publish(self._endpoint(device).event, event)
+        self.bus.publish_to(channels.LINE_DEVICE_EVENT, event, line=self.line.id,
+                            device=device.config.id)
 
     def state_changed(self, device: LineDevice) -> None:
         self._dirty.add(device.config.id)
@@ -403,19 +405,18 @@ class LineDaemon:
             if isinstance(device, HallScreenDevice):
                 device.on_notice(notice, self)
 
-    def _endpoint(self, device: LineDevice) -> topics.Endpoint:
-        return topics.Endpoint(self.site.hall_id, self.line.id, device.config.id)
-
     def _flush_states(self) -> None:
         now = time.monotonic()
         if not self._dirty and now - self._state_sent < STATE_EVERY_S:
             return
         for device in self.devices:
             if device.config.id in self._dirty:
-                endpoint = self._endpoint(device)
-                self.bus.publish_state(endpoint.status,
-                                       topics.ONLINE if device.online else topics.OFFLINE)
-                self.bus.publish_state(endpoint.state, device.snapshot())
+                line, device_id = self.line.id, device.config.id
+                self.bus.publish_to(channels.LINE_DEVICE_STATUS,
+                                    topics.ONLINE if device.online else topics.OFFLINE,
+                                    line=line, device=device_id)
+                self.bus.publish_to(channels.LINE_DEVICE_STATE, device.snapshot(), line=line,
+                                    device=device_id)
         self._dirty.clear()
         if now - self._state_sent >= STATE_EVERY_S:
             self._publish_line_state()
@@ -426,10 +427,10 @@ class LineDaemon:
 
     def _publish_line_state(self) -> None:
         self._state_sent = time.monotonic()
-        self.bus.publish_state(topics.Endpoint(self.site.hall_id, self.line.id).state, LineState(
+        self.bus.publish_to(channels.LINE_STATE, LineState(
             line_id=self.line.id, port=self.line.port, port_open=self.transport.is_open,
             devices_online=sum(d.online for d in self.devices), devices=len(self.devices),
-            poll_cycle_ms=self.cycle_ms))
+            poll_cycle_ms=self.cycle_ms), line=self.line.id)
 
 
 

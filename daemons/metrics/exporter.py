@@ -25,7 +25,7 @@ from firmware_config.loader import add_site_argument, load_site_or_exit
 from firmware_config.site import SiteConfig
 from hall_bus import topics
 from hall_bus.client import BusClient
-from hall_bus.contract import QueueEvent, QueueEventType, QueueSummaryState
+from hall_bus.contract import QueueEvent, QueueEventType, QueueSummaryState, channels
 from hall_bus.liveness import Heartbeat
 
 log = logging.getLogger("hall.metrics")
@@ -100,13 +100,14 @@ class HallFigures:
                 self.alerts.inc(kind=str(event.alert.kind))
 
     def on_status(self, topic: str, payload: bytes) -> None:
-        parts = topic.split("/")  # hall/<id>/<node>[/<device>]/status
         online = 1.0 if payload.strip() == topics.ONLINE.encode() else 0.0
+        node = channels.NODE_STATUS.match(self.hall_id, topic)
+        device = channels.DEVICE_STATUS.match(self.hall_id, topic)
         with self._lock:
-            if len(parts) == 4:
-                self.nodes.set(online, node=parts[2])
-            elif len(parts) == 5:
-                self.devices.set(online, node=parts[2], device=parts[3])
+            if node is not None:
+                self.nodes.set(online, node=node["node"])
+            elif device is not None:
+                self.devices.set(online, node=device["node"], device=device["device"])
 
     def on_request(self, topic: str, payload: bytes, now: float | None = None) -> None:
         request_id = self._id_of(payload, "request")
@@ -177,16 +178,15 @@ class MetricsExporter:
         self.http.daemon_threads = True
         self._serving: threading.Thread | None = None
         self.heartbeat = Heartbeat("metrics-http")
-        queue = topics.queue_endpoint(site.hall_id)
-        self.bus.subscribe_model(queue.state, QueueSummaryState,
-                                 lambda _t, state: self.figures.on_summary(state))
-        self.bus.subscribe_model(queue.event, QueueEvent,
-                                 lambda _t, event: self.figures.on_event(event))
-        self.bus.subscribe(topics.any_node_status(site.hall_id), self.figures.on_status)
-        self.bus.subscribe(f"{topics.hall_root(site.hall_id)}/+/+/{topics.STATUS}",
+        self.bus.subscribe_to(channels.QUEUE_STATE,
+                              lambda _t, state: self.figures.on_summary(state))
+        self.bus.subscribe_to(channels.QUEUE_EVENT, lambda _t, event: self.figures.on_event(event))
+        self.bus.subscribe(channels.NODE_STATUS.filter(site.hall_id), self.figures.on_status)
+        self.bus.subscribe(channels.DEVICE_STATUS.filter(site.hall_id),
                            self.figures.on_status)
-        self.bus.subscribe(queue.any_request, self.figures.on_request)
-        self.bus.subscribe(queue.any_response, lambda _t, raw: self.figures.on_response(raw))
+        self.bus.subscribe(channels.QUEUE_REQUEST.filter(site.hall_id), self.figures.on_request)
+        self.bus.subscribe(channels.QUEUE_RESPONSE.filter(site.hall_id),
+                           lambda _t, raw: self.figures.on_response(raw))
 
     @property
     def port(self) -> int:

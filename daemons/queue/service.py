@@ -26,7 +26,7 @@ from daemons.queue.store import QueueStore
 from firmware_config.loader import add_site_argument
 from firmware_config.site import SiteConfig
 from hall_bus.client import BusClient
-from hall_bus.contract import QUEUE_ACTIONS, Request, Response, ResponseStatus
+from hall_bus.contract import QUEUE_ACTIONS, Request, Response, ResponseStatus, channels
 from hall_bus.contract.camera import CameraEvent, CameraEventType
 from hall_bus.contract.kiosk import KioskEvent
 from hall_bus.contract.line import LineDeviceEvent
@@ -36,10 +36,6 @@ from hall_bus.liveness import Heartbeat
 from hall_bus.logs import bind, ticket_of
 from hall_bus.simclock import Clock, ScaledClock, wall_clock
 from hall_bus.topics import (
-    Endpoint,
-    any_camera_event,
-    any_device_event,
-    notice_endpoint,
     queue_endpoint,
 )
 
@@ -52,7 +48,6 @@ class QueueEngine:
     def __init__(self, site: SiteConfig, db_path: Path, clock: Clock = wall_clock) -> None:
         self.site = site
         self.endpoint = queue_endpoint(site.hall_id)
-        self.notice_topic = notice_endpoint(site.hall_id).state
         self.store = QueueStore(db_path, site, clock)
         self.bus = BusClient(site.hall_id, "queue", site.broker)
         # The store has one SQLite connection; the request worker and the maintenance thread
@@ -79,16 +74,14 @@ class QueueEngine:
             name: action.request for name, action in QUEUE_ACTIONS.items()
         }
         self.bus.serve(self.endpoint, actions, self._handle)
-        self.bus.subscribe_model(
-            any_camera_event(self.site.hall_id), CameraEvent, self._on_camera_event
-        )
+        self.bus.subscribe_to(channels.CAMERA_EVENT, self._on_camera_event)
         # Device faults become alerts a manager acknowledges (daemons/queue/device_alerts.py).
         for line in self.site.lines:
-            self.bus.subscribe_model(any_device_event(self.site.hall_id, line.id),
-                                     LineDeviceEvent, partial(self._on_line_event, line.id))
+            self.bus.subscribe_to(channels.LINE_DEVICE_EVENT,
+                                  partial(self._on_line_event, line.id), line=line.id)
         for kiosk in self.site.kiosks:
-            self.bus.subscribe_model(Endpoint(self.site.hall_id, kiosk.id).event, KioskEvent,
-                                     partial(self._on_kiosk_event, kiosk.id))
+            self.bus.subscribe_to(channels.KIOSK_EVENT, partial(self._on_kiosk_event, kiosk.id),
+                                  kiosk=kiosk.id)
         self.bus.start(wait=wait)
         self._maintenance.start()
         log.info(
@@ -177,7 +170,7 @@ class QueueEngine:
         # older acknowledgements; only those not yet sent on this connection go out.
         for seq, event in self.store.pending_events():
             if seq > self._last_sent_seq:
-                self._in_flight.append((self.bus.publish(self.endpoint.event, event), seq))
+                self._in_flight.append((self.bus.publish_to(channels.QUEUE_EVENT, event), seq))
                 self._last_sent_seq = seq
 
     def _publish_notice(self) -> None:
@@ -185,12 +178,12 @@ class QueueEngine:
         notice = self.store.retained_notice()
         if notice is not None:
             # Retained and remembered by the client: republished after every reconnect too.
-            self.bus.publish_state(self.notice_topic, notice)
+            self.bus.publish_to(channels.HALL_NOTICE, notice)
 
     def _publish_summary(self) -> None:
         self._summary_dirty = False
         self._summary_sent_at = time.monotonic()
-        self.bus.publish_state(self.endpoint.state, self.store.summary())
+        self.bus.publish_to(channels.QUEUE_STATE, self.store.summary())
 
     def _on_reconnect(self) -> None:
         with self._store_lock:

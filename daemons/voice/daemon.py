@@ -28,6 +28,7 @@ from daemons.voice.tts import EspeakEngine, TtsError
 from firmware_config.loader import add_site_argument, load_site_or_exit
 from firmware_config.site import SiteConfig
 from hall_bus.client import BusClient
+from hall_bus.contract import channels
 from hall_bus.contract.notice import HallNotice
 from hall_bus.contract.queue import QueueEvent, QueueEventType
 from hall_bus.contract.voice import (
@@ -41,7 +42,7 @@ from hall_bus.ids import utc_now
 from hall_bus.lifecycle import run_until_signalled
 from hall_bus.liveness import Heartbeat
 from hall_bus.simclock import Clock, ScaledClock, wall_clock
-from hall_bus.topics import Endpoint, notice_endpoint, queue_endpoint
+from hall_bus.topics import Endpoint
 
 log = logging.getLogger("hall.voice")
 
@@ -195,10 +196,8 @@ class VoiceDaemon:
             scheduler = ZoneScheduler(zone, self.voice, self.renderer.layout)
             self.workers[zone] = ZoneWorker(self, scheduler, self._sink_factory(zone))
         self.bus.on_connect_hooks.append(self.publish_state)
-        self.bus.subscribe_model(queue_endpoint(self.site.hall_id).event, QueueEvent,
-                                 self._on_queue_event)
-        self.bus.subscribe_model(notice_endpoint(self.site.hall_id).state, HallNotice,
-                                 self._on_manager_notice)
+        self.bus.subscribe_to(channels.QUEUE_EVENT, self._on_queue_event)
+        self.bus.subscribe_to(channels.HALL_NOTICE, self._on_manager_notice)
         self.bus.start(wait=wait)
         for worker in self.workers.values():
             worker.thread.start()
@@ -349,7 +348,7 @@ class VoiceDaemon:
         if not self.workers:
             return
         with self._state_lock:
-            self.bus.publish_state(self.endpoint.state, self.state())
+            self.bus.publish_to(channels.VOICE_STATE, self.state())
 
 
 def _unspeakable(ticket: str, window_number: int) -> str | None:

@@ -37,9 +37,10 @@ from hall_bus.contract import (
     KioskPrinterState,
     PrinterPaper,
     ResponseStatus,
+    channels,
 )
 from hall_bus.netutil import free_port
-from hall_bus.topics import Endpoint, camera_endpoint, queue_endpoint
+from hall_bus.topics import queue_endpoint
 
 log = logging.getLogger("hall.console.screenshots")
 
@@ -188,16 +189,17 @@ def make_screenshots(site: SiteConfig, out_dir: Path) -> list[Path]:
 def _side_events(site: SiteConfig, bus: BusClient) -> None:
     """What the other daemons would say: a kiosk printer running low, a camera's absence."""
     for kiosk in site.kiosks[:1]:
-        bus.publish_state(Endpoint(site.hall_id, kiosk.id, "printer").state, KioskPrinterState(
+        bus.publish_to(channels.KIOSK_PRINTER_STATE, KioskPrinterState(
             ready=True, online=True, paper=PrinterPaper.NEAR_END, cover_open=False, port="sim",
             profile=kiosk.printer.name,
-            detail="纸将用尽 / paper near end"))
+            detail="纸将用尽 / paper near end"), kiosk=kiosk.id)
     for camera in site.cameras[:1]:
         seat = camera.seats[0].window if camera.seats else site.windows[0].id
-        bus.publish(camera_endpoint(site.hall_id, camera.name).event, CameraEvent(
+        bus.publish_to(channels.CAMERA_EVENT, CameraEvent(
             type=CameraEventType.ABSENCE_STARTED, camera=camera.name, window_id=seat,
             absent_since=datetime.now().astimezone() - timedelta(minutes=7), absent_s=420,
-            grace_s=300, message=f"{seat}座位无人超过5分钟 / seat of {seat} empty over 5 min"))
+            grace_s=300, message=f"{seat}座位无人超过5分钟 / seat of {seat} empty over 5 min"),
+            camera=camera.name)
     time.sleep(1.0)
 
 

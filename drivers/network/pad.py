@@ -28,7 +28,7 @@ from firmware_config.line import PadPolicy
 from firmware_config.site import SiteConfig
 from hall_bus import topics
 from hall_bus.client import BusClient, BusTimeout
-from hall_bus.contract import QueueEvent, QueueEventType, QueueSummaryState, RateRequest
+from hall_bus.contract import QueueEvent, QueueEventType, QueueSummaryState, RateRequest, channels
 from hall_bus.contract.line import (
     LineDeviceEvent,
     LineDeviceEventType,
@@ -53,6 +53,7 @@ class NetworkPad:
         self.clock = clock
         self.bus = BusClient(site.hall_id, pad_id, site.broker)
         self.endpoint = topics.Endpoint(site.hall_id, pad_id, DEVICE)
+        # A pad on the LAN is its own node: it publishes on the line devices' channels.
         self.queue = topics.queue_endpoint(site.hall_id)
         self.shown: tuple[str, ...] = ()
         self.staff: tuple[str, str] | None = None
@@ -62,8 +63,8 @@ class NetworkPad:
         self._timer = threading.Thread(target=self._tick_loop, name=f"pad-{pad_id}", daemon=True)
 
     def start(self, wait: float | None = 10.0) -> None:
-        self.bus.subscribe_model(self.queue.event, QueueEvent, self._on_event)
-        self.bus.subscribe_model(self.queue.state, QueueSummaryState, self._on_summary)
+        self.bus.subscribe_to(channels.QUEUE_EVENT, self._on_event)
+        self.bus.subscribe_to(channels.QUEUE_STATE, self._on_summary)
         self.bus.start(wait=wait)
         self._timer.start()
         self._publish()
@@ -147,13 +148,15 @@ class NetworkPad:
                 self._publish()
 
     def _event(self, type_: LineDeviceEventType, **fields: object) -> None:
-        self.bus.publish(self.endpoint.event, LineDeviceEvent(
-            type=type_, device_id=DEVICE, window_id=self.window_id, **fields))
+        event = LineDeviceEvent(type=type_, device_id=DEVICE, window_id=self.window_id, **fields)
+        self.bus.publish_to(channels.LINE_DEVICE_EVENT, event, line=self.endpoint.node,
+                            device=DEVICE)
 
     def _publish(self) -> None:
         with self._lock:
             state = LineDeviceState(
                 line_id=self.endpoint.node, device_id=DEVICE, kind=LineDeviceKind.PAD, address=0,
                 window_id=self.window_id, online=True, supervised=True, shown=list(self.shown))
-        self.bus.publish_state(self.endpoint.state, state)
+        self.bus.publish_to(channels.LINE_DEVICE_STATE, state, line=self.endpoint.node,
+                            device=DEVICE)
 

@@ -32,7 +32,7 @@ from drivers.led.text import Effect, layout
 from firmware_config.site import SiteConfig
 from hall_bus import topics
 from hall_bus.client import BusClient
-from hall_bus.contract import QueueEvent, QueueEventType, QueueSummaryState, TicketView
+from hall_bus.contract import QueueEvent, QueueEventType, QueueSummaryState, TicketView, channels
 from hall_bus.contract.line import (
     LineDeviceEvent,
     LineDeviceEventType,
@@ -65,6 +65,7 @@ class NetworkScreen:
         self.hall = HallScreen(call_rows=max(1, self.rows - CALL_ROWS_SPARE), notice=notice)
         self.bus = BusClient(site.hall_id, screen_id, site.broker)
         self.endpoint = topics.Endpoint(site.hall_id, screen_id, DEVICE)
+        # A screen on the LAN is its own node: it publishes on the line devices' channels.
         self.queue = topics.queue_endpoint(site.hall_id)
         self.shown: tuple[str, ...] = ()
         self.effect = Effect.STATIC
@@ -73,8 +74,8 @@ class NetworkScreen:
         self._lock = threading.Lock()  # bus callbacks come from the client's thread
 
     def start(self, wait: float | None = 10.0) -> None:
-        self.bus.subscribe_model(self.queue.event, QueueEvent, self._on_event)
-        self.bus.subscribe_model(self.queue.state, QueueSummaryState, self._on_summary)
+        self.bus.subscribe_to(channels.QUEUE_EVENT, self._on_event)
+        self.bus.subscribe_to(channels.QUEUE_STATE, self._on_summary)
         self.bus.start(wait=wait)
         self._publish()
 
@@ -152,10 +153,10 @@ class NetworkScreen:
             self.shown, self.effect, self.problems = placed.lines, placed.effect, placed.problems
         log.info("[%s] %s", self.endpoint.node, " | ".join(placed.lines))
         if new_problems:
-            self.bus.publish(self.endpoint.event, LineDeviceEvent(
+            self.bus.publish_to(channels.LINE_DEVICE_EVENT, LineDeviceEvent(
                 type=LineDeviceEventType.DISPLAY_PROBLEM, device_id=DEVICE,
                 window_id=self.window.id if self.window else None,
-                detail="; ".join(placed.problems)))
+                detail="; ".join(placed.problems)), line=self.endpoint.node, device=DEVICE)
         self._publish()
 
     def _publish(self) -> None:
@@ -164,4 +165,5 @@ class NetworkScreen:
                 line_id=self.endpoint.node, device_id=DEVICE, kind=self.kind, address=0,
                 window_id=self.window.id if self.window else None, online=True,
                 supervised=True, shown=list(self.shown), problems=list(self.problems))
-        self.bus.publish_state(self.endpoint.state, state)
+        self.bus.publish_to(channels.LINE_DEVICE_STATE, state, line=self.endpoint.node,
+                            device=DEVICE)

@@ -18,6 +18,7 @@ from firmware_config.broker_accounts import METRICS, camera_account
 from firmware_config.site import SiteConfig
 from hall_bus import topics
 from hall_bus.client import BusClient, BusError
+from hall_bus.contract import channels
 from hall_bus.contract.kiosk import KioskPrinterState, PrinterPaper
 from operations.doctor.findings import Finding, Level
 
@@ -39,7 +40,7 @@ def expected_statuses(site: SiteConfig) -> list[Expected]:
     h = site.hall_id
 
     def node(name: str) -> Expected:
-        return Expected("daemon", name, topics.Endpoint(h, name).status)
+        return Expected("daemon", name, channels.NODE_STATUS.topic(h, node=name))
 
     daemons = [node("queue"), node("voice")]
     if site.bridge is not None:
@@ -48,15 +49,17 @@ def expected_statuses(site: SiteConfig) -> list[Expected]:
     daemons += [node(kiosk.id) for kiosk in site.kiosks]
     # A camera supervisor's bus node is named as its broker account.
     daemons += [node(camera_account(camera.name)) for camera in site.cameras]
-    daemons += [Expected("daemon", name, topics.Endpoint(h, name).status, required=False)
+    daemons += [Expected("daemon", name, channels.NODE_STATUS.topic(h, node=name),
+                         required=False)
                 for name in ("console", "metrics")]
     devices = [Expected("device", f"{line.id}/{device.id}",
-                        topics.Endpoint(h, line.id, device.id).status)
+                        channels.LINE_DEVICE_STATUS.topic(h, line=line.id, device=device.id))
                for line in site.lines for device in line.devices]
     devices += [Expected("device", f"camera/{camera.name}",
-                         topics.camera_endpoint(h, camera.name).status)
+                         channels.CAMERA_STATUS.topic(h, camera=camera.name))
                 for camera in site.cameras]
-    devices += [Expected("device", device.id, topics.Endpoint(h, device.id).status)
+    # A network pad or screen is a node of its own on the bus.
+    devices += [Expected("device", device.id, channels.NODE_STATUS.topic(h, node=device.id))
                 for device in site.network_devices]
     return daemons + devices
 
@@ -86,9 +89,9 @@ def take_snapshot(site: SiteConfig, connect_s: float, settle_s: float
         client = BusClient(site.hall_id, "doctor", broker, announce=False, clean_session=True,
                            client_id=f"{site.hall_id}-doctor-{time.monotonic_ns()}",
                            account=DOCTOR_ACCOUNT)
-        root = topics.hall_root(site.hall_id)
-        for status_filter in (f"{root}/+/status", f"{root}/+/+/status", f"{root}/+/printer/state"):
-            client.subscribe(status_filter, snapshot.add)
+        for channel in (channels.NODE_STATUS, channels.DEVICE_STATUS,
+                        channels.KIOSK_PRINTER_STATE):
+            client.subscribe(channel.filter(site.hall_id), snapshot.add)
         client.start(wait=connect_s)
     except (BusError, OSError, ValueError) as exc:
         return Finding("broker", where, Level.FAILED, f"无法连接 / unreachable: {exc}"), None
@@ -131,7 +134,7 @@ _PAPER = {
 def printer_findings(site: SiteConfig, snapshot: RetainedSnapshot) -> list[Finding]:
     findings = []
     for kiosk in site.kiosks:
-        raw = snapshot.get(topics.Endpoint(site.hall_id, kiosk.id, "printer").state)
+        raw = snapshot.get(channels.KIOSK_PRINTER_STATE.topic(site.hall_id, kiosk=kiosk.id))
         if raw is None:
             findings.append(Finding("printer", kiosk.id, Level.FAILED,
                                     "无打印机状态 / no printer state on the bus"))
