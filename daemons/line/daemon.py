@@ -3,6 +3,10 @@
 One thread owns the port and every device's state; bus callbacks and engine answers reach it
 through an inbox, so nothing on the line is touched from two threads. Engine requests run on a
 small pool, because an answer can take a while and the line must keep polling meanwhile.
+
+The devices (devices/) do no I/O: each call into one returns effects (devices/effects.py), and
+`_apply` carries them out here: queue a frame, ask the engine, publish an event or a state,
+remember a press on disk.
 """
 
 from __future__ import annotations
@@ -18,13 +22,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from daemons.line.devices import (
-    CallerKeypad,
-    EngineCallback,
-    EvaluationPad,
-    HallScreenDevice,
-    LineDevice,
-    WindowStrip,
+from daemons.line.devices import EvaluationPad, LineDevice, build_devices
+from daemons.line.devices.effects import (
+    AskEngine,
+    Effect,
+    PublishEvent,
+    RememberPress,
+    StateChanged,
+    Write,
     WriteJob,
 )
 from daemons.line.press_memory import PressMemory, resend_attempt
@@ -32,7 +37,7 @@ from daemons.line.scheduler import Lane, LineScheduler
 from drivers.line import commands as rc
 from drivers.line.frame import Frame, FrameReader, encode, frame_len
 from drivers.line.transport import LineError, LineSettings, LineTransport
-from firmware_config.line import LineConfig, load_profile, resolve_port
+from firmware_config.line import LineConfig, resolve_port
 from firmware_config.site import SiteConfig
 from hall_bus import topics
 from hall_bus.client import BusClient, BusTimeout
@@ -46,7 +51,7 @@ from hall_bus.contract import (
 )
 from hall_bus.contract.line import LineDeviceEvent, LineDeviceEventType, LineState
 from hall_bus.contract.notice import HallNotice
-from hall_bus.ids import new_id, utc_now
+from hall_bus.ids import utc_now
 from hall_bus.liveness import Heartbeat
 from hall_bus.logs import bind, ticket_of
 from hall_bus.reconnect import Backoff
@@ -58,26 +63,6 @@ CALL_ACTIONS = ("call_next", "recall")
 PRESS_ANSWER_WAIT_S = 0.03
 REFRESH_S = 30.0  # displays get their text again this often: heartbeat and power-cycle repair
 STATE_EVERY_S = 5.0
-
-
-def build_devices(site: SiteConfig, line: LineConfig) -> list[LineDevice]:
-    devices: list[LineDevice] = []
-    numbers = {w.id: w.number for w in site.windows}
-    for config in line.devices:
-        profile = load_profile(config.profile)
-        args = (line, config, profile)
-        window = site.window(config.window) if config.window else None
-        if profile.kind == "window_strip" and window is not None:
-            devices.append(WindowStrip(*args, window_number=window.number,
-                                       window_name=window.name_zh))
-        elif profile.kind == "hall_screen":
-            devices.append(HallScreenDevice(*args, window_numbers=numbers))
-        elif profile.kind == "caller":
-            devices.append(CallerKeypad(*args, service_ids=[s.id for s in site.services],
-                                        new_id=new_id))
-        elif profile.kind == "pad":
-            devices.append(EvaluationPad(*args, new_id=new_id))
-    return devices
 
 
 class LineDaemon:
@@ -94,7 +79,7 @@ class LineDaemon:
         for device in self.devices:
             record = self.press_memory.records.get(device.config.id)
             if record is not None and hasattr(device, "record"):
-                device.record = record
+                device.record = record  # a keypad's or pad's last press survives a restart
         # Window strips first: the citizen at the window looks there, the hall screen can wait
         # one strip frame.
         self._event_order = sorted(self.devices, key=lambda d: d.kind != "window_strip")
@@ -145,11 +130,28 @@ class LineDaemon:
         self.transport.close()
         self.bus.stop()
 
-    # --- LineContext ----------------------------------------------------------------------------
+    # --- carrying out what devices ask --------------------------------------------------------
 
-    def write(self, job: WriteJob, lane: Lane) -> None:
+    def _apply(self, device: LineDevice, effects: list[Effect]) -> None:
+        for effect in effects:
+            match effect:
+                case Write(job, lane):
+                    self._queue_write(job, lane)
+                case AskEngine():
+                    self._ask_engine(device, effect)
+                case PublishEvent(type_, fields):
+                    self._publish_event(device, type_, fields)
+                case StateChanged():
+                    self._dirty.add(device.config.id)
+                case RememberPress():
+                    record = getattr(device, "record", None)
+                    if record is not None:
+                        self.press_memory.save(device.config.id, record)
+
+    def _queue_write(self, job: WriteJob, lane: Lane) -> None:
         job.lane = lane
         if job.replaces:
+            job.device.text_waiting = True
             # Only the newest text of a display is worth wire time; it keeps the place (and the
             # lane, if that goes sooner) of the text it replaces, so a burst of changes costs one
             # frame.
@@ -165,19 +167,14 @@ class LineDaemon:
                         return
         self.scheduler.lanes[lane].append(job)
 
-    def queued(self, device: LineDevice) -> bool:
-        """Whether a text for `device` is still waiting for the line (so it can be replaced)."""
-        return any(job.device is device and job.replaces
-                   for pending in self.scheduler.lanes.values() for job in pending)
-
-    def engine(self, action: str, fields: dict[str, object], request_id: str, attempts: int,
-               done: EngineCallback) -> None:
+    def _ask_engine(self, device: LineDevice, ask: AskEngine) -> None:
+        action, fields, request_id = ask.action, ask.fields, ask.request_id
         model = QUEUE_ACTIONS[action].request.model_validate({**fields, "id": request_id})
 
-        def ask() -> None:
+        def run() -> None:
             response: Response | None = None
             number = 0
-            for _ in range(attempts):
+            for _ in range(ask.attempts):
                 if self._stop.is_set():
                     return
                 # Same id every time: the engine answers a repeat from its log, never twice;
@@ -191,40 +188,32 @@ class LineDaemon:
                 except BusTimeout:
                     log.warning("queue %s %s unanswered, retrying", action, request_id)
             _log_press(action, fields, request_id, response)
-            self.inbox.put(lambda: self._answered(action, response, done))
+            self.inbox.put(lambda: self._answered(device, ask, response))
 
         self._asking += 1
-        self.pool.submit(ask)
+        self.pool.submit(run)
 
-    def _answered(self, action: str, response: Response | None, done: EngineCallback) -> None:
+    def _answered(self, device: LineDevice, ask: AskEngine, response: Response | None) -> None:
         # A call from our own keypad goes to the strip from the engine's answer, without
         # waiting for its event; the strip is written before the keypad's acknowledgement.
         self._asking -= 1
         ticket = (response.data or {}).get("ticket") if response is not None else None
-        if action in CALL_ACTIONS and isinstance(ticket, dict):
+        if ask.action in CALL_ACTIONS and isinstance(ticket, dict):
             try:
                 called = TicketView.model_validate(ticket)
             except ValidationError:
-                log.warning("engine answered %s with an unreadable ticket", action)
+                log.warning("engine answered %s with an unreadable ticket", ask.action)
             else:
-                for device in self._event_order:
-                    device.on_called(called, self)
-        done(response)
+                for other in self._event_order:
+                    self._apply(other, other.on_called(called))
+        self._apply(device, ask.answered(response))
 
-    def device_event(self, device: LineDevice, type_: LineDeviceEventType,
-                     **fields: Any) -> None:
+    def _publish_event(self, device: LineDevice, type_: LineDeviceEventType,
+                       fields: dict[str, Any]) -> None:
         event = LineDeviceEvent(type=type_, device_id=device.config.id,
                                 window_id=device.config.window, **fields)
         self.bus.publish_to(channels.LINE_DEVICE_EVENT, event, line=self.line.id,
                             device=device.config.id)
-
-    def state_changed(self, device: LineDevice) -> None:
-        self._dirty.add(device.config.id)
-
-    def remember(self, device: LineDevice) -> None:
-        record = getattr(device, "record", None)
-        if record is not None:
-            self.press_memory.save(device.config.id, record)
 
     # --- the line thread ------------------------------------------------------------------------
 
@@ -259,12 +248,12 @@ class LineDaemon:
         self._drain_inbox(0)
         now = time.monotonic()
         for device in self.devices:
-            device.tick(now, self)
+            self._apply(device, device.tick(now))
         if now - self._refreshed > REFRESH_S:
             self._refreshed = now
             for device in self.devices:
-                if device.shown and not device.polled:
-                    device.display("\n".join(device.shown), self, Lane.ROUTINE)
+                if not device.polled:
+                    self._apply(device, device.refresh())
         for device in self.devices:
             if device.polled:
                 self.scheduler.set_active(device.config.address, device.expecting_press)
@@ -313,7 +302,7 @@ class LineDaemon:
         if reply is not None:
             if self.record_writes and reply.payload:
                 self.presses_seen.append((time.monotonic(), device.config.address))
-            device.on_poll_reply(reply, self)
+            self._apply(device, device.on_poll_reply(reply))
             if reply.payload:
                 # A press usually went to the engine, which answers in a few ms: waiting that
                 # long here puts the strip frame on the line before the next frame, not after.
@@ -324,6 +313,8 @@ class LineDaemon:
     def _execute(self, job: WriteJob) -> None:
         seq = self._next_seq()
         data = job.build(seq)
+        if job.replaces:
+            job.device.text_waiting = False
         self._send(data)
         if not job.expects_reply:
             return
@@ -334,7 +325,7 @@ class LineDaemon:
         else:
             self._account(job.device, reply is not None)
         if reply is not None and job.on_reply is not None:
-            job.on_reply(reply)
+            self._apply(job.device, job.on_reply(reply))
 
     def _await_reply(self, address: int, cmd: int, seq: int) -> Frame | None:
         budget = (self.settings.wire_time_s(MAX_REPLY_BYTES) + self.line.turnaround_ms / 1000
@@ -368,8 +359,8 @@ class LineDaemon:
         if device.online != was_online:
             log.info("%s %s", device.config.id, "上线 / online" if device.online else
                      "离线 / offline")
-            self.device_event(device, LineDeviceEventType.CAME_ONLINE if device.online
-                              else LineDeviceEventType.WENT_OFFLINE)
+            self._publish_event(device, LineDeviceEventType.CAME_ONLINE if device.online
+                                else LineDeviceEventType.WENT_OFFLINE, {})
             self._dirty.add(device.config.id)
 
     def _port_changed(self) -> None:
@@ -378,8 +369,8 @@ class LineDaemon:
             if not device.supervised or not self.transport.is_open:
                 device.online = self.transport.is_open
             self._dirty.add(device.config.id)
-            if self.transport.is_open and device.shown and not device.polled:
-                device.display("\n".join(device.shown), self, Lane.ROUTINE)
+            if self.transport.is_open and not device.polled:
+                self._apply(device, device.refresh())
         self._publish_line_state()
 
     def _note_cycle(self) -> None:
@@ -394,16 +385,15 @@ class LineDaemon:
 
     def _on_event(self, event: QueueEvent) -> None:
         for device in self._event_order:
-            device.on_queue_event(event, self)
+            self._apply(device, device.on_queue_event(event))
 
     def _on_summary(self, state: QueueSummaryState) -> None:
         for device in self.devices:
-            device.on_summary(state, self)
+            self._apply(device, device.on_summary(state))
 
     def _on_notice(self, notice: HallNotice) -> None:
         for device in self.devices:
-            if isinstance(device, HallScreenDevice):
-                device.on_notice(notice, self)
+            self._apply(device, device.on_notice(notice))
 
     def _flush_states(self) -> None:
         now = time.monotonic()
