@@ -103,6 +103,40 @@ PACKAGES: dict[str, str] = {
     "drivers.network": "Devices that speak MQTT themselves (pads and screens on the LAN).",
 }
 
+# Tests mirror the packages: tests/<package>/<subpackage>/test_*.py. Helpers and fixtures stay at
+# tests/ (conftest.py puts that folder on the import path); tests of the whole tree stay there too.
+TEST_HOMES: dict[str, tuple[str, ...]] = {
+    "hall_bus": ("bus_client", "bus_docs", "channels", "structured_logs", "systemd_notify"),
+    "daemons/queue": ("appointment_id_digest", "camera_queue_alert", "queue_crash",
+                      "queue_device_alerts", "queue_documents", "queue_engine",
+                      "queue_manager_actions", "queue_notices", "queue_policy", "queue_store"),
+    "daemons/bridge": ("bridge_backend", "bridge_crash", "bridge_daemon", "bridge_device_events",
+                       "bridge_disk_refusal", "bridge_engine_documents", "bridge_id_digest",
+                       "bridge_mqtt_uplink", "bridge_store"),
+    "daemons/camera": ("camera_bus", "camera_command", "camera_crowd", "camera_presence"),
+    "daemons/console": ("console_absence", "console_actions", "console_auth",
+                        "console_broker_account", "console_browser", "console_privacy"),
+    "daemons/line": ("line_daemon", "line_devices", "line_scheduler", "press_memory"),
+    "daemons/voice": ("voice_daemon", "voice_phrases", "voice_render", "voice_scheduler",
+                      "voice_stretch"),
+    "daemons/metrics": ("metrics_exporter",),
+    "daemons/broker": ("embedded_broker",),
+    "drivers/line": ("line_codecs", "line_transport", "line_press_channel"),
+    "drivers/led": ("led_render",),
+    "drivers/printer": ("printer_simulator", "ticket_printer_bytes"),
+    "drivers/scanner": ("scanner",),
+    "drivers/network": ("network_pad", "network_screen"),
+    "kiosk": ("kiosk_app", "kiosk_catalogue", "kiosk_command", "kiosk_id_check_in"),
+    "firmware_config": ("bridge_config", "camera_config", "central_bridge", "config_tools",
+                        "kiosk_config", "line_config", "mosquitto_config", "site_config",
+                        "broker_security"),
+    "operations": ("cli", "deploy_install", "doctor", "udev_rules", "unit_credentials",
+                   "deployment_docs"),
+    "demo": ("demo_keypad_traffic", "console_demo_login"),
+}
+# How a test file found the repository from tests/; below it, the shared helper says.
+_REPO_FROM_TESTS = re.compile(r"Path\(__file__\)\.resolve\(\)\.(?:parent\.parent|parents\[1\])")
+
 TEXT_SUFFIXES = {".py", ".md", ".toml", ".yaml", ".yml", ".service", ".conf", ".cfg", ".ini",
                  ".txt", ".rules", ".target", ""}
 SKIP_DIRS = {".git", ".venv", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache"}
@@ -265,6 +299,27 @@ def rewrite_references() -> int:
     return changed
 
 
+def move_tests() -> int:
+    moved = 0
+    for home, names in TEST_HOMES.items():
+        for name in names:
+            source = Path("tests") / f"test_{name}.py"
+            target = Path("tests") / home / source.name
+            if not source.exists() or target.exists():
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            git("mv", str(source), str(target))
+            text = target.read_text(encoding="utf-8")
+            if _REPO_FROM_TESTS.search(text):
+                text = _REPO_FROM_TESTS.sub("repo_paths.REPO", text)
+                anchor = "\nimport pytest\n" if "\nimport pytest\n" in text else \
+                    "from pathlib import Path\n"
+                text = text.replace(anchor, f"{anchor}import repo_paths\n", 1)
+                target.write_text(text, encoding="utf-8")
+            moved += 1
+    return moved
+
+
 def main() -> int:
     if not Path(".git").exists():
         print("run from the repository root", file=sys.stderr)
@@ -272,6 +327,7 @@ def main() -> int:
     move_files()
     changed = rewrite_references()
     print(f"rewrote references in {changed} files")
+    print(f"moved {move_tests()} test files")
     return 0
 
 

@@ -1,7 +1,13 @@
-"""Shared fixtures: a real Mosquitto per test and the BrokerConfig that points at it."""
+"""Shared fixtures: a real Mosquitto per test and the BrokerConfig that points at it.
+
+Tests mirror the packages (tests/daemons/queue/, tests/drivers/line/, …). Test modules share
+rigs by name (`from test_queue_engine import Hall`), so every folder of tests/ is on the import
+path; a test file's name is unique across the folders (pytest's default import mode needs that).
+"""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,6 +15,10 @@ import pytest
 from mosquitto import Mosquitto, find_mosquitto
 
 from firmware_config.site import BrokerConfig
+
+_TESTS = Path(__file__).resolve().parent
+sys.path.extend(str(folder) for folder in sorted(_TESTS.rglob("*"))
+                if folder.is_dir() and folder.name != "__pycache__")
 
 
 @pytest.fixture
@@ -40,3 +50,16 @@ def broker_config(mosquitto: Mosquitto) -> BrokerConfig:
         reconnect_min_s=0.1,
         reconnect_max_s=1.0,
     )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that starts a Mosquitto (through any fixture) must say so: its module is marked
+    `integration`, so `-m "not integration"` leaves it out. Caught here, not at review."""
+    unmarked = sorted({str(item.path) for item in items
+                       if "mosquitto" in getattr(item, "fixturenames", ())
+                       and item.get_closest_marker("integration") is None})
+    if unmarked:
+        raise pytest.UsageError(
+            "these test modules start a Mosquitto but are not marked "
+            "`pytestmark = pytest.mark.integration`: " + ", ".join(unmarked))
+

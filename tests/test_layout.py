@@ -21,6 +21,8 @@ from hall_bus.contract import QUEUE_ACTIONS
 from hall_bus.contract.line import KEYPAD_ACTIONS, PAD_ACTIONS
 from operations import cli
 
+pytestmark = pytest.mark.integration  # starts real components (conftest.py)
+
 REPO = Path(__file__).resolve().parent.parent
 PACKAGES = ("operations", "demo", "daemons", "kiosk", "drivers", "firmware_config", "hall_bus")
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")

@@ -58,6 +58,7 @@ class ScannerReader(ScannerThread):
         self.grab = grab
         self.rescan_s = rescan_s
         self.connected = threading.Event()
+        self.disconnects = 0  # times a device went away (unplugged): only ever grows
         super().__init__("scanner")
 
     def _run(self) -> None:
@@ -86,6 +87,7 @@ class ScannerReader(ScannerThread):
             self._pump(fd)
         finally:
             self.connected.clear()
+            self.disconnects += 1
             os.close(fd)
             log.info("scanner %s disconnected", path)
 
