@@ -140,7 +140,9 @@ class CameraDaemon:
             events = self.supervisor.process(frame, now, windows)
         elif stalled:
             events = self.supervisor.mark_stalled(now, windows)
-        self._set_online(not stalled)
+        # A frame taken from a stream just replaced (see _restart_if_stuck) is a live camera,
+        # though the stall was measured on the old one: online before its `camera_recovered`.
+        self._set_online(frame is not None or not stalled)
         for event in events:
             log.info("%s", event.message)
             self.bus.publish_to(channels.CAMERA_EVENT, event, camera=self.camera.name)
