@@ -53,7 +53,7 @@ from hall_bus.ids import utc_now
 from hall_bus.reconnect import Backoff
 from hall_bus.request_server import RawHandler as RawHandler
 from hall_bus.request_server import RequestHandler as RequestHandler
-from hall_bus.request_server import RequestServer, ServeWorkers, call_handler
+from hall_bus.request_server import RequestServer, ServeWorkers, StoredAnswer, call_handler
 from hall_bus.request_server import describe_error as describe_error
 from hall_bus.responses import PendingResponses
 
@@ -458,6 +458,7 @@ class BusClient:
         handler: RequestHandler,
         *,
         executor: Executor | None = None,
+        stored: StoredAnswer | None = None,
     ) -> None:
         """Answer requests on `endpoint`: `handler(action, request)` returns the Response.
 
@@ -466,8 +467,10 @@ class BusClient:
         error, a repeated request id is not executed again (the first answer stands), and a request
         past its deadline is not executed but answered `deadline_expired`: the requester has
         normally given up, but if its clock runs behind ours it learns why instead of timing out.
+        With `stored(action, request_id)`, the server's durable log is asked before the deadline
+        is: a request executed before a restart always gets its real answer.
         """
-        server = RequestServer(self.publish, endpoint, dict(actions), handler)
+        server = RequestServer(self.publish, endpoint, dict(actions), handler, stored)
         worker = executor or self._serving.default()
 
         def enqueue(topic: str, payload: bytes) -> None:

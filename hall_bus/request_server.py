@@ -37,6 +37,8 @@ log = logging.getLogger("hall_bus.client")
 RawHandler = Callable[[str, bytes], None]
 RequestHandler = Callable[[str, Request], Response]
 Publish = Callable[[str, Response], object]
+# The answer a server gave a request id before, from its durable log (None: never executed).
+StoredAnswer = Callable[[str, str], Response | None]
 
 
 def describe_error(exc: ValidationError) -> str:
@@ -75,23 +77,26 @@ class AnsweredRequests:
 
     def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
         self._capacity = capacity
-        self._answers: OrderedDict[str, tuple[int, Response]] = OrderedDict()
+        self._answers: OrderedDict[str, tuple[str, int, Response]] = OrderedDict()
 
     def __contains__(self, request_id: object) -> bool:
         return request_id in self._answers
 
-    def remember(self, request: Request, response: Response) -> None:
-        self._answers[request.id] = (request.attempt, response)
+    def action_of(self, request_id: str) -> str:
+        return self._answers[request_id][0]
+
+    def remember(self, action: str, request: Request, response: Response) -> None:
+        self._answers[request.id] = (action, request.attempt, response)
         if len(self._answers) > self._capacity:
             self._answers.popitem(last=False)
 
     def answer_again(self, request: Request) -> Response | None:
         """The stored answer if this is a new attempt; None for a redelivered copy."""
-        attempt, response = self._answers[request.id]
+        action, attempt, response = self._answers[request.id]
         self._answers.move_to_end(request.id)
         if request.attempt <= attempt:
             return None
-        self._answers[request.id] = (request.attempt, response)
+        self._answers[request.id] = (action, request.attempt, response)
         return response
 
 
@@ -104,11 +109,13 @@ class RequestServer:
         endpoint: topics.Endpoint,
         actions: dict[str, type[Request]],
         handler: RequestHandler,
+        stored: StoredAnswer | None = None,
     ) -> None:
         self.publish = publish
         self.endpoint = endpoint
         self.actions = actions
         self.handler = handler
+        self.stored = stored
         self.answered = AnsweredRequests()
 
     def handle(self, topic: str, payload: bytes) -> None:
@@ -142,6 +149,15 @@ class RequestServer:
     def _execute(self, topic: str, action: str, request: Request) -> None:
         # Before the deadline check: a late copy of an executed request must not contradict the
         # first answer.
+        if request.id in self.answered and self.answered.action_of(request.id) != action:
+            # Not a repeat: an id reused for another action. Refused, never executed, and never
+            # the other action's answer passed off as this one's.
+            first = self.answered.action_of(request.id)
+            log.warning("request id %s reused: %s after %s", request.id, action, first)
+            self._answer(action, Response.fail(
+                request.id, errors.INVALID_PAYLOAD,
+                f"请求编号已被占用 / request id {request.id} was already used for {first}"))
+            return
         if request.id in self.answered:
             again = self.answered.answer_again(request)
             if again is None:
@@ -150,6 +166,15 @@ class RequestServer:
                 log.info("request %s asked again (attempt %d): first answer repeated",
                          request.id, request.attempt)
                 self._answer(action, again)
+            return
+        # Also before the deadline: a server restarted since it executed the request has no
+        # answer in memory, but its durable log has the real one, which the requester must get
+        # ("expired" would tell a kiosk its ticket failed while a window calls the number).
+        earlier = self.stored(action, request.id) if self.stored is not None else None
+        if earlier is not None:
+            log.info("request %s asked again after a restart: answered from the log", request.id)
+            self.answered.remember(action, request, earlier)
+            self._answer(action, earlier)
             return
         if request.expired():
             # Not remembered: nothing was done, so the requester may send the same id again with
@@ -174,7 +199,7 @@ class RequestServer:
             log.error("handler of %s answered %s with id %s; sent with the request's id",
                       topic, request.id, response.id)
             response = response.model_copy(update={"id": request.id})
-        self.answered.remember(request, response)
+        self.answered.remember(action, request, response)
         self._answer(action, response)
 
     def _answer(self, action: str, response: Response) -> None:

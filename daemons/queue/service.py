@@ -73,7 +73,7 @@ class QueueEngine:
         actions: dict[str, type[Request]] = {
             name: action.request for name, action in QUEUE_ACTIONS.items()
         }
-        self.bus.serve(self.endpoint, actions, self._handle)
+        self.bus.serve(self.endpoint, actions, self._handle, stored=self._stored_response)
         self.bus.subscribe_to(channels.CAMERA_EVENT, self._on_camera_event)
         # Device faults become alerts a manager acknowledges (daemons/queue/device_alerts.py).
         for line in self.site.lines:
@@ -123,6 +123,10 @@ class QueueEngine:
                 _log_outcome(action, request, outcome.response)
             self._flush_outbox(forget_acknowledged=False)
         return outcome.response
+
+    def _stored_response(self, action: str, request_id: str) -> Response | None:
+        with self._store_lock:
+            return self.store.stored_response(action, request_id)
 
     def _on_line_event(self, line_id: str, _topic: str, event: LineDeviceEvent) -> None:
         self._raise(device_alerts.from_line_device(line_id, event))

@@ -38,6 +38,7 @@ from daemons.queue.rows import (
     window_summary,
 )
 from firmware_config.site import SiteConfig
+from hall_bus import errors
 from hall_bus.contract import (
     QUEUE_ACTIONS,
     QueueEvent,
@@ -270,8 +271,15 @@ class QueueStore:
     def execute(self, action: str, request: Request) -> Outcome:
         with self._immediate():
             stored = self._conn.execute(
-                "SELECT response FROM request_log WHERE request_id = ?", (request.id,)
+                "SELECT response, action FROM request_log WHERE request_id = ?", (request.id,)
             ).fetchone()
+            if stored is not None and stored["action"] != action:
+                # Not the repeat of a request: someone reused an id. Refused, not executed, and
+                # not the other action's answer passed off as this one's.
+                return Outcome(Response.fail(
+                    request.id, errors.INVALID_PAYLOAD,
+                    f"请求编号已被占用 / request id {request.id} was already used for "
+                    f"{stored['action']}"), [], duplicate=False)
             if stored is not None:
                 return Outcome(Response.model_validate_json(stored[0]), [], duplicate=True)
             tx = self._open(cause=request.id)
@@ -290,6 +298,15 @@ class QueueStore:
         if action in documents.HANDLERS or action in manager_actions.SITE_CHANGING:
             self.site = self._effective_site()
         return Outcome(response, list(tx.events), duplicate=False)
+
+    def stored_response(self, action: str, request_id: str) -> Response | None:
+        """The answer this store gave `request_id` for `action`, if it executed it (the request
+        log keeps `KEEP_LOG`)."""
+        row = self._conn.execute(
+            "SELECT response FROM request_log WHERE request_id = ? AND action = ?",
+            (request_id, action),
+        ).fetchone()
+        return None if row is None else Response.model_validate_json(row[0])
 
     def _run(self, tx: Tx, action: str, request: Request) -> Response:
         spec = QUEUE_ACTIONS.get(action)

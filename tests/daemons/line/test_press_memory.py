@@ -49,7 +49,7 @@ def test_each_send_of_a_press_request_is_answered_again_by_the_engine() -> None:
                             attempt=resend_attempt(request_id, now=made + 0.05))
     assert first.attempt == 1
     answered = AnsweredRequests()
-    answered.remember(first, Response.ok(request_id, {"ticket": None}))
+    answered.remember("call_next", first, Response.ok(request_id, {"ticket": None}))
     assert answered.answer_again(first) is None  # a redelivered copy
     # The answer was lost; the retry after the 3 s timeout is answered from memory.
     retry = first.model_copy(update={"attempt": resend_attempt(request_id, now=made + 3.1)})
