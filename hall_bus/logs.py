@@ -17,12 +17,13 @@ import contextvars
 import json
 import logging
 import os
-import re
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TextIO
+
+from hall_bus import id_numbers
 
 FORMAT_ENV = "HALL_LOG_FORMAT"
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -30,8 +31,6 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _CONTEXT: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar(
     "hall_log_context", default={}  # noqa: B039 - never mutated: bind() sets a new dict
 )
-# 17 digits and a digit or X, not inside a longer run of digits (ids, timestamps).
-_ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])(\d{4})\d{10}(\d{3}[\dXx])(?![0-9A-Za-z])")
 
 
 @contextmanager
@@ -62,8 +61,9 @@ def ticket_of(data: Mapping[str, Any] | None, fallback: str | None = None
 
 
 def mask_id_numbers(text: str) -> str:
-    """`110101199003074518` -> `1101**********4518`: the masked form used everywhere else."""
-    return _ID_NUMBER.sub(lambda m: f"{m.group(1)}{'*' * 10}{m.group(2)}", text)
+    """`110101199003074518` -> `1101**********4518`, however it was typed (the contract's one
+    detector, hall_bus/contract/id_numbers.py)."""
+    return id_numbers.mask_id_numbers(text)
 
 
 class JsonFormatter(logging.Formatter):

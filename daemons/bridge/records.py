@@ -15,6 +15,7 @@ from typing import Any
 
 from hall_bus.contract.bridge import RATING_SCORES, RatingRecord, RecordKind, rating_due
 from hall_bus.contract.queue import QueueEvent, QueueEventType
+from hall_bus.id_numbers import mask_id_numbers
 
 _DIGIT_RUN = re.compile(r"\d{6,}")
 
@@ -36,8 +37,9 @@ def mask_id(value: str) -> str:
 
 
 def mask_text(text: str) -> str:
-    """Hide any run of six or more digits (phone, ID or account numbers typed into a reason)."""
-    return _DIGIT_RUN.sub(lambda m: mask_id(m.group(0)), text)
+    """Hide full ID numbers however typed (hall_bus/id_numbers.py), then any run of six or more
+    digits (phone or account numbers typed into a reason)."""
+    return _DIGIT_RUN.sub(lambda m: mask_id(m.group(0)), mask_id_numbers(text))
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,6 @@ from typing import Any
 from pydantic import ValidationError
 
 from daemons.console.hall_view import HallView
-from daemons.console.privacy import FULL_ID_NUMBER
 from hall_bus.client import BusClient, BusTimeout
 from hall_bus.contract import (
     QUEUE_ACTIONS,
@@ -28,6 +27,7 @@ from hall_bus.contract import (
     ResponseStatus,
 )
 from hall_bus.contract.queue import NOTICE_MAX_MIN
+from hall_bus.id_numbers import contains_id_number
 from hall_bus.ids import utc_now
 from hall_bus.topics import queue_endpoint
 
@@ -81,7 +81,7 @@ class ManagerActions:
 
     def run(self, name: str, fields: dict[str, Any], login: str) -> dict[str, Any]:
         for value in fields.values():
-            if isinstance(value, str) and FULL_ID_NUMBER.search(value):
+            if isinstance(value, str) and contains_id_number(value):
                 raise ActionError("请勿输入完整身份证号 / do not enter a full ID number")
         if name not in _ENGINE_ACTIONS:
             raise ActionError(f"未知操作 / unknown action {name[:40]!r}", 404)

@@ -9,27 +9,17 @@ snapshots are never kept: `without_pictures` drops them from any payload before 
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-# A mainland resident ID: 17 digits and a check digit or X, not part of a longer digit run.
-# Separators some people type (spaces, hyphens) are matched too.
-_SEP = r"[ \-]?"
-FULL_ID_NUMBER = re.compile(
-    r"(?<![0-9])(\d{4})((?:" + _SEP + r"\d){10})" + _SEP + r"((?:\d" + _SEP + r"){3}[\dXx])"
-    r"(?![0-9Xx])"
-)
+from hall_bus.id_numbers import mask_id_numbers
+
 PICTURE_KEYS = frozenset({"snapshot_jpeg_b64", "photo", "photo_b64", "face", "image_b64"})
 
 
-def _mask(match: re.Match[str]) -> str:
-    tail = re.sub(r"[ \-]", "", match.group(3))
-    return f"{match.group(1)}**********{tail}"
-
-
 def scrub_text(text: str) -> str:
-    """`text` with every full ID number masked as 1101**********002X."""
-    return FULL_ID_NUMBER.sub(_mask, text)
+    """`text` with every full ID number masked as 1101**********002X, however it was typed
+    (full-width, spaced, zero-width characters: hall_bus/id_numbers.py)."""
+    return mask_id_numbers(text)
 
 
 def without_pictures(value: Any) -> Any:

@@ -8,7 +8,6 @@ Every JSON payload is a `Message`: an integer schema version `v`, a unique sorta
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -23,6 +22,7 @@ from pydantic import (
     PlainSerializer,
 )
 
+from hall_bus.id_numbers import refuse_id_number
 from hall_bus.ids import new_id, rfc3339, utc_now
 
 SCHEMA_VERSION = 1
@@ -30,22 +30,14 @@ SCHEMA_VERSION = 1
 Name = Annotated[str, Field(pattern=r"^[a-z0-9_-]+$", min_length=1, max_length=64)]
 Timestamp = Annotated[AwareDatetime, PlainSerializer(rfc3339, return_type=str, when_used="json")]
 
-_FULL_ID_NUMBER = re.compile(r"\d{17}[\dXx]")
-
-
-def _refuse_full_id_number(value: str) -> str:
-    # A mainland resident ID is 17 digits plus a digit or X; only masked forms may travel.
-    if _FULL_ID_NUMBER.search(value):
-        raise ValueError("a full ID-card number may not be sent on the bus; send a masked form")
-    return value
-
-
-MaskedText = Annotated[str, AfterValidator(_refuse_full_id_number), Field(max_length=64)]
+MaskedText = Annotated[str, AfterValidator(refuse_id_number), Field(max_length=64)]
+# Free text a person types (reasons, notes): anything but a full ID number, in any form.
+FreeText = Annotated[str, AfterValidator(refuse_id_number)]
 # A notice line fits the hall screen's scrolling row; the bound sits in the type (not on the
 # field) so the published schema states the limit that is enforced.
 NOTICE_TEXT_MAX = 60
 NoticeText = Annotated[
-    str, Field(max_length=NOTICE_TEXT_MAX), AfterValidator(_refuse_full_id_number)
+    str, Field(max_length=NOTICE_TEXT_MAX), AfterValidator(refuse_id_number)
 ]
 
 

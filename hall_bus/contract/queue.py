@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hall_bus.contract.base import (
     Action,
+    FreeText,
     MaskedText,
     Message,
     Name,
@@ -294,7 +295,7 @@ class TransferRequest(WindowRequest):
 
 
 class PauseRequest(WindowRequest):
-    reason: str | None = Field(
+    reason: FreeText | None = Field(
         default=None, max_length=200, description="Why; sent as the event's `detail`."
     )
 
@@ -354,7 +355,7 @@ class RateRequest(Request):
         "longer ago than the site's rating time limit.",
     )
     level: RatingLevel = Field(description="The rating.")
-    reason: str | None = Field(
+    reason: FreeText | None = Field(
         default=None,
         max_length=500,
         description="Required (not blank) for `dissatisfied` and `very_dissatisfied`.",
@@ -386,7 +387,7 @@ class CancelRequest(Request):
     ticket_id: str = Field(
         min_length=1, max_length=64, description="Waiting or no-show ticket to cancel."
     )
-    reason: str | None = Field(
+    reason: FreeText | None = Field(
         default=None,
         max_length=200,
         description="Why; kept with the ticket and sent as the event's `detail`.",

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hall_bus.contract.base import MaskedText, Name, Request
+from hall_bus.contract.base import FreeText, MaskedText, Name, Request
 
 
 class CatalogueService(BaseModel):
@@ -23,8 +23,8 @@ class CatalogueService(BaseModel):
 
     service_id: Name = Field(description="The service.")
     prefix: str = Field(pattern=r"^[A-Z]{1,2}$", description="Ticket number prefix.")
-    name_zh: str = Field(min_length=1, max_length=40, description="Chinese name.")
-    name_en: str = Field(min_length=1, max_length=80, description="English name.")
+    name_zh: FreeText = Field(min_length=1, max_length=40, description="Chinese name.")
+    name_en: FreeText = Field(min_length=1, max_length=80, description="English name.")
     expected_service_min: float = Field(
         default=10.0, gt=0, le=240, description="Service time for wait estimates."
     )
@@ -40,7 +40,7 @@ class RosterEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     staff_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$", description="Staff (work) number.")
-    name: str = Field(min_length=1, max_length=20, description="Name shown at the window.")
+    name: FreeText = Field(min_length=1, max_length=20, description="Name shown at the window.")
     windows: list[Name] = Field(default_factory=list, description="Empty: any window.")
 
 

@@ -20,6 +20,7 @@ from bus_helpers import Collector
 from console_fixtures import ConsoleHall, browser, console_site, log_in, run_console_hall
 from PIL import Image
 from playwright.sync_api import expect
+from pydantic import ValidationError
 
 from daemons.console.privacy import scrub_text
 from daemons.console.screens import geometry, png_of
@@ -57,9 +58,16 @@ def _feed_full_numbers(hall: ConsoleHall, snapshot: str) -> None:
     hall.ask("take_ticket", service_id="tax")
     ticket = hall.ask("call_next", window_id="w3")["ticket"]
     hall.ask("finish", window_id="w3")
+    # The bus itself refuses a full number in a reason, in any form; what a citizen or clerk
+    # types is masked by the sender, and the console still masks whatever free text it gets.
+    with pytest.raises(ValidationError, match="full ID-card number"):
+        hall.ask("rate", ticket_id=ticket["ticket_id"], level="very_dissatisfied",
+                 reason=f"身份证{FULL_ID}被要求复印三次")
     hall.ask("rate", ticket_id=ticket["ticket_id"], level="very_dissatisfied",
-             reason=f"身份证{FULL_ID}被要求复印三次")
-    hall.ask("pause", window_id="w2", reason=f"核对{SPACED_ID}")
+             reason=f"身份证{MASKED}被要求复印三次")
+    with pytest.raises(ValidationError, match="full ID-card number"):
+        hall.ask("pause", window_id="w2", reason=f"核对{SPACED_ID}")
+    hall.ask("pause", window_id="w2", reason="核对证件")
     camera = camera_endpoint(hall.site.hall_id, "cam1").event
     hall.bus.publish(camera, CameraEvent(
         type=CameraEventType.ABSENCE_STARTED, camera="cam1", window_id="w3",
@@ -128,7 +136,7 @@ def test_full_id_numbers_and_snapshots_never_reach_the_page(
         expect(page.locator('[data-window="w3"] .staff')).to_have_text(f"周{MASKED}", timeout=5000)
         expect(page.locator("#feed")).to_contain_text(f"镜头被遮挡 {MASKED}", timeout=5000)
         expect(page.locator("#alerts")).to_contain_text(f"镜头被遮挡 {MASKED}")
-        expect(page.locator("#feed")).to_contain_text("核对1101**********4578")
+        expect(page.locator("#feed")).to_contain_text("核对证件")
         page.click('button[data-view="ratings"]')
         expect(page.locator("#bad-ratings")).to_contain_text(f"身份证{MASKED}被要求复印三次")
         page.click('button[data-view="screens"]')
@@ -176,7 +184,7 @@ def test_full_id_numbers_and_snapshots_never_reach_the_page(
 
 @pytest.mark.parametrize(("text", "expected"), [
     (f"号码{FULL_ID}。", f"号码{MASKED}。"),
-    ("11010119900307457x", "1101**********457x"),
+    ("11010119900307457x", "1101**********457X"),
     (SPACED_ID, MASKED),
     ("1101-0119-9003-0745-78", MASKED),
     # A 20-digit order number is no ID number; nor are 17 digits.
