@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -63,12 +64,18 @@ def call_handler(handler: RawHandler, topic: str, payload: bytes) -> None:
         log.exception("handler for %s failed", topic)
 
 
+# The id of a payload JSON cannot parse (a 5,000-digit number, nesting 1,000 deep, a lone
+# surrogate): read off the text, so the requester still gets its error answer.
+_ID_FIELD = re.compile(rb'"id"\s*:\s*"([!#-\[\]-~]{1,64})"')
+
+
 def readable_id(payload: bytes) -> str:
     """The payload's own id if one can be read, so an error answer still reaches its requester."""
     try:
         value = json.loads(payload).get("id")
-    except (ValueError, AttributeError):
-        return new_id()
+    except (ValueError, AttributeError, RecursionError):
+        found = _ID_FIELD.search(payload[:4096])
+        return found.group(1).decode("ascii") if found else new_id()
     return value if isinstance(value, str) and 0 < len(value) <= 64 else new_id()
 
 
@@ -122,7 +129,12 @@ class RequestServer:
         try:
             action = topics.action_of(topic)
         except topics.TopicError:
-            log.warning("ignored request on %s: not a valid action name", topic)
+            # Upper-case, Chinese or otherwise unnamed: no such action, said where the requester
+            # listens (its own response topic), instead of leaving it to time out.
+            log.warning("request on %s: not a valid action name", topic)
+            self.publish(topics.response_topic_for(topic), Response.fail(
+                readable_id(payload), errors.UNKNOWN_ACTION,
+                "未知操作 / unknown action: names are [a-z0-9_-]"))
             return
         model = self.actions.get(action)
         if model is None:

@@ -36,12 +36,21 @@ def _rows(report: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
+# A cell a spreadsheet would run as a formula (=, +, -, @, and tab or carriage return before one):
+# a staff or service name from a roster must stay text when a manager opens the file.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: str) -> str:
+    return f"'{value}" if value.startswith(_FORMULA_START) else value
+
+
 def csv_text(report: dict[str, Any], hall: dict[str, Any]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([f"{hall['name_zh']} 日报 / daily report", report["business_day"]])
-    writer.writerow(HEADER)
-    writer.writerows(_rows(report))
+    rows = [[f"{hall['name_zh']} 日报 / daily report", report["business_day"]], HEADER,
+            *_rows(report)]
+    writer.writerows([_cell(str(value)) for value in row] for row in rows)
     return out.getvalue()
 
 

@@ -9,7 +9,7 @@ Every JSON payload is a `Message`: an integer schema version `v`, a unique sorta
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -31,6 +31,22 @@ Name = Annotated[str, Field(pattern=r"^[a-z0-9_-]+$", min_length=1, max_length=6
 Timestamp = Annotated[AwareDatetime, PlainSerializer(rfc3339, return_type=str, when_used="json")]
 
 MaskedText = Annotated[str, AfterValidator(refuse_id_number), Field(max_length=64)]
+
+
+def _real_day(value: str) -> str:
+    date.fromisoformat(value)  # a real day: 2026-02-30 is refused, not an internal error
+    return value
+
+
+# A business day, YYYY-MM-DD.
+BusinessDay = Annotated[
+    str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD."),
+    AfterValidator(_real_day),
+]
+# Document versions only grow; the bound keeps them inside SQLite's integers (and JSON's exact
+# range), so a huge number is refused at the door instead of overflowing in the store.
+Version = Annotated[int, Field(ge=1, le=2**53)]
+
 # Free text a person types (reasons, notes): anything but a full ID number, in any form.
 FreeText = Annotated[str, AfterValidator(refuse_id_number)]
 # A notice line fits the hall screen's scrolling row; the bound sits in the type (not on the

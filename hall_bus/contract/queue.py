@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hall_bus.contract.base import (
     Action,
+    BusinessDay,
     FreeText,
     MaskedText,
     Message,
@@ -371,7 +372,7 @@ class ListTicketsRequest(Request):
     window_id: Name | None = Field(
         default=None, description="Only tickets last called to this window."
     )
-    business_day: str | None = Field(default=None, description="YYYY-MM-DD; default today.")
+    business_day: BusinessDay | None = Field(default=None, description="YYYY-MM-DD; default today.")
     limit: int = Field(
         default=200, ge=1, le=5000, description="At most this many, the earliest issued first."
     )
@@ -505,7 +506,7 @@ class AppointmentsLoadedData(BaseModel):
 
 
 class ListAlertsRequest(Request):
-    business_day: str | None = Field(default=None, description="YYYY-MM-DD; default today.")
+    business_day: BusinessDay | None = Field(default=None, description="YYYY-MM-DD; default today.")
     limit: int = Field(default=200, ge=1, le=2000, description="The newest this many.")
 
 
@@ -550,7 +551,7 @@ class ServiceAssignedData(BaseModel):
 
 
 class DayReportRequest(Request):
-    business_day: str | None = Field(default=None, description="YYYY-MM-DD; default today.")
+    business_day: BusinessDay | None = Field(default=None, description="YYYY-MM-DD; default today.")
     bucket_min: int = Field(
         default=30, ge=5, le=240, description="Width of the chart series' time buckets."
     )

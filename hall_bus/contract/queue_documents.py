@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hall_bus.contract.base import FreeText, MaskedText, Name, Request
+from hall_bus.contract.base import FreeText, MaskedText, Name, Request, Version
 
 
 class CatalogueService(BaseModel):
@@ -45,7 +45,7 @@ class RosterEntry(BaseModel):
 
 
 class ApplyCatalogueRequest(Request):
-    version: int = Field(ge=1, description="The catalogue's version; must not go back.")
+    version: Version = Field(description="The catalogue's version; must not go back.")
     services: list[CatalogueService] = Field(
         min_length=1, max_length=500,
         description="Must list every service of the hall with its prefix unchanged; services no "
@@ -54,8 +54,9 @@ class ApplyCatalogueRequest(Request):
 
 
 class ApplyRosterRequest(Request):
-    version: int = Field(ge=1, description="The roster's version; must not go back.")
+    version: Version = Field(description="The roster's version; must not go back.")
     staff: list[RosterEntry] = Field(
+        min_length=1,  # an empty roster would lock every window; a backend fault, not a roster
         max_length=2000,
         description="Replaces the staff list; everyone logged in now must stay, allowed at the "
         "window they are at.",

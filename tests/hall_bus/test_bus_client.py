@@ -446,6 +446,43 @@ def test_invalid_payload_is_answered_naming_the_field(
     assert service[1] == []
 
 
+@pytest.mark.parametrize(("what", "payload"), [
+    ("nesting 1,000 deep", b'{"id": "req-deep", "text": ' + b"[" * 1000 + b"]" * 1000 + b"}"),
+    ("a lone surrogate", b'{"id": "req-surrogate", "text": "\\ud800"}'),
+    ("a 5,000-digit number", b'{"id": "req-bignum", "text": ' + b"9" * 5000 + b"}"),
+    ("no closing brace", b'{"id": "req-cut", "text": "half'),
+])
+def test_malformed_requests_are_answered_under_their_own_id(
+    make_client: MakeClient, service: tuple[BusClient, list[Request]], what: str, payload: bytes
+) -> None:
+    client = make_client("kiosk1")
+    client.start(wait=5)
+    answers = Recorder()
+    client.subscribe(SERVICE.response("echo"), answers)
+    client.publish(SERVICE.request("echo"), payload)
+    wait_for(lambda: answers.payloads, f"an answer to {what}")
+    answer = Response.model_validate_json(answers.payloads[0])
+    expected_id = payload.split(b'"')[3].decode()
+    assert (answer.code, answer.id) == ("invalid_payload", expected_id), what
+    assert service[1] == []
+
+
+@pytest.mark.parametrize("action", ["ECHO", "叫号", "echo.now"])
+def test_an_invalid_action_name_is_answered_where_its_requester_listens(
+    make_client: MakeClient, service: tuple[BusClient, list[Request]], action: str
+) -> None:
+    client = make_client("kiosk1")
+    client.start(wait=5)
+    answers = Recorder()
+    response_topic = f"{SERVICE.base}/response/{action}"
+    client.subscribe(response_topic, answers)
+    client.publish(f"{SERVICE.base}/request/{action}", EchoRequest(id="req-name", text="x"))
+    wait_for(lambda: answers.payloads, "an answer to a badly named action")
+    answer = Response.model_validate_json(answers.payloads[0])
+    assert (answer.code, answer.id) == ("unknown_action", "req-name")
+    assert service[1] == []
+
+
 def test_expired_request_is_not_executed(
     make_client: MakeClient, service: tuple[BusClient, list[Request]],
     caplog: pytest.LogCaptureFixture,

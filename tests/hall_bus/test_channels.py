@@ -6,11 +6,12 @@ from __future__ import annotations
 import pytest
 import repo_paths
 from bus_helpers import Collector
+from pydantic import ValidationError
 
 from firmware_config.site import BrokerConfig
 from hall_bus import topics
 from hall_bus.client import BusClient
-from hall_bus.contract import QueueEvent, QueueEventType, QueueSummaryState
+from hall_bus.contract import DayReportRequest, QueueEvent, QueueEventType, QueueSummaryState
 from hall_bus.contract.channels import (
     CHANNELS,
     HALL_NOTICE,
@@ -23,6 +24,7 @@ from hall_bus.contract.channels import (
     Channel,
     Retention,
 )
+from hall_bus.contract.queue_documents import ApplyRosterRequest, RosterEntry
 from hall_bus.schema_doc import render_bus_markdown, schema_document
 
 pytestmark = pytest.mark.integration  # starts real components (conftest.py)
@@ -111,3 +113,16 @@ def test_publishing_through_a_channel_keeps_its_model_and_retention(
             late.stop()
     finally:
         engine.stop()
+
+
+def test_business_days_and_document_versions_are_checked_at_the_door() -> None:
+    assert DayReportRequest(business_day="2026-12-07").business_day == "2026-12-07"
+    for bad in ("2026-02-30", "7.12.2026", "2026-12-07T00:00"):
+        with pytest.raises(ValidationError):
+            DayReportRequest(business_day=bad)
+    staff = [RosterEntry(staff_id="s001", name="张敏")]
+    with pytest.raises(ValidationError):
+        ApplyRosterRequest(version=10**30, staff=staff)
+    with pytest.raises(ValidationError):
+        ApplyRosterRequest(version=2, staff=[])
+    assert ApplyRosterRequest(version=2, staff=staff).version == 2
