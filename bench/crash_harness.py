@@ -25,6 +25,7 @@ from firmware_config.site import SiteConfig
 from hall_bus import errors
 from hall_bus.client import BusClient, BusTimeout
 from hall_bus.contract import (
+    LIST_PAGE_MAX,
     CallNextRequest,
     DescribeRequest,
     ListTicketsRequest,
@@ -34,6 +35,7 @@ from hall_bus.contract import (
     ResponseStatus,
     TakeTicketRequest,
     TicketListData,
+    TicketView,
 )
 from hall_bus.ids import utc_now
 from hall_bus.topics import queue_endpoint
@@ -207,11 +209,19 @@ class CrashHarness:
                 raise RuntimeError(f"login failed at {window.id}: {response}")
 
     def _verify(self) -> None:
-        response = self.send_until_answered("list_tickets", ListTicketsRequest(limit=5000))
-        if response is None or response.status is not ResponseStatus.OK:
-            self.result.problems.append(f"list_tickets failed: {response}")
-            return
-        tickets = TicketListData.model_validate(response.data).tickets
+        tickets: list[TicketView] = []
+        after: str | None = None
+        while True:  # page by page: one answer must fit the bus's packet limit
+            response = self.send_until_answered("list_tickets", ListTicketsRequest(
+                limit=LIST_PAGE_MAX, after=after))
+            if response is None or response.status is not ResponseStatus.OK:
+                self.result.problems.append(f"list_tickets failed: {response}")
+                return
+            page = TicketListData.model_validate(response.data)
+            tickets += page.tickets
+            if page.next_after is None:
+                break
+            after = page.next_after
         self.result.tickets_found = len(tickets)
         found = {t.ticket_id: t for t in tickets}
         for ticket_id, number in self.acknowledged.items():

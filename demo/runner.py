@@ -32,6 +32,7 @@ from firmware_config.loader import add_site_argument, load_site_or_exit
 from firmware_config.site import SiteConfig
 from hall_bus.client import BusClient, BusConnectError
 from hall_bus.contract import (
+    LIST_PAGE_MAX,
     ListTicketsRequest,
     QueueEvent,
     QueueSummaryState,
@@ -262,6 +263,22 @@ def _log_progress(
     )
 
 
+def _all_tickets(bus: BusClient, site: SiteConfig) -> TicketListData:
+    """Every ticket of the day, page by page (one answer must fit the bus's packet limit)."""
+    pages: list[TicketListData] = []
+    after: str | None = None
+    while True:
+        response = bus.request(queue_endpoint(site.hall_id), "list_tickets", ListTicketsRequest(
+            limit=LIST_PAGE_MAX, after=after), timeout=10)
+        if response.status is not ResponseStatus.OK:
+            raise RuntimeError(f"list_tickets failed: {response.code} {response.error}")
+        pages.append(TicketListData.model_validate(response.data))
+        after = pages[-1].next_after
+        if after is None:
+            return TicketListData(business_day=pages[0].business_day,
+                                  tickets=[t for page in pages for t in page.tickets])
+
+
 def _collect_report(
     bus: BusClient,
     site: SiteConfig,
@@ -271,12 +288,7 @@ def _collect_report(
     real_seconds: float,
     daemons: list[Daemon],
 ) -> dict[str, object]:
-    response = bus.request(
-        queue_endpoint(site.hall_id), "list_tickets", ListTicketsRequest(limit=5000), timeout=10
-    )
-    if response.status is not ResponseStatus.OK:
-        raise RuntimeError(f"list_tickets failed: {response.code} {response.error}")
-    listing = TicketListData.model_validate(response.data)
+    listing = _all_tickets(bus, site)
     return build_report(
         listing.tickets,
         list(events),

@@ -25,6 +25,7 @@ from firmware_config.broker_tls import TlsListenerConfig
 from firmware_config.loader import add_site_argument, load_site_or_exit
 from firmware_config.site import SiteConfig
 from hall_bus import topics
+from hall_bus.contract.base import MAX_PACKET_BYTES
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "mosquitto"
 CONF_NAME = "hall.conf"
@@ -144,6 +145,8 @@ def render_mosquitto_config(
         "persistence_dir": str(persistence_dir),
         "password_file": str(passwd_path),
         "acl_file": str(acl_path),
+        # The bus contract's limit: every answer is built to fit it (hall_bus/contract/base.py).
+        "max_packet_size": str(MAX_PACKET_BYTES),
     }
     passwd = "".join(f"{name}:{hash_password(password)}\n" for name, password in logins.items())
     # Group-readable so a root-owned folder can still be read by the mosquitto group.

@@ -13,6 +13,7 @@ INVALID_PAYLOAD = "invalid_payload"
 UNKNOWN_ACTION = "unknown_action"
 DEADLINE_EXPIRED = "deadline_expired"
 INTERNAL_ERROR = "internal_error"
+RESPONSE_TOO_LARGE = "response_too_large"
 
 # Unknown references
 UNKNOWN_SERVICE = "unknown_service"
@@ -54,6 +55,8 @@ ERROR_CODES: dict[str, str] = {
     UNKNOWN_ACTION: "没有这个操作 / no such action",
     DEADLINE_EXPIRED: "请求已过期，未执行 / the request arrived past its deadline and was not run",
     INTERNAL_ERROR: "内部错误，已记录日志 / internal error; details are in the log",
+    RESPONSE_TOO_LARGE: "应答超出总线包大小，请分页或减少数量 / the answer would not fit the bus's "
+    "packet limit; ask for less (a smaller limit, the next page)",
     UNKNOWN_SERVICE: "没有这个事项 / no such service",
     UNKNOWN_WINDOW: "没有这个窗口 / no such window",
     UNKNOWN_STAFF: "没有这个工作人员 / no such staff member",

@@ -28,6 +28,7 @@ from pydantic import ValidationError
 
 from hall_bus import errors, topics
 from hall_bus.contract import Request, Response
+from hall_bus.contract.base import MAX_PAYLOAD_BYTES
 from hall_bus.dedup import DEFAULT_CAPACITY
 from hall_bus.ids import new_id, rfc3339
 from hall_bus.logs import bind
@@ -215,6 +216,15 @@ class RequestServer:
         self._answer(action, response)
 
     def _answer(self, action: str, response: Response) -> None:
+        if len(response.model_dump_json()) > MAX_PAYLOAD_BYTES:
+            # The broker would drop our connection for it, and the stored answer would go out
+            # again after every reconnect: the requester is told to ask for less instead.
+            log.error("answer to %s %s too large for the bus; sent as an error", action,
+                      response.id)
+            response = Response.fail(
+                response.id, errors.RESPONSE_TOO_LARGE,
+                f"应答过大 / the answer exceeds the bus limit of {MAX_PAYLOAD_BYTES} bytes; "
+                "ask for less (a smaller limit, the next page)")
         self.publish(self.endpoint.response(action), response)
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from queue_fixtures import FakeClock, make_site
+from queue_fixtures import FakeClock, every_ticket, make_site
 
 from daemons.queue.service import QueueEngine
 from firmware_config.catalogue import LegalBasis, Material, ServiceGuide
@@ -96,7 +96,7 @@ class RunningKiosk:
         return response.data or {}
 
     def tickets(self) -> list[dict[str, Any]]:
-        return list(self.ask("list_tickets", limit=5000)["tickets"])
+        return every_ticket(lambda **fields: self.ask("list_tickets", **fields))
 
 
 def start_kiosk(site: SiteConfig, tmp_path: Path) -> Iterator[RunningKiosk]:

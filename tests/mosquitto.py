@@ -23,6 +23,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from hall_bus.contract.base import MAX_PACKET_BYTES
+
 MOSQUITTO_CANDIDATES = ("mosquitto", "/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
 START_TIMEOUT_S = 10.0
 
@@ -94,6 +96,9 @@ class Mosquitto:
             # As in the shipped hall.conf: without it, Nagle's algorithm meets delayed ACKs and
             # every request/response round trip costs tens of milliseconds.
             "set_tcp_nodelay true",
+            # As in the shipped hall.conf: a bigger packet drops its sender's connection, so an
+            # answer that would not fit shows up in the tests, not at a busy hall.
+            f"max_packet_size {MAX_PACKET_BYTES}",
         ]
         if os.geteuid() == 0:
             lines.append("user root")  # otherwise it drops to `mosquitto`, who cannot read workdir

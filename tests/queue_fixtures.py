@@ -6,7 +6,9 @@ bonuses are short so that starvation scenarios play out in few calls.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 from firmware_config.site import (
     PriorityPolicy,
@@ -17,6 +19,7 @@ from firmware_config.site import (
     WindowConfig,
     WindowServiceConfig,
 )
+from hall_bus.contract.queue import LIST_PAGE_MAX
 
 # 2024-03-04 09:00 in Shanghai: an hour into the business day (opening 08:30 local).
 START = datetime(2024, 3, 4, 1, 0, tzinfo=UTC)
@@ -74,3 +77,16 @@ class FakeClock:
     def advance(self, **delta: float) -> datetime:
         self.now += timedelta(**delta)
         return self.now
+
+
+def every_ticket(list_page: Callable[..., dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every ticket `list_tickets` has, page by page (`list_page(**fields)` returns its data)."""
+    tickets: list[dict[str, Any]] = []
+    after: str | None = None
+    while True:
+        page = list_page(limit=LIST_PAGE_MAX, **({"after": after} if after else {}))
+        tickets += page["tickets"]
+        after = page.get("next_after")
+        if after is None:
+            return tickets
+

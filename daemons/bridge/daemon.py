@@ -39,7 +39,7 @@ from firmware_config.site import SiteConfig
 from hall_bus import topics
 from hall_bus.client import BusClient, BusError, describe_error
 from hall_bus.contract import channels
-from hall_bus.contract.base import Request
+from hall_bus.contract.base import MAX_PAYLOAD_BYTES, Request
 from hall_bus.contract.bridge import (
     AppointmentsBody,
     BridgeEvent,
@@ -55,7 +55,7 @@ from hall_bus.contract.bridge import (
     UplinkRecord,
     UplinkResult,
 )
-from hall_bus.contract.queue import LoadAppointmentsRequest, QueueEvent
+from hall_bus.contract.queue import APPOINTMENTS_PER_REQUEST, LoadAppointmentsRequest, QueueEvent
 from hall_bus.contract.queue_documents import (
     ApplyCatalogueRequest,
     ApplyFollowUpsRequest,
@@ -312,12 +312,13 @@ class BridgeDaemon:
         left = set()
         for kind in sorted(kinds):
             accepted = self.store.accepted(kind)
-            request = (_engine_request(kind, accepted.version, accepted.body)
-                       if accepted is not None else None)
-            if request is None:
+            requests = (_engine_requests(kind, accepted.version, accepted.body)
+                        if accepted is not None else [])
+            if not requests:
                 continue
             try:
-                self._apply_in_engine(*request)
+                for request in requests:
+                    self._apply_in_engine(*request)
             except _EngineUnavailable:
                 left.add(kind)
             except DocumentRejected as exc:
@@ -341,8 +342,7 @@ class BridgeDaemon:
     def _take(self, document: DownlinkDocument, current: AcceptedDocument | None) -> None:
         try:
             body = check_document(self.site, document)
-            engine_request = _engine_request(document.kind, document.version, body)
-            if engine_request is not None:
+            for engine_request in _engine_requests(document.kind, document.version, body):
                 self._apply_in_engine(*engine_request)
         except _EngineUnavailable as exc:
             log.warning("下行文档暂未生效 / %s v%d not applied yet: %s", document.kind.value,
@@ -396,27 +396,38 @@ class BridgeDaemon:
             accepted_at=datetime.fromtimestamp(document.accepted_at or time.time(), UTC),
             body=document.body,
         )
+        if len(state.model_dump_json()) > MAX_PAYLOAD_BYTES:
+            # A day's appointments can outgrow one MQTT packet; the engine has them (in parts),
+            # and readers of this state learn the version and the size.
+            sizes = {key: len(value) for key, value in document.body.items()
+                     if isinstance(value, list)}
+            state = state.model_copy(update={"body": {"omitted": "too large for the bus",
+                                                      "items": sizes}})
         self.bus.publish_to(channels.DOWNLINK_DOCUMENT, state, kind=document.kind.value)
 
 
-def _engine_request(
+def _engine_requests(
     kind: DownlinkKind, version: int, body: dict[str, Any]
-) -> tuple[str, Request] | None:
-    """The queue action that puts a checked document in force, if the engine takes that kind."""
+) -> list[tuple[str, Request]]:
+    """The queue actions that put a checked document in force, if the engine takes that kind:
+    one, or for appointments one per part that fits the bus's packet limit."""
     if kind is DownlinkKind.APPOINTMENTS:
         appointments = AppointmentsBody.model_validate(body).appointments
-        return "load_appointments", LoadAppointmentsRequest(appointments=appointments)
+        step = APPOINTMENTS_PER_REQUEST
+        parts = [appointments[i:i + step] for i in range(0, len(appointments), step)]
+        return [("load_appointments", LoadAppointmentsRequest(appointments=part))
+                for part in parts]
     if kind is DownlinkKind.CATALOGUE:
         services = CatalogueBody.model_validate(body).services
-        return "apply_catalogue", ApplyCatalogueRequest(version=version, services=services)
+        return [("apply_catalogue", ApplyCatalogueRequest(version=version, services=services))]
     if kind is DownlinkKind.ROSTER:
         staff = RosterBody.model_validate(body).staff
-        return "apply_roster", ApplyRosterRequest(version=version, staff=staff)
+        return [("apply_roster", ApplyRosterRequest(version=version, staff=staff))]
     if kind is DownlinkKind.FOLLOW_UPS:
         updates = [FollowUpUpdate(ticket_id=f.ticket_id, status=f.status, note=f.note)
                    for f in FollowUpsBody.model_validate(body).follow_ups]
-        return "apply_follow_ups", ApplyFollowUpsRequest(updates=updates)
-    return None  # notices go to the screens only
+        return [("apply_follow_ups", ApplyFollowUpsRequest(updates=updates))]
+    return []  # notices go to the screens only
 
 
 def add_bridge_arguments(parser: argparse.ArgumentParser) -> None:

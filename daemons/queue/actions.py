@@ -290,11 +290,20 @@ def list_tickets(tx: Tx, req: ListTicketsRequest) -> TicketListData:
     if req.window_id:
         clauses.append("t.window_id = ?")
         params.append(req.window_id)
+    if req.after:
+        # Keyset paging in issue order: a page never repeats or skips a ticket, however many
+        # are issued between two pages.
+        clauses.append("(t.issued_at, t.ticket_id) > "
+                       "(SELECT issued_at, ticket_id FROM tickets WHERE ticket_id = ?)")
+        params.append(req.after)
     rows = tx.conn.execute(
         f"{TICKET_SELECT} WHERE {' AND '.join(clauses)} ORDER BY t.issued_at, t.ticket_id LIMIT ?",
         (*params, req.limit),
     ).fetchall()
-    return TicketListData(business_day=day, tickets=[ticket_view(tx.site, r) for r in rows])
+    tickets = [ticket_view(tx.site, r) for r in rows]
+    more = len(tickets) == req.limit
+    return TicketListData(business_day=day, tickets=tickets,
+                          next_after=tickets[-1].ticket_id if more else None)
 
 
 def describe(tx: Tx, req: DescribeRequest) -> DescribeData:

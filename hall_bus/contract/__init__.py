@@ -49,6 +49,7 @@ from hall_bus.contract.line import (
 )
 from hall_bus.contract.queue import (
     EVENT_MODELS,
+    LIST_PAGE_MAX,
     QUEUE_ACTIONS,
     RATING_LABELS_ZH,
     AcknowledgeAlertRequest,
@@ -121,6 +122,7 @@ from hall_bus.contract.voice import (
 __all__ = [
     "CROWDED_ALERT_LEVEL",
     "EVENT_MODELS",
+    "LIST_PAGE_MAX",
     "QUEUE_ACTIONS",
     "RATING_LABELS_ZH",
     "SCHEMA_VERSION",

@@ -30,6 +30,12 @@ SCHEMA_VERSION = 1
 Name = Annotated[str, Field(pattern=r"^[a-z0-9_-]+$", min_length=1, max_length=64)]
 Timestamp = Annotated[AwareDatetime, PlainSerializer(rfc3339, return_type=str, when_used="json")]
 
+# The largest MQTT packet the hall's broker accepts (firmware_config/mosquitto/hall.conf is
+# rendered with it); a bigger one makes Mosquitto drop the sender's connection. Every answer the
+# bus sends must fit with room for its topic and headers: lists page, documents come in parts.
+MAX_PACKET_BYTES = 1_048_576
+MAX_PAYLOAD_BYTES = MAX_PACKET_BYTES - 4096
+
 MaskedText = Annotated[str, AfterValidator(refuse_id_number), Field(max_length=64)]
 
 

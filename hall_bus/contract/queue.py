@@ -364,6 +364,10 @@ class RateRequest(Request):
     source: Name | None = Field(default=None, description="Device the rating came from.")
 
 
+# A ticket is about 600 bytes of JSON; a page of this many stays well inside MAX_PAYLOAD_BYTES.
+LIST_PAGE_MAX = 1000
+
+
 class ListTicketsRequest(Request):
     states: list[TicketState] | None = Field(
         default=None, description="Only tickets in these states; null or empty for all."
@@ -374,7 +378,13 @@ class ListTicketsRequest(Request):
     )
     business_day: BusinessDay | None = Field(default=None, description="YYYY-MM-DD; default today.")
     limit: int = Field(
-        default=200, ge=1, le=5000, description="At most this many, the earliest issued first."
+        default=200, ge=1, le=LIST_PAGE_MAX,
+        description="At most this many, the earliest issued first: one page. A page of the "
+        "largest size fits the bus's packet limit.",
+    )
+    after: str | None = Field(
+        default=None, min_length=1, max_length=64,
+        description="The `next_after` of the previous page: list the tickets issued after it.",
     )
 
 
@@ -418,9 +428,14 @@ class Appointment(BaseModel):
     )
 
 
+# An appointment is about 110 bytes of JSON: a request of this many fits the bus's packet limit.
+# A larger document reaches the engine as several requests (loading is additive).
+APPOINTMENTS_PER_REQUEST = 2000
+
+
 class LoadAppointmentsRequest(Request):
     appointments: list[Appointment] = Field(
-        max_length=10000,
+        max_length=APPOINTMENTS_PER_REQUEST,
         description="Added, or replacing the one with the same `code` (a checked-in one stays "
         "checked in); appointments not listed are kept.",
     )
@@ -490,6 +505,10 @@ class TicketListData(BaseModel):
     business_day: str = Field(description="The business day listed.")
     tickets: list[TicketView] = Field(
         description="Matching tickets in issue order, at most `limit`."
+    )
+    next_after: str | None = Field(
+        default=None,
+        description="More may follow: ask again with `after` set to this. Null on the last page.",
     )
 
 

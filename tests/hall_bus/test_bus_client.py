@@ -23,6 +23,7 @@ from firmware_config.site import BrokerConfig
 from hall_bus import topics
 from hall_bus.client import BusClient, BusConnectError, BusTimeout
 from hall_bus.contract import Message, Request, Response, ResponseStatus
+from hall_bus.contract.base import MAX_PACKET_BYTES
 from hall_bus.dedup import SeenIds
 from hall_bus.ids import utc_now
 from hall_bus.reconnect import Backoff
@@ -481,6 +482,25 @@ def test_an_invalid_action_name_is_answered_where_its_requester_listens(
     answer = Response.model_validate_json(answers.payloads[0])
     assert (answer.code, answer.id) == ("unknown_action", "req-name")
     assert service[1] == []
+
+
+def test_an_answer_too_large_for_the_broker_is_an_error_and_the_server_stays_up(
+    make_client: MakeClient,
+) -> None:
+    def handle(action: str, request: Request) -> Response:
+        size = 2 * MAX_PACKET_BYTES if action == "huge" else 10
+        return Response.ok(request.id, {"blob": "x" * size})
+
+    server = make_client("svc")
+    server.serve(SERVICE, {"huge": Request, "small": Request}, handle)
+    server.start(wait=5)
+    client = make_client("kiosk1")
+    client.start(wait=5)
+    refused = client.request(SERVICE, "huge", Request(), timeout=10)
+    assert (refused.status, refused.code) == (ResponseStatus.ERROR, "response_too_large")
+    # The broker never saw the oversized packet, so the server's connection lived on.
+    assert client.request(SERVICE, "small", Request(), timeout=10).data == {"blob": "x" * 10}
+    assert server.connected
 
 
 def test_expired_request_is_not_executed(

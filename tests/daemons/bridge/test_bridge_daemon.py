@@ -226,6 +226,34 @@ def test_appointments_for_the_day_reach_the_queue_engine(
         engine.stop()
 
 
+def test_a_day_of_ten_thousand_appointments_reaches_the_engine_in_parts(
+    site: SiteConfig, backend: ReferenceBackend, watcher: Watcher, tmp_path: Path
+) -> None:
+    clock = FakeClock()
+    engine = QueueEngine(site, tmp_path / "queue.sqlite3", clock)
+    engine.start(wait=10)
+    slot = clock.now + timedelta(minutes=30)
+    bookings = [Appointment(code=f"YY{n:05d}", service_id="tax", slot_start=slot,
+                            slot_end=slot + timedelta(minutes=30), citizen_masked_name="王*")
+                for n in range(10_000)]
+    backend.publish(HALL, "appointments", 9, {
+        "business_day": "2024-03-04",
+        "appointments": [booking.model_dump(mode="json") for booking in bookings]})
+    bridge = start_bridge(site, tmp_path)
+    try:
+        # Over the broker's packet limit as one request: it arrives in parts, all of it.
+        document = watcher.documents.wait_for(
+            lambda d: d.kind == "appointments" and d.version == 9, timeout=60)
+        assert document.body["items"] == {"appointments": 10_000}
+        for code in ("YY00000", "YY09999"):
+            answer = watcher.bus.request(topics.queue_endpoint(HALL), "check_in",
+                                         _check_in(code), timeout=10)
+            assert answer.status == "ok", answer.error
+    finally:
+        bridge.stop()
+        engine.stop()
+
+
 def _check_in(code: str) -> object:
     from hall_bus.contract.queue import CheckInRequest
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from bus_helpers import Collector
 from mosquitto import Mosquitto
-from queue_fixtures import FakeClock, make_site
+from queue_fixtures import FakeClock, every_ticket, make_site
 
 from bench.engine_process import EngineProcess, write_site
 from daemons.queue.service import QueueEngine
@@ -97,7 +97,7 @@ class Hall:
         raise AssertionError("the queue engine did not answer")
 
     def tickets(self) -> list[dict[str, Any]]:
-        return list(self.ok("list_tickets", limit=5000)["tickets"])
+        return every_ticket(lambda **fields: self.ok("list_tickets", **fields))
 
     def latest_state(self) -> QueueSummaryState:
         return self.states.items[-1]

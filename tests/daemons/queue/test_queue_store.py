@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import repo_paths
-from queue_fixtures import DAY, START, FakeClock, make_site
+from queue_fixtures import DAY, START, FakeClock, every_ticket, make_site
 
 from daemons.queue.actions import HANDLERS
 from daemons.queue.store import SCHEMA_VERSION, Outcome, QueueStore
@@ -79,8 +79,7 @@ class Hall:
         return ticket
 
     def tickets(self, **fields: Any) -> list[dict[str, Any]]:
-        tickets: list[dict[str, Any]] = self.ok("list_tickets", limit=5000, **fields)["tickets"]
-        return tickets
+        return every_ticket(lambda **page: self.ok("list_tickets", **fields, **page))
 
     def ticket(self, ticket_id: str, day: str = DAY) -> dict[str, Any]:
         return next(t for t in self.tickets(business_day=day) if t["ticket_id"] == ticket_id)
