@@ -443,7 +443,7 @@ def test_granted_actions_are_exactly_what_each_daemon_sends() -> None:
     """The action lists of broker_accounts.py, checked against the code that sends requests."""
     assert _actions_in("kiosk/ticketing.py", r'PendingRequest\("([a-z_]+)"') == set(KIOSK_ACTIONS)
     assert _actions_in("daemons/bridge/daemon.py",
-                       r'return "([a-z_]+)", [A-Z]\w+Request\(') == set(BRIDGE_ACTIONS)
+                       r'\("([a-z_]+)", [A-Z]\w+Request\(') == set(BRIDGE_ACTIONS)
     assert _actions_in("daemons/line/devices/pad.py", r'self\.ask\([^"\n]*"([a-z_]+)"') == {"rate"}
     assert _actions_in("drivers/network/pad.py", r'request\(self\.queue, "([a-z_]+)"') == \
         set(PAD_ACTIONS)
