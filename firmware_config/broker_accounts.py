@@ -18,6 +18,7 @@ from enum import StrEnum
 
 from firmware_config.site import SiteConfig
 from hall_bus import topics
+from hall_bus.contract import channels
 from hall_bus.contract.bridge import DownlinkKind
 from hall_bus.contract.line import KEYPAD_ACTIONS, PAD_ACTIONS
 
@@ -101,7 +102,7 @@ def site_accounts(site: SiteConfig) -> list[Account]:
     # The managers' notice lies in the engine's subtree: only the engine, which logs who posted it,
     # writes it (daemons/queue/notices.py); hall screens (line daemons) and voice read it.
     notice = topics.notice_endpoint(h).state
-    device_events = topics.device_event_filters(
+    device_events = channels.device_event_filters(
         h, [line.id for line in site.lines], [kiosk.id for kiosk in site.kiosks])
     accounts = [
         # The engine raises alerts from cameras, line devices and kiosks (queue/device_alerts.py).

@@ -105,12 +105,6 @@ def build(hall_id: str, levels: Iterable[str]) -> str:
     return "/".join((hall_root(hall_id), *levels))
 
 
-def match_any_hall(pattern: Iterable[str], topic: str) -> dict[str, str] | None:
-    """`match` for a topic of whichever hall it names."""
-    parts = topic.split("/")
-    return match(parts[1], pattern, topic) if len(parts) > 1 else None
-
-
 def match(hall_id: str, pattern: Iterable[str], topic: str) -> dict[str, str] | None:
     """The `{name}` levels of `topic` under `pattern` (levels below the hall root, as in the
     channel registry), or None when the topic is not of that pattern in this hall."""
@@ -144,26 +138,6 @@ def notice_endpoint(hall_id: str) -> Endpoint:
     `notice`, its retained state only. The engine publishes it (daemons/queue/notices.py), so
     it sits in the engine's subtree, where no other account may write."""
     return Endpoint(hall_id, QUEUE_NODE, "notice")
-
-
-def any_device_event(hall_id: str, node: str) -> str:
-    """Filter for the events of every device of one node (e.g. a line daemon's devices)."""
-    return f"{hall_root(hall_id)}/{check_name(node, 'node')}/+/{EVENT}"
-
-
-def any_camera_event(hall_id: str) -> str:
-    """Filter for the events of every camera of a hall."""
-    return any_device_event(hall_id, CAMERA_NODE)
-
-
-def device_event_filters(
-    hall_id: str, line_ids: Iterable[str], kiosk_ids: Iterable[str]
-) -> list[str]:
-    """The event filters of a hall's devices, for whoever watches them for faults (the engine's
-    alerts, the bridge's supervision records): every camera, every line's devices, every kiosk."""
-    return [any_camera_event(hall_id),
-            *(any_device_event(hall_id, line_id) for line_id in line_ids),
-            *(Endpoint(hall_id, kiosk_id).event for kiosk_id in kiosk_ids)]
 
 
 def any_node_status(hall_id: str) -> str:

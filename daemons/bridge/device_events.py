@@ -11,18 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
 
 from pydantic import ValidationError
 
 from daemons.bridge.records import OutboundRecord, mask_text
 from firmware_config.site import SiteConfig
-from hall_bus import topics
 from hall_bus.contract import channels
 from hall_bus.contract.base import Message
 from hall_bus.contract.bridge import DeviceRecord, DeviceSource, RecordKind
 from hall_bus.contract.camera import CameraEvent, CameraEventType
-from hall_bus.contract.channels import Channel
 from hall_bus.contract.kiosk import KioskEvent, KioskEventType
 from hall_bus.contract.line import LineDeviceEvent, LineDeviceEventType
 
@@ -60,39 +58,30 @@ def _camera(topic: str, payload: bytes) -> OutboundRecord | None:
     ))
 
 
-def _node(channel: Channel[Any], topic: str, level: str) -> str:
-    """The node a device event came from: its line or kiosk, read off the topic."""
-    names = topics.match_any_hall(channel.levels, topic)
-    if names is None:
-        raise ValueError(f"not a {channel.pattern} topic")
-    return names[level]
-
-
-def _line_device(topic: str, payload: bytes) -> OutboundRecord | None:
+def _line_device(node: str, topic: str, payload: bytes) -> OutboundRecord | None:
     event = LineDeviceEvent.model_validate_json(payload)
-    node = _node(channels.LINE_DEVICE_EVENT, topic, "line")
     return _record(event, event.type.value, DeviceRecord(
         source=DeviceSource.LINE_DEVICE, node=node, device=event.device_id,
         window_id=event.window_id, type=event.type.value, detail=_masked(event.detail),
     ))
 
 
-def _kiosk(topic: str, payload: bytes) -> OutboundRecord | None:
+def _kiosk(node: str, topic: str, payload: bytes) -> OutboundRecord | None:
     event = KioskEvent.model_validate_json(payload)
-    node = _node(channels.KIOSK_EVENT, topic, "kiosk")
     return _record(event, event.type.value, DeviceRecord(
         source=DeviceSource.KIOSK, node=node, type=event.type.value, detail=_masked(event.detail),
     ))
 
 
 def device_topics(site: SiteConfig) -> list[DeviceTopic]:
-    """The event topics of this hall's configured devices, each with its converter."""
+    """The event topics of this hall's configured devices, each with its converter (which knows
+    the line or kiosk its filter names, so nothing is read back off the topic)."""
     h = site.hall_id
     found = [DeviceTopic(channels.CAMERA_EVENT.filter(h), _camera)]
-    found += [DeviceTopic(channels.LINE_DEVICE_EVENT.filter(h, line=line.id), _line_device)
-              for line in site.lines]
-    found += [DeviceTopic(channels.KIOSK_EVENT.filter(h, kiosk=kiosk.id), _kiosk)
-              for kiosk in site.kiosks]
+    found += [DeviceTopic(channels.LINE_DEVICE_EVENT.filter(h, line=line.id),
+                          partial(_line_device, line.id)) for line in site.lines]
+    found += [DeviceTopic(channels.KIOSK_EVENT.filter(h, kiosk=kiosk.id),
+                          partial(_kiosk, kiosk.id)) for kiosk in site.kiosks]
     return found
 
 

@@ -13,6 +13,7 @@ ones not given as MQTT's single-level wildcard `+`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
@@ -230,6 +231,19 @@ LINE_DEVICE_EVENT = Channel(Area.LINE, ("{line}", "{device}", topics.EVENT), Lin
 
 CONSOLE_STATUS = _status(Area.CONSOLE, ("console",), "console → all",
                          "the console's availability; last will `offline`")
+
+
+
+def device_event_filters(
+    hall_id: str, line_ids: Iterable[str], kiosk_ids: Iterable[str]
+) -> list[str]:
+    """The event filters of a hall's devices, which those who watch them for faults read (the
+    engine's alerts, the bridge's supervision records; the broker grants exactly these): every
+    camera, every line's devices, every kiosk."""
+    return [CAMERA_EVENT.filter(hall_id),
+            *(LINE_DEVICE_EVENT.filter(hall_id, line=line_id) for line_id in line_ids),
+            *(KIOSK_EVENT.filter(hall_id, kiosk=kiosk_id) for kiosk_id in kiosk_ids)]
+
 
 CHANNELS: tuple[Channel[Any], ...] = (
     NODE_STATUS, DEVICE_STATUS, DEVICE_STATE, DEVICE_EVENT, DEVICE_SET, DEVICE_REQUEST,
