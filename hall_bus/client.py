@@ -467,8 +467,8 @@ class BusClient:
         error, a repeated request id is not executed again (the first answer stands), and a request
         past its deadline is not executed but answered `deadline_expired`: the requester has
         normally given up, but if its clock runs behind ours it learns why instead of timing out.
-        With `stored(action, request_id)`, the server's durable log is asked before the deadline
-        is: a request executed before a restart always gets its real answer.
+        With `stored(action, request_id)`, a request past its deadline is first looked up in the
+        server's durable log: one executed before a restart always gets its real answer.
         """
         server = RequestServer(self.publish, endpoint, dict(actions), handler, stored)
         worker = executor or self._serving.default()

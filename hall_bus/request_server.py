@@ -180,16 +180,18 @@ class RequestServer:
                          request.id, request.attempt)
                 self._answer(action, again)
             return
-        # Also before the deadline: a server restarted since it executed the request has no
-        # answer in memory, but its durable log has the real one, which the requester must get
-        # ("expired" would tell a kiosk its ticket failed while a window calls the number).
-        earlier = self.stored(action, request.id) if self.stored is not None else None
-        if earlier is not None:
-            log.info("request %s asked again after a restart: answered from the log", request.id)
-            self.answered.remember(action, request, earlier)
-            self._answer(action, earlier)
-            return
         if request.expired():
+            # A server restarted since it executed the request has no answer in memory, but its
+            # durable log has the real one, which the requester must get ("expired" would tell a
+            # kiosk its ticket failed while a window calls the number). Asked only here: a
+            # request in time goes to the handler, which answers a repeat from that log itself.
+            earlier = self.stored(action, request.id) if self.stored is not None else None
+            if earlier is not None:
+                log.info("request %s asked again after a restart: answered from the log",
+                         request.id)
+                self.answered.remember(action, request, earlier)
+                self._answer(action, earlier)
+                return
             # Not remembered: nothing was done, so the requester may send the same id again with
             # a new deadline and have it executed then.
             log.info("dropped expired %s request %s (deadline %s)", action, request.id,
