@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from hall_bus import id_numbers
+from hall_bus.id_numbers import mask_id_numbers
 
 FORMAT_ENV = "HALL_LOG_FORMAT"
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -58,12 +58,6 @@ def ticket_of(data: Mapping[str, Any] | None, fallback: str | None = None
         return (ticket_id if isinstance(ticket_id, str) else fallback,
                 number if isinstance(number, str) else None)
     return fallback, None
-
-
-def mask_id_numbers(text: str) -> str:
-    """`110101199003074518` -> `1101**********4518`, however it was typed (the contract's one
-    detector, hall_bus/contract/id_numbers.py)."""
-    return id_numbers.mask_id_numbers(text)
 
 
 class JsonFormatter(logging.Formatter):

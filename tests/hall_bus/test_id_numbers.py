@@ -37,7 +37,7 @@ def test_every_variant_is_found_and_masked_in_place(written: str) -> None:
     assert contains_id_number(text)
     assert mask_id_numbers(text) == "市民 1101**********002X 要求加急"
     # Each output's own masker is the same detector.
-    for masked in (scrub_text(text), logs.mask_id_numbers(text)):
+    for masked in (scrub_text(text), mask_id_numbers(text)):  # the console's, the logs'
         assert "1101**********002X" in masked and not contains_id_number(masked)
     assert not contains_id_number(mask_text(text))
 
