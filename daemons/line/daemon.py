@@ -32,6 +32,7 @@ from daemons.line.devices.effects import (
     Write,
     WriteJob,
 )
+from daemons.line.devices.press import PressDevice
 from daemons.line.press_memory import PressMemory, resend_attempt
 from daemons.line.scheduler import Lane, LineScheduler
 from drivers.line import commands as rc
@@ -78,7 +79,7 @@ class LineDaemon:
         self.press_memory.load()
         for device in self.devices:
             record = self.press_memory.records.get(device.config.id)
-            if record is not None and hasattr(device, "record"):
+            if record is not None and isinstance(device, PressDevice):
                 device.record = record  # a keypad's or pad's last press survives a restart
         # Window strips first: the citizen at the window looks there, the hall screen can wait
         # one strip frame.
@@ -143,10 +144,8 @@ class LineDaemon:
                     self._publish_event(device, type_, fields)
                 case StateChanged():
                     self._dirty.add(device.config.id)
-                case RememberPress():
-                    record = getattr(device, "record", None)
-                    if record is not None:
-                        self.press_memory.save(device.config.id, record)
+                case RememberPress(record):
+                    self.press_memory.save(device.config.id, record)
 
     def _queue_write(self, job: WriteJob, lane: Lane) -> None:
         job.lane = lane

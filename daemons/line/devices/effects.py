@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from daemons.line.press_memory import PressRecord
 from daemons.line.scheduler import Lane
 from drivers.line.frame import Frame
 from hall_bus.contract import Response
@@ -70,7 +71,9 @@ class StateChanged:
 
 @dataclass(frozen=True)
 class RememberPress:
-    """Store the device's last press record on disk before anything else happens."""
+    """Store this press record of the device on disk before anything else happens."""
+
+    record: PressRecord
 
 
 Effect = Write | AskEngine | PublishEvent | StateChanged | RememberPress

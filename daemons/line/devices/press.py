@@ -69,13 +69,14 @@ class PressDevice(LineDevice):
     def request(self, press: rc.Press, action: str, fields: dict[str, Any], request_id: str,
                 attempts: int, answered: Answered) -> list[Effect]:
         self.record = PressRecord(press.seq, time.time(), action, fields, request_id)
-        return [RememberPress(), AskEngine(action, fields, request_id, attempts, answered)]
+        return [RememberPress(self.record),
+                AskEngine(action, fields, request_id, attempts, answered)]
 
     def finish_press(self, seq: int, result: int, text: str) -> list[Effect]:
         beep = rc.Beep.OK if result == 0 else rc.Beep.ERROR
         self.in_flight = None
         self.record = PressRecord(seq, time.time(), ack=(result, int(beep), text))
-        return [RememberPress(), self.ack(seq, result, beep, text)]
+        return [RememberPress(self.record), self.ack(seq, result, beep, text)]
 
     def ack(self, seq: int, result: int, beep: rc.Beep, text: str) -> Effect:
         address = self.config.address
