@@ -66,6 +66,13 @@ def _line() -> Entry:
     return command.add_line_arguments, command.run_line_command
 
 
+# The picture tools' options come from demo/pictures/__init__.py, which is light; imported only
+# when their command is chosen, like everything else here.
+def _line_picture_options(parser: argparse.ArgumentParser) -> None:
+    from demo.pictures import add_line_picture_arguments
+    add_line_picture_arguments(parser)
+
+
 def _line_pictures() -> Handler:
     from demo.pictures import line
     return line.run_pictures_command
@@ -86,6 +93,11 @@ def _kiosk() -> Entry:
     return runner.add_kiosk_arguments, runner.run_kiosk_command
 
 
+def _kiosk_picture_options(parser: argparse.ArgumentParser) -> None:
+    from demo.pictures import add_kiosk_picture_arguments
+    add_kiosk_picture_arguments(parser)
+
+
 def _kiosk_pictures() -> Handler:
     from demo.pictures import kiosk
     return kiosk.run_pictures_command
@@ -94,6 +106,11 @@ def _kiosk_pictures() -> Handler:
 def _console() -> Entry:
     from daemons.console import daemon
     return daemon.add_console_arguments, daemon.run_console_command
+
+
+def _console_picture_options(parser: argparse.ArgumentParser) -> None:
+    from demo.pictures import add_console_picture_arguments
+    add_console_picture_arguments(parser)
 
 
 def _console_pictures() -> Handler:
@@ -166,30 +183,20 @@ def _doctor() -> Entry:
     return command.add_doctor_arguments, command.run_doctor_command
 
 
-def _pictures(option: str, declare: str) -> Callable[[argparse.ArgumentParser], None]:
-    """The picture option's declaration, from the light demo/pictures/__init__.py."""
-    def add(parser: argparse.ArgumentParser) -> None:
-        import demo.pictures
-        getattr(demo.pictures, declare)(parser)
-    return add
-
-
 COMMANDS: tuple[Command, ...] = (
     Command(("demo",), "run a whole simulated hall on this machine", _demo),
     Command(("broker",), "run the embedded MQTT broker", _broker),
     Command(("queue",), "run the queue engine daemon", _queue),
     Command(("line",), "run the RS-485 line daemon of one serial port", _line,
-            picture=("picture", _pictures("picture", "add_line_picture_arguments"),
-                     _line_pictures)),
+            picture=("picture", _line_picture_options, _line_pictures)),
     Command(("bridge",), "run the bridge to the central backend", _bridge),
     Command(("voice",), "run the voice announcer daemon", _voice),
     Command(("voice", "pack"), "generate the default voice pack offline (espeak-ng)", _voice_pack),
     Command(("camera",), "run one camera's supervision daemon", _camera),
     Command(("kiosk",), "run a touchscreen kiosk (取号机)", _kiosk,
-            picture=("screenshots", _pictures("screenshots", "add_kiosk_picture_arguments"),
-                     _kiosk_pictures)),
+            picture=("screenshots", _kiosk_picture_options, _kiosk_pictures)),
     Command(("console",), "the duty manager's web console (值班长)", _console,
-            picture=("screenshots", _pictures("screenshots", "add_console_picture_arguments"),
+            picture=("screenshots", _console_picture_options,
                      _console_pictures)),
     Command(("bus", "schema"), "print the JSON Schema of every payload", _bus_schema),
     Command(("bus", "docs"), "print (or check) docs/bus.md from the registry", _bus_docs),
