@@ -14,11 +14,9 @@ ones not given as MQTT's single-level wildcard `+`.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
-
-from pydantic import BaseModel
 
 from hall_bus import topics
 from hall_bus.contract.base import Message, Request, Response
@@ -62,12 +60,11 @@ class Channel(Generic[P]):
     retention: Retention
     direction: str  # publisher → readers
     meaning: str
-    data: type[BaseModel] | None = None  # a response's `data` model, where one is fixed
-    names: tuple[str, ...] = field(init=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "names", tuple(
-            level[1:-1] for level in self.levels if level.startswith("{")))
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The `{name}` levels, in order."""
+        return tuple(level[1:-1] for level in self.levels if level.startswith("{"))
 
     @property
     def retained(self) -> bool:
