@@ -35,7 +35,7 @@ from hall_bus.contract import (
     ResponseStatus,
     TakeTicketRequest,
     TicketListData,
-    TicketView,
+    every_ticket,
 )
 from hall_bus.ids import utc_now
 from hall_bus.topics import queue_endpoint
@@ -209,19 +209,18 @@ class CrashHarness:
                 raise RuntimeError(f"login failed at {window.id}: {response}")
 
     def _verify(self) -> None:
-        tickets: list[TicketView] = []
-        after: str | None = None
-        while True:  # page by page: one answer must fit the bus's packet limit
+        def fetch_page(after: str | None) -> TicketListData:
             response = self.send_until_answered("list_tickets", ListTicketsRequest(
                 limit=LIST_PAGE_MAX, after=after))
             if response is None or response.status is not ResponseStatus.OK:
-                self.result.problems.append(f"list_tickets failed: {response}")
-                return
-            page = TicketListData.model_validate(response.data)
-            tickets += page.tickets
-            if page.next_after is None:
-                break
-            after = page.next_after
+                raise RuntimeError(f"list_tickets failed: {response}")
+            return TicketListData.model_validate(response.data)
+
+        try:
+            tickets = every_ticket(fetch_page).tickets
+        except RuntimeError as exc:
+            self.result.problems.append(str(exc))
+            return
         self.result.tickets_found = len(tickets)
         found = {t.ticket_id: t for t in tickets}
         for ticket_id, number in self.acknowledged.items():

@@ -38,6 +38,7 @@ from hall_bus.contract import (
     QueueSummaryState,
     ResponseStatus,
     TicketListData,
+    every_ticket,
 )
 from hall_bus.netutil import free_port, port_is_free
 from hall_bus.simclock import ScaledClock
@@ -264,19 +265,15 @@ def _log_progress(
 
 
 def _all_tickets(bus: BusClient, site: SiteConfig) -> TicketListData:
-    """Every ticket of the day, page by page (one answer must fit the bus's packet limit)."""
-    pages: list[TicketListData] = []
-    after: str | None = None
-    while True:
+    """Every ticket of the day, page by page."""
+    def fetch_page(after: str | None) -> TicketListData:
         response = bus.request(queue_endpoint(site.hall_id), "list_tickets", ListTicketsRequest(
             limit=LIST_PAGE_MAX, after=after), timeout=10)
         if response.status is not ResponseStatus.OK:
             raise RuntimeError(f"list_tickets failed: {response.code} {response.error}")
-        pages.append(TicketListData.model_validate(response.data))
-        after = pages[-1].next_after
-        if after is None:
-            return TicketListData(business_day=pages[0].business_day,
-                                  tickets=[t for page in pages for t in page.tickets])
+        return TicketListData.model_validate(response.data)
+
+    return every_ticket(fetch_page)
 
 
 def _collect_report(

@@ -109,6 +109,7 @@ from hall_bus.contract.queue import (
     WindowRequest,
     WindowSummary,
     WithdrawNoticeRequest,
+    every_ticket,
 )
 from hall_bus.contract.voice import (
     AnnouncementKind,
@@ -218,4 +219,5 @@ __all__ = [
     "WindowSummary",
     "WithdrawNoticeRequest",
     "ZoneVoiceState",
+    "every_ticket",
 ]

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -510,6 +511,17 @@ class TicketListData(BaseModel):
         default=None,
         description="More may follow: ask again with `after` set to this. Null on the last page.",
     )
+
+
+def every_ticket(fetch_page: Callable[[str | None], TicketListData]) -> TicketListData:
+    """All the tickets `list_tickets` has for a day, page after page: `fetch_page(after)` asks
+    for one page of at most `LIST_PAGE_MAX` (one answer must fit the bus's packet limit) and
+    raises if it cannot get it."""
+    pages = [fetch_page(None)]
+    while pages[-1].next_after is not None:
+        pages.append(fetch_page(pages[-1].next_after))
+    return TicketListData(business_day=pages[0].business_day,
+                          tickets=[ticket for page in pages for ticket in page.tickets])
 
 
 class RatingData(BaseModel):
