@@ -10,10 +10,13 @@ from typing import Any
 
 import pytest
 from queue_fixtures import FakeClock
-from test_queue_engine import Hall, _site
+from test_queue_engine import Hall
+from test_queue_engine import clock as clock  # fixtures, used by name
+from test_queue_engine import engine as engine
+from test_queue_engine import hall as hall
+from test_request_log_answers import restarted
 
 from daemons.queue.service import QueueEngine
-from firmware_config.site import BrokerConfig
 from hall_bus.client import BusClient
 from hall_bus.contract import LIST_PAGE_MAX, DescribeRequest, ResponseStatus
 from hall_bus.contract.base import MAX_PAYLOAD_BYTES
@@ -38,24 +41,18 @@ def _preload(database: Path, count: int) -> None:
 
 
 def test_a_day_of_ten_thousand_tickets_pages_while_others_are_answered(
-    broker_config: BrokerConfig, tmp_path: Path
+    engine: QueueEngine, hall: Hall, clock: FakeClock, tmp_path: Path
 ) -> None:
-    site = _site(broker_config, tmp_path)
     database = tmp_path / "queue.sqlite3"
-    clock = FakeClock()
-    engine = QueueEngine(site, database, clock)
-    engine.start(wait=10)
-    hall = Hall(site)
+    hall.ok("take_ticket", service_id="household")
+    engine.stop()
+    _preload(database, PRELOADED)
+    engine = restarted(engine, database, clock)
     try:
-        hall.ok("take_ticket", service_id="household")
-        engine.stop()
-        _preload(database, PRELOADED)
-        engine = QueueEngine(site, database, clock)
-        engine.start(wait=10)
         hall.wait_ready()
 
         # Another client keeps asking while the pages go out: it is answered every time.
-        other = BusClient(site.hall_id, "asker", site.broker)
+        other = BusClient(engine.site.hall_id, "asker", engine.site.broker)
         other.start(wait=10)
         answered: list[ResponseStatus] = []
         stop = threading.Event()
@@ -90,5 +87,4 @@ def test_a_day_of_ten_thousand_tickets_pages_while_others_are_answered(
         assert len(pages) == (PRELOADED + 1) // LIST_PAGE_MAX + 1
         assert answered and set(answered) == {ResponseStatus.OK}
     finally:
-        hall.bus.stop()
         engine.stop()
