@@ -168,10 +168,8 @@ def payload_models() -> dict[str, type[BaseModel]]:
     each queue action's request and result."""
     models: dict[str, type[BaseModel]] = {"Response": Response}
     for channel in channels.CHANNELS:
-        payload = channel.payload
-        if isinstance(payload, type) and issubclass(payload, BaseModel) and payload not in (
-            Message, Request
-        ):
+        payload = channel.payload  # a model, or `str` for a status
+        if issubclass(payload, BaseModel) and payload not in (Message, Request):
             models.setdefault(payload.__name__, payload)
     for action in QUEUE_ACTIONS.values():
         models.setdefault(action.request.__name__, action.request)
